@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -109,6 +109,7 @@ class Evidence(BaseModel):
     """A cue that made a tag fire, so an analyst can see why."""
 
     cue: str
+    field: Literal["title", "body"] = "body"
     start: int = Field(ge=0)
     end: int = Field(ge=0)
 
