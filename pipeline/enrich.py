@@ -1,0 +1,309 @@
+"""Turn a batch of ``RawArticle`` into ``EnrichedArticle``: the enrichment steps composed.
+
+Order: id → clean text → language → NER (batched per language) → entities → keyword
+fields → places → topic tags.  Each step is a small function owned by its own module; this
+one only composes them and keeps one article's failure from failing its batch: ``enrich``
+returns, per input and in order, either the article or an ``EnrichError``.
+
+Offsets everywhere (entity mentions, tag evidence) refer to the *cleaned* body and title
+stored on the ``EnrichedArticle``, never to the publisher's text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from pipeline.config import Settings
+from pipeline.language import UNDETERMINED, detect_language
+from pipeline.nlp import Ner, RawSpan
+from schemas import EnrichedArticle, Entity, Mention, Place, RawArticle, TopicTag
+
+# --- cleaning ---------------------------------------------------------------------------
+
+# C0/C1 controls except tab and newline (CR is folded into newline first), zero-width and
+# bidirectional formatting characters, BOM, soft hyphen.  They are invisible, break
+# tokenisation ("Igl\u200besias" is not "Iglesias") and make keyword alerts miss.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
+_HSPACE = re.compile(r"[^\S\n]+")  # any whitespace but newline (incl. NBSP and tabs)
+_SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
+_PARAGRAPH_BREAK = re.compile(r"\n{3,}")
+
+
+def clean_text(text: str) -> str:
+    """NFC, without invisible characters, whitespace runs collapsed, paragraphs kept.
+
+    Line breaks survive (single ones as ``\\n``, paragraph breaks as ``\\n\\n``); every other
+    run of whitespace becomes one space.  Invisible characters go *before* NFC so that a
+    letter and a combining mark they separated compose.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
+    text = _SPACE_AROUND_NEWLINE.sub("\n", _HSPACE.sub(" ", text))
+    return _PARAGRAPH_BREAK.sub("\n\n", text).strip()
+
+
+def clean_title(title: str | None) -> str | None:
+    """A title is one line: ``clean_text`` with line breaks made spaces; ``None`` if empty."""
+    if title is None:
+        return None
+    return " ".join(clean_text(title).split()) or None
+
+
+# --- the steps owned by other modules ---------------------------------------------------
+
+
+class _TagResult(Protocol):
+    migration_related: bool
+    topics: list[TopicTag]
+
+
+class _Tagger(Protocol):
+    def tag(
+        self, *, title: str | None, body: str, language: str, entities: list[Entity]
+    ) -> _TagResult: ...
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    refine_entities: Callable[..., list[Entity]]  # (body, spans, *, language)
+    keyword_fields: Callable[[list[Entity]], dict[str, list[str]]]
+    resolve_places: Callable[..., list[Place]]  # (entities, *, body)
+    load_tagger: Callable[[], _Tagger]
+
+
+def _hooks() -> _Hooks:
+    """The one place where the steps of ``pipeline.entities``, ``pipeline.geo`` and
+    ``pipeline.tagging`` are wired in.  Until those modules land, the simple fallbacks
+    below stand in: entities straight from spaCy with labels mapped, no places, no tags.
+    """
+    return _Hooks(
+        refine_entities=_fallback_refine_entities,
+        keyword_fields=_fallback_keyword_fields,
+        resolve_places=lambda entities, *, body: [],
+        load_tagger=_NoTagger,
+    )
+
+
+# spaCy's labels (OntoNotes for English, WikiNER for Spanish) onto the schema's set;
+# numbers, dates and money are not entities an analyst searches by, so they are dropped.
+_LABELS = {
+    "PERSON": "PERSON", "PER": "PERSON", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC",
+    "NORP": "NORP", "FAC": "FAC", "EVENT": "EVENT", "MISC": "MISC", "PRODUCT": "MISC",
+    "WORK_OF_ART": "MISC", "LAW": "MISC", "LANGUAGE": "MISC",
+}  # fmt: skip
+_KEYWORD_FIELD = {"PERSON": "persons", "ORG": "orgs", "GPE": "places", "LOC": "places",
+                  "FAC": "places", "NORP": "nationalities"}  # fmt: skip
+
+
+def _fallback_refine_entities(body: str, spans: list[RawSpan], *, language: str) -> list[Entity]:
+    grouped: dict[tuple[str, str], list[Mention]] = {}
+    for start, end, label in spans:
+        mapped = _LABELS.get(label)
+        name = " ".join(body[start:end].split())
+        if mapped and name:
+            grouped.setdefault((name, mapped), []).append(Mention(start=start, end=end))
+    return [
+        Entity(text=name, label=label, count=len(mentions), mentions=mentions)
+        for (name, label), mentions in grouped.items()
+    ]
+
+
+def _fallback_keyword_fields(entities: list[Entity]) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {f: [] for f in ("persons", "orgs", "places", "nationalities")}
+    for entity in entities:
+        field = _KEYWORD_FIELD.get(entity.label)
+        if field and entity.text not in fields[field]:
+            fields[field].append(entity.text)
+    return fields
+
+
+@dataclass(frozen=True)
+class _NoTags:
+    migration_related: bool = False
+    topics: tuple[TopicTag, ...] = ()
+
+
+class _NoTagger:
+    def tag(self, *, title: str | None, body: str, language: str, entities: list[Entity]) -> Any:
+        return _NoTags()
+
+
+# --- composition ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnrichError:
+    """Why one article could not be enriched; the caller dead-letters that article only."""
+
+    reason: str  # short and machine-readable: no_id, empty_body, ner_failed, ...
+    detail: str  # one human-readable line
+
+
+EnrichOutcome = EnrichedArticle | EnrichError
+
+
+@dataclass
+class _Prepared:
+    raw: RawArticle
+    id: str
+    title: str | None
+    body: str
+    language: str
+    spans: list[RawSpan] | None = None
+
+
+class _StepFailed(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.error = EnrichError(reason, detail)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())[:500]
+
+
+class Enricher:
+    """Holds the loaded models and tagger of one process; ``enrich`` is the whole stage.
+
+    Loading takes a few seconds: build one per process and keep it.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_en: str,
+        model_es: str,
+        batch_size: int = 32,
+        prefer_publisher_language: bool = False,
+    ) -> None:
+        """``prefer_publisher_language``: store ``RawArticle.language`` when the publisher
+        gave one instead of what was detected (detection runs either way)."""
+        self._ner = Ner({"en": model_en, "es": model_es}, batch_size=batch_size)
+        self._hooks = _hooks()
+        self._tagger = self._hooks.load_tagger()
+        self._prefer_publisher_language = prefer_publisher_language
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> Enricher:
+        return cls(
+            model_en=settings.model_en,
+            model_es=settings.model_es,
+            batch_size=settings.enrich_batch_size,
+            **options,
+        )
+
+    def enrich(
+        self, raws: Sequence[RawArticle], *, ingested_at: datetime | None = None
+    ) -> list[EnrichOutcome]:
+        """One outcome per input, in order.  ``ingested_at`` defaults to now."""
+        now = ingested_at or datetime.now(UTC)
+        staged: list[_Prepared | EnrichError] = []
+        for raw in raws:
+            try:
+                staged.append(self._prepare(raw))
+            except _StepFailed as e:
+                staged.append(e.error)
+        self._extract_spans([p for p in staged if isinstance(p, _Prepared)])
+        outcomes: list[EnrichOutcome] = []
+        for item in staged:
+            if isinstance(item, EnrichError):
+                outcomes.append(item)
+            elif item.spans is None:
+                outcomes.append(EnrichError("ner_failed", "named-entity recognition failed"))
+            else:
+                try:
+                    outcomes.append(self._compose(item, now))
+                except _StepFailed as e:
+                    outcomes.append(e.error)
+        return outcomes
+
+    def _prepare(self, raw: RawArticle) -> _Prepared:
+        try:
+            article_id = raw.id or _derived_id(raw)
+        except Exception as e:
+            raise _StepFailed("no_id", f"cannot derive an id: {_one_line(e)}") from e
+        body = clean_text(raw.body)
+        if not body:
+            raise _StepFailed("empty_body", "body has no visible text after cleaning")
+        title = clean_title(raw.title)
+        detected = detect_language(f"{title}\n{body}" if title else body)
+        language = raw.language if raw.language and self._prefer_publisher_language else detected
+        return _Prepared(raw=raw, id=article_id, title=title, body=body, language=language)
+
+    def _extract_spans(self, items: list[_Prepared]) -> None:
+        """NER per language in batches; if a batch fails, one by one to find the culprit."""
+        by_language: dict[str, list[_Prepared]] = {}
+        for item in items:
+            if item.language in self._ner.languages:
+                by_language.setdefault(item.language, []).append(item)
+            else:
+                item.spans = []  # no model for it (or 'und'): no entities, still indexed
+        for language, group in by_language.items():
+            try:
+                for item, spans in zip(
+                    group, self._ner.extract([i.body for i in group], language), strict=True
+                ):
+                    item.spans = spans
+            except Exception:
+                for item in group:
+                    try:
+                        item.spans = self._ner.extract([item.body], language)[0]
+                    except Exception:
+                        item.spans = None
+
+    def _compose(self, item: _Prepared, ingested_at: datetime) -> EnrichedArticle:
+        raw, body = item.raw, item.body
+        try:
+            entities = self._hooks.refine_entities(body, item.spans, language=item.language)
+            fields = self._hooks.keyword_fields(entities)
+            places = self._hooks.resolve_places(entities, body=body)
+            tags = self._tagger.tag(
+                title=item.title, body=body, language=item.language, entities=entities
+            )
+        except Exception as e:
+            raise _StepFailed("enrich_step_failed", _one_line(e)) from e
+        topics = list(tags.topics)
+        try:
+            return EnrichedArticle(
+                id=item.id,
+                url=raw.url,
+                title=item.title,
+                body=body,
+                source=raw.source,
+                published_at=raw.published_at or ingested_at,
+                ingested_at=ingested_at,
+                language=item.language or UNDETERMINED,
+                authors=list(raw.authors),
+                metadata=dict(raw.metadata),
+                entities=entities,
+                persons=fields.get("persons", []),
+                orgs=fields.get("orgs", []),
+                places=fields.get("places", []),
+                nationalities=fields.get("nationalities", []),
+                geo=places,
+                countries=sorted({p.country_code for p in places if p.country_code}),
+                migration_related=tags.migration_related,
+                tags=[t.id for t in topics],
+                topics=topics,
+                story_id=item.id,  # until dedup assigns shared story ids
+            )
+        except ValidationError as e:
+            raise _StepFailed("invalid_enriched", _one_line(e)) from e
+
+
+def _derived_id(raw: RawArticle) -> str:
+    # Imported here, not at the top, because only id-less articles need it.
+    from pipeline.ids import article_id
+
+    return article_id(raw)
