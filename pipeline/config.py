@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     enrich_batch_seconds: float = Field(default=0.2, gt=0)
     index_batch_size: int = Field(default=200, ge=1)
     index_batch_seconds: float = Field(default=0.2, gt=0)
-    max_body_bytes: int = Field(default=1_000_000, ge=1)
+    # Largest message accepted on news.raw (topic max.message.bytes and producer limit);
+    # news.deadletter allows twice this, since it carries the original bytes in base64.
+    max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     # Local stack (`newsflow stack up`): heaps, the ports besides bootstrap/es_url, the JDK
     stack_kafka_heap: str = "512m"

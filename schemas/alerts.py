@@ -5,17 +5,39 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, SecretStr
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    SecretStr,
+    SerializationInfo,
+    field_serializer,
+)
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
 
 
 class WebhookChannel(BaseModel):
-    """JSON POST signed with HMAC-SHA256 over the body when ``secret`` is set."""
+    """JSON POST signed with HMAC-SHA256 over the body when ``secret`` is set.
+
+    The secret is masked in every dump except with ``context={"reveal_secrets": True}``,
+    which only the rules topic writer uses: listings and logs never show it.
+    """
 
     kind: Literal["webhook"] = "webhook"
     url: HttpUrl
     secret: SecretStr | None = None
+
+    @field_serializer("secret")
+    def _secret(self, value: SecretStr | None, info: SerializationInfo) -> str | None:
+        if value is None:
+            return None
+        if (info.context or {}).get("reveal_secrets"):
+            return value.get_secret_value()
+        return str(value)
 
 
 class SlackChannel(BaseModel):

@@ -28,7 +28,8 @@ _FUTURE_SLACK = timedelta(days=2)
 
 ArticleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control and zero-width characters: a body made only of these has no text.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]")
 
 _KEYWORD = {"es": {"type": "keyword"}}
 _TEXT = {"es": {"type": "text"}}
@@ -80,7 +81,7 @@ class RawArticle(BaseModel):
     @field_validator("body")
     @classmethod
     def _body_has_text(cls, value: str) -> str:
-        if not _CONTROL.sub("", value).strip():
+        if not _INVISIBLE.sub("", value).strip():
             raise ValueError("body has no text")
         return value
 

@@ -72,14 +72,13 @@ def _template(
         "template": {
             "settings": {"number_of_shards": shards, "number_of_replicas": replicas},
             "mappings": {"dynamic": "strict", "properties": properties(model)},
-            "aliases": {name: {}},
         },
         "_meta": {"managed_by": "newsflow", "model": model.__name__},
     }
 
 
 def article_template(name: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
-    """Template for ``<name>-*`` indices behind the ``<name>`` alias."""
+    """Template for ``<name>-*`` indices; ``newsflow setup`` puts the ``<name>`` alias on one."""
     return _template(name, EnrichedArticle, shards=shards, replicas=replicas)
 
 

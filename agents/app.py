@@ -1,0 +1,103 @@
+"""The composition root: the Faust app, its topics and the resources agents share.
+
+Agents import ``app`` and the topics from here and hold no business logic; everything
+they call lives in ``pipeline``.  Every topic carries raw bytes: the pydantic models in
+``schemas`` are the wire format, decoded where a failure can be dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from pipeline.config import Settings, get_settings
+from schemas import DeadLetter
+from schemas.deadletter import Stage
+
+log = logging.getLogger("newsflow.agents")
+
+
+def _broker_credentials(settings: Settings) -> Any:
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if settings.kafka_security_protocol in {"SSL", "SASL_SSL"}:
+        import ssl
+
+        ssl_context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
+    if settings.kafka_security_protocol == "SSL":
+        return faust.SSLCredentials(ssl_context)
+    password = settings.kafka_sasl_password
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password.get_secret_value() if password else None,
+        mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+        ssl_context=ssl_context,
+    )
+
+
+def create_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.consumer_group,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=_broker_credentials(settings),
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        producer_acks=-1,
+        producer_max_request_size=2 * settings.max_message_bytes,
+        consumer_max_fetch_size=settings.max_message_bytes,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        web_enabled=False,
+        store="memory://",
+    )
+
+
+settings = get_settings()
+app = create_app(settings)
+
+raw_topic = app.topic(settings.topic_raw, internal=False)
+enriched_topic = app.topic(settings.topic_enriched, internal=False)
+deadletter_topic = app.topic(settings.topic_deadletter, internal=False)
+
+
+def dead_letter(event: EventT, *, stage: Stage, reason: str, error: str) -> DeadLetter:
+    message = event.message
+    key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else None
+    return DeadLetter(
+        stage=stage,
+        reason=reason,
+        error=error,
+        key=key,
+        payload_b64=DeadLetter.encode(message.value),
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        first_seen=datetime.now(UTC),
+    )
+
+
+async def send_all(sends: list[tuple[faust.TopicT, bytes | None, bytes]]) -> None:
+    """Send and wait for every broker acknowledgement before the caller acks its input."""
+    futures = [await topic.send(key=key, value=value) for topic, key, value in sends]
+    await asyncio.gather(*futures)
+
+
+async def send_dead_letters(letters: list[tuple[bytes | None, DeadLetter]]) -> None:
+    for _, letter in letters:
+        log.warning(
+            "dead letter: stage=%s reason=%s key=%s offset=%s/%s %s",
+            letter.stage, letter.reason, letter.key, letter.partition, letter.offset, letter.error,
+        )
+    await send_all(
+        [(deadletter_topic, key, letter.model_dump_json().encode()) for key, letter in letters]
+    )

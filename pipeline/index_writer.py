@@ -1,0 +1,83 @@
+"""The index stage's sink: bulk-write enriched articles with ``_id`` = article id.
+
+Writing the same article twice overwrites it, so replays after a crash are harmless.
+Failures split in two: the cluster being unreachable or overloaded (``IndexUnavailable``:
+retry later and do not commit) and documents it refuses (returned: dead-letter them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch.helpers import streaming_bulk
+
+from schemas import EnrichedArticle
+
+
+class IndexUnavailable(Exception):
+    """Elasticsearch cannot take writes right now; the batch must be retried as a whole."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    article_id: str
+    status: int
+    reason: str
+
+
+def _actions(articles: Sequence[EnrichedArticle], index: str) -> Iterator[dict]:
+    for article in articles:
+        yield {
+            "_op_type": "index",
+            "_index": index,
+            "_id": article.id,
+            "_source": article.model_dump(mode="json"),
+        }
+
+
+def _describe(error: object) -> str:
+    if isinstance(error, dict):
+        caused = error.get("caused_by", {}).get("reason")
+        reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        return f"{reason} ({caused})" if caused else reason
+    return str(error)
+
+
+def index_articles(
+    es: Elasticsearch,
+    articles: Sequence[EnrichedArticle],
+    *,
+    index: str,
+    max_retries: int = 3,
+    chunk_size: int = 500,
+) -> list[Rejected]:
+    """Index ``articles``; return the documents Elasticsearch refused.
+
+    Raises ``IndexUnavailable`` when the cluster is down, overloaded past the retries
+    (429) or failing on its side (5xx), so that nothing is acknowledged.
+    """
+    rejected: list[Rejected] = []
+    try:
+        for ok, item in streaming_bulk(
+            es,
+            _actions(articles, index),
+            chunk_size=chunk_size,
+            max_retries=max_retries,
+            initial_backoff=0.5,
+            max_backoff=5,
+            raise_on_error=False,
+            raise_on_exception=True,
+            yield_ok=False,
+        ):
+            if ok:
+                continue
+            result = item["index"]
+            status = int(result.get("status", 500))
+            if status == 429 or status >= 500:
+                raise IndexUnavailable(f"{status} {_describe(result.get('error'))}")
+            rejected.append(Rejected(result["_id"], status, _describe(result.get("error"))))
+    except (TransportError, ApiError) as e:
+        raise IndexUnavailable(f"Elasticsearch unavailable: {e}") from e
+    return rejected
