@@ -2,7 +2,13 @@
 
 import typer
 
+from pipeline.cli.setup import setup_command
+from pipeline.cli.stack import stack_app
+
 app = typer.Typer(help="newsflow: streaming news ingestion for migration monitoring.", no_args_is_help=True)
+
+app.add_typer(stack_app, name="stack")
+app.command("setup")(setup_command)
 
 
 def main() -> None:

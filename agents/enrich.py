@@ -1,0 +1,52 @@
+"""The enrich agent: ``news.raw`` → validate → enrich → ``news.enriched`` (or dead letters).
+
+NER runs in the ``EnrichmentPool``'s child process, so this loop only decodes, awaits and
+forwards; outputs are acknowledged by the broker before the input batch is acked.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faust.types import EventT, StreamT
+
+from agents.app import app, dead_letter, enriched_topic, raw_topic, send_all, send_dead_letters
+from agents.app import settings
+from pipeline.enrich import EnrichError
+from pipeline.enrich_pool import EnrichmentPool
+from pipeline.validate import InvalidArticle, parse_raw
+from schemas import RawArticle
+
+log = logging.getLogger("newsflow.enrich")
+
+
+async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
+    valid: list[tuple[EventT, RawArticle]] = []
+    letters = []
+    for event in events:
+        try:
+            valid.append((event, parse_raw(event.message.value, max_bytes=settings.max_message_bytes)))
+        except InvalidArticle as e:
+            letters.append((event.message.key, dead_letter(
+                event, stage="validate", reason=e.reason, error=e.detail)))
+    outcomes = await pool.enrich([raw for _, raw in valid])
+    outputs = []
+    for (event, _), outcome in zip(valid, outcomes, strict=True):
+        if isinstance(outcome, EnrichError):
+            letters.append((event.message.key, dead_letter(
+                event, stage="enrich", reason=outcome.reason, error=outcome.detail)))
+        else:
+            outputs.append((enriched_topic, outcome.id.encode(), outcome.model_dump_json().encode()))
+    await send_all(outputs)
+    if letters:
+        await send_dead_letters(letters)
+    log.info("enrich: %d enriched, %d dead-lettered", len(outputs), len(letters))
+
+
+@app.agent(raw_topic)
+async def enrich(stream: StreamT) -> None:
+    async with EnrichmentPool.from_settings(settings) as pool:
+        async for events in stream.take_events(
+            settings.enrich_batch_size, within=settings.enrich_batch_seconds
+        ):
+            await enrich_batch(pool, events)

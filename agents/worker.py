@@ -1,0 +1,14 @@
+"""Start a Faust worker with every agent registered."""
+
+from __future__ import annotations
+
+import faust
+
+from agents import enrich, index  # noqa: F401  (importing registers the agents)
+from agents.app import app
+
+
+def run_worker(*, loglevel: str = "info") -> None:
+    """Run until SIGTERM/SIGINT; workers with the same group share the partitions."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
