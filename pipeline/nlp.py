@@ -28,8 +28,15 @@ from spacy.language import Language
 # alerts are near the top anyway.  Cut at a space so no token is split.
 MAX_NER_CHARS = 100_000
 
-_NOT_FOR_NER = ("tok2vec", "tagger", "morphologizer", "parser", "attribute_ruler",
-                "lemmatizer", "senter")
+_NOT_FOR_NER = (
+    "tok2vec",
+    "tagger",
+    "morphologizer",
+    "parser",
+    "attribute_ruler",
+    "lemmatizer",
+    "senter",
+)
 
 
 class RawSpan(NamedTuple):
