@@ -2,12 +2,16 @@
 
 import typer
 
+from pipeline.cli.enrich import enrich_command
 from pipeline.cli.setup import setup_command
+from pipeline.cli.publish import publish_command
 from pipeline.cli.stack import stack_app
 
 app = typer.Typer(help="newsflow: streaming news ingestion for migration monitoring.", no_args_is_help=True)
 
 app.add_typer(stack_app, name="stack")
+app.command("publish")(publish_command)
+app.command("enrich")(enrich_command)
 app.command("setup")(setup_command)
 
 
