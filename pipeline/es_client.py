@@ -7,6 +7,8 @@ one place from ``Settings`` and cannot drift between components.
 
 from __future__ import annotations
 
+from typing import Any
+
 from elasticsearch import Elasticsearch
 
 from pipeline.config import Settings
@@ -31,11 +33,14 @@ def es_client(
         max_retries: retries on connection errors, timeouts and 429/502/503/504.
     """
     secret = settings.es_secret()
-    basic_auth = (settings.es_user, secret) if secret is not None else None
+    options: dict[str, Any] = {}
+    if secret is not None:
+        options["basic_auth"] = (settings.es_user, secret)
+    if settings.es_ca_file is not None:
+        options["ca_certs"] = str(settings.es_ca_file)
     return Elasticsearch(
         settings.es_url,
-        basic_auth=basic_auth,
-        ca_certs=str(settings.es_ca_file) if settings.es_ca_file is not None else None,
+        **options,
         request_timeout=request_timeout,
         max_retries=max_retries,
         retry_on_timeout=True,

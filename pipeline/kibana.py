@@ -258,21 +258,33 @@ def _over_time(id_: str, title: str, data_view: str, fields: _Fields, *, time: s
     columns = {
         "x": _date_column(fields.need(time, DATE_TYPES, f"{id_} x-axis")),
         "count": _count_column(),
-        "split": _terms_column(fields.need(split, TERMS_TYPES, f"{id_} breakdown"), 15,
-                               split, "count"),
+        "split": _terms_column(
+            fields.need(split, TERMS_TYPES, f"{id_} breakdown"), 15, split, "count"
+        ),
     }
-    return _lens(id_, title, data_view, columns,
-                 lambda layer: _xy(layer, "bar_stacked", "x", "count", "split"))
+    return _lens(
+        id_,
+        title,
+        data_view,
+        columns,
+        lambda layer: _xy(layer, "bar_stacked", "x", "count", "split"),
+    )
 
 
 def _top(id_: str, title: str, field: str, fields: _Fields, *, size: int = 10):
     columns = {
-        "values": _terms_column(fields.need(field, TERMS_TYPES, f"{id_} values"), size,
-                                field, "count"),
+        "values": _terms_column(
+            fields.need(field, TERMS_TYPES, f"{id_} values"), size, field, "count"
+        ),
         "count": _count_column(),
     }
-    return _lens(id_, title, DV_ARTICLES, columns,
-                 lambda layer: _xy(layer, "bar_horizontal", "values", "count", None))
+    return _lens(
+        id_,
+        title,
+        DV_ARTICLES,
+        columns,
+        lambda layer: _xy(layer, "bar_horizontal", "values", "count", None),
+    )
 
 
 def _places_map(id_: str, fields: _Fields):
@@ -348,8 +360,15 @@ def _dashboard(panels: list[tuple[str, str, tuple[int, int, int, int]]]):
         "title": "newsflow: migration news overview",
         "description": "Articles by tag over time, who and where, the latest articles, alerts.",
         "panelsJSON": json.dumps(entries),
-        "optionsJSON": json.dumps({"useMargins": True, "syncColors": False, "syncCursor": True,
-                                   "syncTooltips": False, "hidePanelTitles": False}),
+        "optionsJSON": json.dumps(
+            {
+                "useMargins": True,
+                "syncColors": False,
+                "syncCursor": True,
+                "syncTooltips": False,
+                "hidePanelTitles": False,
+            }
+        ),
         "timeRestore": True,
         "timeFrom": "now-30d",
         "timeTo": "now",
@@ -390,8 +409,15 @@ def build_saved_objects(settings: Settings) -> list[dict[str, Any]]:
     ]  # fmt: skip
     for family, (label, ids) in TAG_FAMILIES.items():
         query = f"{tags}:(" + " OR ".join(ids) + ")"
-        objects.append(_saved_search(f"newsflow-search-family-{family}", f"Tags: {label}",
-                                     query, articles, columns=columns))
+        objects.append(
+            _saved_search(
+                f"newsflow-search-family-{family}",
+                f"Tags: {label}",
+                query,
+                articles,
+                columns=columns,
+            )
+        )
     objects += [
         _over_time("newsflow-lens-articles-by-tag", "Articles over time by tag", DV_ARTICLES,
                    articles, time=ARTICLE_TIME_FIELD, split="tags"),

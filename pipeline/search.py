@@ -191,9 +191,7 @@ def build_request(request: SearchRequest) -> dict[str, Any]:
                 "body": {"fragment_size": 160, "number_of_fragments": 2},
             },
         },
-        "aggs": {
-            name: {"terms": {"field": name, "size": size}} for name, size in FACETS.items()
-        },
+        "aggs": {name: {"terms": {"field": name, "size": size}} for name, size in FACETS.items()},
     }
     if request.sort == "newest":
         body["sort"] = [{"published_at": "desc"}, "_score"]

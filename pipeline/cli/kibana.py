@@ -13,8 +13,9 @@ import typer
 from pipeline.config import get_settings
 from pipeline.kibana import NDJSON_PATH, build_ndjson
 
-kibana_app = typer.Typer(help="Kibana saved objects: build the NDJSON, import it.",
-                         no_args_is_help=True)
+kibana_app = typer.Typer(
+    help="Kibana saved objects: build the NDJSON, import it.", no_args_is_help=True
+)
 
 _RETRY_STATUS = {502, 503, 504}
 
@@ -70,16 +71,22 @@ def _error_line(error: dict[str, Any]) -> str:
 def import_command(
     url: Annotated[str, typer.Option(help="Kibana base URL.")] = "http://127.0.0.1:5601",
     api_key: Annotated[str | None, typer.Option(help="Kibana API key (base64 id:key).")] = None,
-    user: Annotated[str | None, typer.Option(help="Basic-auth user (default: NEWSFLOW_ES_USER).")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Basic-auth user (default: NEWSFLOW_ES_USER).")
+    ] = None,
     password: Annotated[
         str | None,
         typer.Option(help="Basic-auth password (default: the Elasticsearch password setting)."),
     ] = None,
-    space: Annotated[str | None, typer.Option(help="Kibana space id (default space if unset).")] = None,
+    space: Annotated[
+        str | None, typer.Option(help="Kibana space id (default space if unset).")
+    ] = None,
     file: Annotated[
         Path | None, typer.Option(help="Import this NDJSON instead of building it from settings.")
     ] = None,
-    wait: Annotated[float, typer.Option(help="Seconds to keep retrying while Kibana starts.")] = 0.0,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to keep retrying while Kibana starts.")
+    ] = 0.0,
     ca_file: Annotated[Path | None, typer.Option(help="CA bundle for an HTTPS Kibana.")] = None,
 ) -> None:
     """Import (overwrite) the saved objects via Kibana's saved-objects import API."""
@@ -89,18 +96,27 @@ def import_command(
     if not api_key:
         secret = password if password is not None else settings.es_secret()
         if secret is None:
-            _fail("no credentials: pass --api-key, or --user/--password, or set NEWSFLOW_ES_PASSWORD")
+            _fail(
+                "no credentials: pass --api-key, or --user/--password, or set NEWSFLOW_ES_PASSWORD"
+            )
             return
         auth = httpx.BasicAuth(user or settings.es_user, secret)
     prefix = f"/s/{space}" if space else ""
     endpoint = f"{url.rstrip('/')}{prefix}/api/saved_objects/_import"
     verify: Any = str(ca_file) if ca_file is not None else True
-    with httpx.Client(auth=auth, headers=_auth_headers(api_key), timeout=60.0,
-                      verify=verify, params={"overwrite": "true"}) as client:
+    with httpx.Client(
+        auth=auth,
+        headers=_auth_headers(api_key),
+        timeout=60.0,
+        verify=verify,
+        params={"overwrite": "true"},
+    ) as client:
         try:
             response = _post(client, endpoint, payload, wait=wait)
         except httpx.TransportError as e:
-            _fail(f"cannot reach Kibana at {url}: {e.__class__.__name__} (is it up? try --wait 120)")
+            _fail(
+                f"cannot reach Kibana at {url}: {e.__class__.__name__} (is it up? try --wait 120)"
+            )
             return
     if response.status_code in (401, 403):
         _fail(f"Kibana refused the credentials ({response.status_code}) at {url}")

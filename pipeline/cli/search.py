@@ -104,18 +104,38 @@ def search_command(
             "(places:Iquique, tags:detention). '*' matches everything."
         ),
     ] = "*",
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Taxonomy tag id (repeat = OR).")] = None,
-    place: Annotated[list[str] | None, typer.Option("--place", help="Place name (repeat = OR).")] = None,
-    person: Annotated[list[str] | None, typer.Option("--person", help="Person (repeat = OR).")] = None,
-    org: Annotated[list[str] | None, typer.Option("--org", help="Organisation (repeat = OR).")] = None,
-    language: Annotated[list[str] | None, typer.Option("--language", help="ISO 639-1 code.")] = None,
-    source: Annotated[list[str] | None, typer.Option("--source", help="Publisher (repeat = OR).")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO date/time, or 30m, 24h, 7d, 2w ago.")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO date/time, or 30m, 24h, 7d, 2w ago.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Taxonomy tag id (repeat = OR).")
+    ] = None,
+    place: Annotated[
+        list[str] | None, typer.Option("--place", help="Place name (repeat = OR).")
+    ] = None,
+    person: Annotated[
+        list[str] | None, typer.Option("--person", help="Person (repeat = OR).")
+    ] = None,
+    org: Annotated[
+        list[str] | None, typer.Option("--org", help="Organisation (repeat = OR).")
+    ] = None,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", help="ISO 639-1 code.")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Publisher (repeat = OR).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="ISO date/time, or 30m, 24h, 7d, 2w ago.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="ISO date/time, or 30m, 24h, 7d, 2w ago.")
+    ] = None,
     size: Annotated[int, typer.Option(min=0, max=500, help="Hits to show.")] = 10,
-    collapse: Annotated[bool, typer.Option(help="One hit per story: hide syndicated copies.")] = False,
+    collapse: Annotated[
+        bool, typer.Option(help="One hit per story: hide syndicated copies.")
+    ] = False,
     newest: Annotated[bool, typer.Option(help="Sort by publication time, newest first.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print results and facets as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print results and facets as JSON.")
+    ] = False,
 ) -> None:
     """Search indexed articles, with highlighted snippets and facet counts."""
     request = SearchRequest(
