@@ -88,8 +88,6 @@ _RULE_FIELDS: Final = (
 )
 _MAPPING = properties(EnrichedArticle)
 TEXT_FIELDS: Final = frozenset(f for f in _RULE_FIELDS if _MAPPING[f].get("type") == "text")
-KEYWORD_FIELDS: Final = frozenset(
-    f for f in _RULE_FIELDS if _MAPPING[f].get("type") == "keyword"
-)
+KEYWORD_FIELDS: Final = frozenset(f for f in _RULE_FIELDS if _MAPPING[f].get("type") == "keyword")
 DEFAULT_FIELDS: Final = ("title", "body")
 RULE_FIELDS: Final = tuple(sorted(TEXT_FIELDS | KEYWORD_FIELDS))

@@ -37,7 +37,7 @@ from pipeline.rules.analysis import (
     lowercase,
 )
 from pipeline.rules.errors import RuleSyntaxError
-from pipeline.rules.query import Bool, Keyword, Query, Phrase, Term, Wildcard, wildcard_regex
+from pipeline.rules.query import Bool, Keyword, Phrase, Query, Term, Wildcard, wildcard_regex
 
 _RESERVED: Final = frozenset('!/<>={}[]~^":')
 _LUQUM_AT = re.compile(r"at position (\d+)")
@@ -258,9 +258,7 @@ class _Compiler:
     def _search_field(self, node: lt.SearchField) -> Query:
         name = node.name
         if name not in RULE_FIELDS:
-            raise self._error(
-                node, f"unknown field '{name}' (fields: {', '.join(RULE_FIELDS)})"
-            )
+            raise self._error(node, f"unknown field '{name}' (fields: {', '.join(RULE_FIELDS)})")
         expr = node.expr
         if isinstance(expr, lt.SearchField):
             raise self._error(expr, "a field cannot contain another field without parentheses")
@@ -290,7 +288,9 @@ class _Compiler:
             return Keyword(field, value)
         return self._analyzed(node, value, field, slop=None)
 
-    def _wildcard(self, node: lt.Word, chars: list[tuple[int, str, bool]], field: str | None) -> Query:
+    def _wildcard(
+        self, node: lt.Word, chars: list[tuple[int, str, bool]], field: str | None
+    ) -> Query:
         if not any(ch not in "*?" or escaped for _, ch, escaped in chars):
             raise self._error(node, "a pattern needs at least one letter or digit")
         keyword = field in KEYWORD_FIELDS

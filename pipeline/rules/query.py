@@ -59,9 +59,7 @@ class Phrase:
             lists.append(found)
         if self.slop == 0:
             rest = [set(p) for p in lists[1:]]
-            return any(
-                all(start + i + 1 in s for i, s in enumerate(rest)) for start in lists[0]
-            )
+            return any(all(start + i + 1 in s for i, s in enumerate(rest)) for start in lists[0])
         return _sloppy_match(self.terms, lists, self.slop)
 
 
