@@ -18,14 +18,12 @@ short enough to read in logs.  Both derived forms match ``schemas.articles.Artic
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from schemas import RawArticle
 
 _HEX_CHARS = 24
-_WHITESPACE = re.compile(r"\s+")
 # Parameters that say how a reader arrived, not which article they read.
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -62,7 +60,7 @@ def canonical_url(url: str) -> str:
 
 def normalise_text(text: str) -> str:
     """Text as compared for identity: NFKC, casefolded, whitespace runs made one space."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def _is_tracking(key: str) -> bool:
