@@ -83,7 +83,7 @@ def publish(
     """
     summary = PublishSummary(topic=None if dry_run else settings.topic_raw)
     items = read_sources(sources, stdin=stdin)
-    with _progress(enabled=progress) as tick:
+    with _progress(enabled=progress, verb="read" if dry_run else "sent") as tick:
         if dry_run:
             for item in items:
                 _count(summary, item)
@@ -180,7 +180,7 @@ def _count(summary: PublishSummary, item: Item) -> None:
 
 
 @contextmanager
-def _progress(*, enabled: bool) -> Iterator[Any]:
+def _progress(*, enabled: bool, verb: str) -> Iterator[Any]:
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield lambda summary, pending=0: None
@@ -190,7 +190,7 @@ def _progress(*, enabled: bool) -> Iterator[Any]:
     task = bar.add_task("reading")
 
     def tick(summary: PublishSummary, pending: int = 0) -> None:
-        bar.update(task, description=f"{summary.published + pending} sent · "
+        bar.update(task, description=f"{summary.published + pending} {verb} · "
                                      f"{len(summary.rejected)} rejected")
 
     with bar:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import trafilatura
+from trafilatura.settings import Document
 
 from pipeline.inputs.records import Item, Rejected, parse_record
 
@@ -30,15 +31,15 @@ def read_html(content: bytes | str, *, origin: str, name: str | None = None) -> 
     except Exception as e:  # trafilatura/lxml raise a zoo of types on broken markup
         yield Rejected(origin, f"HTML could not be parsed: {e}")
         return
-    if doc is None or not (doc.text or "").strip():
+    if not isinstance(doc, Document) or not (doc.text or "").strip():
         yield Rejected(origin, "no article text found in the HTML page")
         return
     yield parse_record(origin, _record(doc, content, name))
 
 
-def _record(doc: Any, content: bytes | str, name: str | None) -> dict[str, Any]:
+def _record(doc: Document, content: bytes | str, name: str | None) -> dict[str, Any]:
     title = (doc.title or "").strip() or None
-    body = doc.text.strip()
+    body = (doc.text or "").strip()
     if title and body.startswith(title):
         # trafilatura keeps the <h1> as the first line; the title already says it.
         rest = body[len(title):].lstrip()
