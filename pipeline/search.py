@@ -198,7 +198,7 @@ def build_request(request: SearchRequest) -> dict[str, Any]:
     if request.collapse:
         body["collapse"] = {
             "field": "story_id",
-            "inner_hits": {"name": "copies", "size": 0, "track_total_hits": True},
+            "inner_hits": {"name": "copies", "size": 0},
         }
         body["aggs"]["stories"] = {"cardinality": {"field": "story_id"}}
     return body

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from pipeline.config import get_settings
 from pipeline.es_client import es_client
@@ -80,19 +79,10 @@ def _print(result: SearchResult, console: Console) -> None:
             console.print(f"   [green]places:[/green] {escape(', '.join(hit.places))}")
     facets = {name: buckets for name, buckets in result.facets.items() if buckets}
     if facets:
-        table = Table(title="facets", show_header=True, header_style="bold")
-        for name in facets:
-            table.add_column(name)
-        rows = max(len(b) for b in facets.values())
-        for i in range(rows):
-            table.add_row(
-                *(
-                    f"{escape(b[i].value)} ({b[i].count})" if i < len(b) else ""
-                    for b in facets.values()
-                )
-            )
-        console.print()
-        console.print(table)
+        console.print("\n[bold]facets[/bold]")
+    for name, buckets in facets.items():
+        values = " · ".join(f"{escape(b.value)} [dim]{b.count}[/dim]" for b in buckets)
+        console.print(f"  [green]{name}:[/green] {values}")
 
 
 def search_command(
