@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -32,6 +33,8 @@ def publish_command(
     ] = True,
 ) -> None:
     settings = get_settings()
+    if "-" in paths and sys.stdin.isatty():
+        typer.echo("reading articles from standard input; end with Ctrl-D", err=True)
     try:
         summary = publish(paths, settings=settings, progress=progress, dry_run=dry_run)
     except KafkaUnavailable as e:

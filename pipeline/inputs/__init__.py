@@ -74,6 +74,8 @@ def read_path(path: Path) -> Iterator[Item]:
 
 def read_string(text: str, *, origin: str) -> Iterator[Item]:
     """Articles of text of unknown format: JSON, JSON Lines, a feed, HTML, else plain text."""
+    if not text.strip():
+        return iter([Rejected(origin, "empty input: no articles")])
     head = text.lstrip()[:1024]
     lowered = head.lower()
     if head.startswith("["):

@@ -118,6 +118,19 @@ def test_cli_publishes_stdin_and_exits_non_zero_on_rejections(topic_settings: Se
     assert RawArticle.model_validate_json(value).body == "Deportation flight landed at noon."
 
 
+@pytest.mark.stack
+def test_a_send_kafka_refuses_is_reported_not_lost(topic_settings: Settings,
+                                                   tmp_path: Path) -> None:
+    # Valid as an article (under 1M characters) but ~2 MB as UTF-8: over the request limit.
+    (tmp_path / "huge.json").write_text(json.dumps({"id": "huge", "body": "ñ" * 999_000}))
+    (tmp_path / "small.json").write_text(json.dumps({"id": "small", "body": "Short note."}))
+    summary = publish([tmp_path], settings=topic_settings)
+    assert summary.published == 1
+    [(origin, reason)] = summary.rejected
+    assert origin.endswith("huge.json") and "MessageSizeTooLarge" in reason
+    assert [key for key, _ in _consume(topic_settings, 1)] == ["small"]
+
+
 def test_unreachable_kafka_is_one_clear_error(tmp_path: Path) -> None:
     port = _free_port()
     (tmp_path / "a.json").write_text(json.dumps({"body": "Migrants crossed at dawn."}))

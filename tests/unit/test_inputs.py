@@ -297,6 +297,11 @@ def test_stdin_format_is_sniffed(text: str, bodies: list[str]) -> None:
     assert not _rejected(items)
 
 
+def test_empty_stdin_is_one_rejection() -> None:
+    [item] = list(read_sources(["-"], stdin=io.StringIO(" \n")))
+    assert isinstance(item, Rejected) and "empty" in item.reason
+
+
 def test_demo_samples_all_parse() -> None:
     items = list(read_path(DEMO_SAMPLES))
     assert not _rejected(items), _rejected(items)
