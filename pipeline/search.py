@@ -3,8 +3,9 @@
 The query language is Lucene query-string syntax, the same language alert rules and
 Kibana's "Lucene" mode use, so a query an analyst tries here can become an alert rule
 unchanged.  Bare terms search ``title`` and ``body``; ``field:value`` reaches any indexed
-field (``places:Iquique``, ``tags:detention``).  Terms are combined with
-:data:`DEFAULT_OPERATOR` unless the query says otherwise.
+field (``places:Iquique``, ``tags:detention``).  The text query is
+``pipeline.rules.es.es_query``, the one definition alert rules are matched against, so
+search and alerts cannot disagree (bare terms are combined with OR, as in Kibana).
 
 :func:`build_request` is pure (no I/O) so the request shape is unit-tested;
 :func:`run_search` sends it and turns the response into :class:`SearchResult`, whose JSON
@@ -28,8 +29,9 @@ from elasticsearch import (
 )
 from pydantic import BaseModel, Field
 
-DEFAULT_OPERATOR: Literal["AND", "OR"] = "AND"
-SEARCH_FIELDS = ("title^2", "body")
+from pipeline.rules.es import es_query
+
+DEFAULT_OPERATOR: str = es_query("x")["query_string"]["default_operator"]
 HIGHLIGHT_PRE = "<em>"
 HIGHLIGHT_POST = "</em>"
 # Facets shown by default: the field in the index and how many buckets to ask for.
@@ -166,14 +168,7 @@ def _filters(request: SearchRequest) -> list[dict[str, Any]]:
 def _text_query(query: str) -> dict[str, Any]:
     if not query.strip() or query.strip() == "*":
         return {"match_all": {}}
-    return {
-        "query_string": {
-            "query": query,
-            "fields": list(SEARCH_FIELDS),
-            "default_operator": DEFAULT_OPERATOR,
-            "analyze_wildcard": True,
-        }
-    }
+    return es_query(query)
 
 
 def build_request(request: SearchRequest) -> dict[str, Any]:

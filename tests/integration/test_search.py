@@ -196,8 +196,9 @@ def test_filters(index) -> None:
         "a1",
         "a2",
     }
-    # The default operator is AND: both terms must occur.
-    assert {h.id for h in _search(index, query="dock cranes").hits} == {"a5"}
+    # Bare terms are combined with OR, as in Kibana and alert rules.
+    assert {h.id for h in _search(index, query="albergue cranes").hits} == {"a3", "a5"}
+    assert {h.id for h in _search(index, query="albergue AND cranes").hits} == set()
 
 
 def test_newest_first(index) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipeline.rules.es import es_query
 from pipeline.search import (
     DEFAULT_OPERATOR,
     FACETS,
@@ -34,8 +35,10 @@ def test_query_string_over_title_and_body() -> None:
     body = build_request(SearchRequest(query="migra* AND places:Iquique"))
     must = body["query"]["bool"]["must"][0]["query_string"]
     assert must["query"] == "migra* AND places:Iquique"
-    assert [f.split("^")[0] for f in must["fields"]] == ["title", "body"]
-    assert must["default_operator"] == DEFAULT_OPERATOR
+    assert must["fields"] == ["title", "body"]
+    # The same query alert rules are matched against (pipeline.rules.es).
+    assert must == es_query("migra* AND places:Iquique")["query_string"]
+    assert must["default_operator"] == DEFAULT_OPERATOR == "OR"
     assert body["query"]["bool"]["filter"] == []
     assert "collapse" not in body and "sort" not in body
     assert set(body["aggs"]) == set(FACETS)
