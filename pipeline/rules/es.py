@@ -12,11 +12,16 @@ from pipeline.rules.analysis import DEFAULT_FIELDS
 
 
 def es_query(query: str) -> dict[str, Any]:
-    """``query_string`` over title and body with OR between bare terms, ES's defaults."""
+    """``query_string`` over title and body, OR between bare terms, as Kibana sends it.
+
+    ``analyze_wildcard`` is on, as in Kibana; the parser refuses the patterns for which
+    it would make a difference, so the rule means the same with it off.
+    """
     return {
         "query_string": {
             "query": query,
             "fields": list(DEFAULT_FIELDS),
             "default_operator": "OR",
+            "analyze_wildcard": True,
         }
     }

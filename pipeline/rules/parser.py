@@ -294,6 +294,8 @@ class _Compiler:
         if not any(ch not in "*?" or escaped for _, ch, escaped in chars):
             raise self._error(node, "a pattern needs at least one letter or digit")
         keyword = field in KEYWORD_FIELDS
+        if not keyword:
+            self._check_text_pattern(node, chars)
         parts: list[str] = []
         prefix: list[str] = []
         in_prefix = True
@@ -302,15 +304,38 @@ class _Compiler:
                 parts.append(ch)
                 in_prefix = False
                 continue
-            # Text fields: ES lowercases the literal parts of the pattern, not the
-            # escaped characters; keyword fields compare case-sensitively.
-            literal = ch if keyword or escaped else lowercase(ch)
+            # Text fields: ES lowercases the pattern; keyword fields are case-sensitive.
+            literal = ch if keyword else lowercase(ch)
             parts.append("\\" + literal if escaped else literal)
             if in_prefix:
                 prefix.append(literal)
         pattern = "".join(parts)
         fields = (field,) if field is not None else DEFAULT_FIELDS
         return Wildcard(fields, pattern, "".join(prefix), keyword, wildcard_regex(pattern))
+
+    def _check_text_pattern(self, node: lt.Word, chars: list[tuple[int, str, bool]]) -> None:
+        """Each literal piece of a text pattern must be one whole term.
+
+        Then ``analyze_wildcard`` true (Kibana) and false (ES's default) build the same
+        query, and it is the lowercased pattern tried against each term.
+        """
+        piece: list[tuple[int, str]] = []
+        for offset, ch, escaped in [*chars, (len(node.value), "*", False)]:
+            if escaped:
+                raise self._error(node, "no escapes inside a wildcard pattern", offset=offset)
+            if ch not in "*?":
+                piece.append((offset, ch))
+                continue
+            if piece:
+                text = "".join(c for _, c in piece)
+                if analyze(text) != [lowercase(text)]:
+                    raise self._error(
+                        node,
+                        f"'{text}' is not one word: a wildcard pattern cannot span "
+                        "punctuation that separates words",
+                        offset=piece[0][0],
+                    )
+            piece = []
 
     def _phrase(self, node: lt.Phrase, field: str | None, *, slop: int) -> Query:
         inner = node.value[1:-1]
