@@ -28,9 +28,9 @@ DEMO_SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "sample
 
 
 @pytest.fixture
-def topic_settings() -> Iterator[Settings]:
+def topic_settings(stack: object, settings: Settings) -> Iterator[Settings]:
     """Settings whose raw topic is a fresh two-partition topic, deleted afterwards."""
-    settings = Settings(topic_raw=f"test.publish.{uuid.uuid4().hex[:12]}")
+    settings = settings.model_copy(update={"topic_raw": f"test.publish.{uuid.uuid4().hex[:12]}"})
     admin = KafkaAdminClient(**client_kwargs(settings))
     try:
         admin.create_topics([NewTopic(settings.topic_raw, num_partitions=2, replication_factor=1)])
