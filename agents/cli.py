@@ -27,3 +27,7 @@ def worker_command(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

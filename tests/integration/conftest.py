@@ -1,0 +1,164 @@
+"""Fixtures for end-to-end runs: an isolated namespace on the real stack and real workers.
+
+Each test gets its own topics, indices and consumer group (a random prefix), so tests can
+run against a stack that also serves the demo, and leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient
+
+from pipeline.config import Settings
+from pipeline.es_client import es_client
+from pipeline.kafka_config import client_kwargs
+from pipeline.setup import create_topics, install_indices
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Namespace:
+    """Settings, environment and clients for one isolated pipeline."""
+
+    def __init__(self, prefix: str, tmp: Path) -> None:
+        names = {
+            "topic_raw": f"{prefix}.raw",
+            "topic_enriched": f"{prefix}.enriched",
+            "topic_deadletter": f"{prefix}.deadletter",
+            "topic_alert_rules": f"{prefix}.alert-rules",
+            "topic_alerts": f"{prefix}.alerts",
+            "index_articles": f"{prefix}-articles",
+            "index_alerts": f"{prefix}-alerts",
+            "index_alert_rules": f"{prefix}-alert-rules",
+            "consumer_group": prefix,
+            "topic_partitions": "4",
+        }
+        self.env = {**os.environ, **{f"NEWSFLOW_{k.upper()}": v for k, v in names.items()}}
+        self.settings = Settings(**names)  # type: ignore[arg-type]
+        self.tmp = tmp
+        self.es: Elasticsearch = es_client(self.settings)
+        self._workers: list[subprocess.Popen] = []
+
+    # --- Kafka ---------------------------------------------------------------------------
+    def produce(self, messages: list[tuple[bytes | None, bytes | None]]) -> None:
+        producer = KafkaProducer(
+            **client_kwargs(self.settings), acks="all",
+            max_request_size=self.settings.max_message_bytes,
+        )
+        futures = [producer.send(self.settings.topic_raw, key=k, value=v) for k, v in messages]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+        producer.close()
+
+    def consume(self, topic: str, *, expect: int, timeout: float = 60) -> list:
+        consumer = KafkaConsumer(
+            topic, **client_kwargs(self.settings), auto_offset_reset="earliest",
+            enable_auto_commit=False, consumer_timeout_ms=1000,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=64 * 1024 * 1024,
+        )
+        records: list = []
+        deadline = time.monotonic() + timeout
+        while len(records) < expect and time.monotonic() < deadline:
+            records.extend(consumer)
+        consumer.close()
+        return records
+
+    # --- Elasticsearch -------------------------------------------------------------------
+    def count(self) -> int:
+        self.es.indices.refresh(index=self.settings.index_articles)
+        return int(self.es.count(index=self.settings.index_articles)["count"])
+
+    def wait_for_count(self, n: int, *, timeout: float = 180) -> int:
+        deadline = time.monotonic() + timeout
+        seen = self.count()
+        while seen < n and time.monotonic() < deadline:
+            time.sleep(0.5)
+            seen = self.count()
+        return seen
+
+    def ids(self) -> list[str]:
+        self.es.indices.refresh(index=self.settings.index_articles)
+        hits = self.es.search(index=self.settings.index_articles, size=10_000,
+                              source=False, query={"match_all": {}})["hits"]["hits"]
+        return [hit["_id"] for hit in hits]
+
+    # --- workers -------------------------------------------------------------------------
+    def start_worker(self) -> subprocess.Popen:
+        log = (self.tmp / f"worker-{len(self._workers)}.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"],
+            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._workers.append(proc)
+        return proc
+
+    def kill_worker(self, proc: subprocess.Popen) -> None:
+        """SIGKILL the worker and its NER child: no shutdown, no commit."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for proc in self._workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self._workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-4000:] for p in sorted(self.tmp.glob("worker-*.log")))
+
+    def cleanup(self) -> None:
+        self.stop_all()
+        s = self.settings
+        for alias in (s.index_articles, s.index_alerts, s.index_alert_rules):
+            for index in self.es.options(ignore_status=404).indices.get_alias(name=alias):
+                if index.startswith(alias):
+                    self.es.indices.delete(index=index)
+        for name in (s.index_articles, s.index_alerts, s.index_alert_rules):
+            self.es.options(ignore_status=404).indices.delete_index_template(name=name)
+        admin = KafkaAdminClient(**client_kwargs(s))
+        mine = [t for t in admin.list_topics() if t.startswith(s.consumer_group)]
+        if mine:
+            admin.delete_topics(mine)
+        admin.close()
+
+
+@pytest.fixture
+def namespace(stack: object, tmp_path: Path) -> Iterator[Namespace]:
+    ns = Namespace(f"t{uuid.uuid4().hex[:8]}", tmp_path)
+    create_topics(ns.settings)
+    install_indices(ns.es, ns.settings)
+    try:
+        yield ns
+    finally:
+        ns.cleanup()
+
+
+def article_json(i: int, **fields: object) -> bytes:
+    """A short synthetic article: quick to enrich, with entities to find."""
+    cities = ["Iquique", "Tijuana", "Lampedusa", "Calais", "Tapachula", "Ceuta"]
+    body = (
+        f"Report {i}: about {i % 90 + 10} migrants crossed the border near "
+        f"{cities[i % len(cities)]} on Monday, police said. Aid groups asked for shelter."
+    )
+    return json.dumps({"id": f"art-{i:05d}", "body": body, "source": "newsflow-tests",
+                       "published_at": "2024-03-01T12:00:00Z", **fields}).encode()
+
