@@ -232,7 +232,8 @@ def test_matcher_finds_what_elasticsearch_finds(index: tuple[Elasticsearch, str]
         if got != expected or got != also:
             mismatches.append(
                 f"{rule!r}: matcher-only {sorted(got - expected)}, "
-                f"ES-only {sorted(expected - got)}, analyze_wildcard off differs: {also != expected}"
+                f"ES-only {sorted(expected - got)}, "
+                f"analyze_wildcard off differs: {also != expected}"
             )
     assert not mismatches, "\n".join(mismatches)
 

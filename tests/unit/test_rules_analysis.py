@@ -43,6 +43,6 @@ def test_lowercase_is_per_code_point_like_java() -> None:
 
 
 def test_field_kinds_come_from_the_index_mapping() -> None:
-    assert TEXT_FIELDS == {"title", "body"}
+    assert {"title", "body"} == TEXT_FIELDS
     assert {"tags", "places", "persons", "orgs", "language", "source"} <= KEYWORD_FIELDS
     assert DEFAULT_FIELDS == ("title", "body")
