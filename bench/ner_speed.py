@@ -1,0 +1,85 @@
+"""How fast the enrich stage is, and where its time goes.
+
+    .venv/bin/python bench/ner_speed.py [N] [--no-baseline]
+
+Reads the first N (default 200) articles of the shared corpus at run time and prints, all
+measured in this run: the full spaCy pipeline (baseline), the NER-only pipeline, cleaning,
+language detection and ``Enricher.enrich`` end to end, as articles/s and as ratios.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import spacy
+
+from pipeline.config import Settings
+from pipeline.enrich import Enricher, clean_text
+from pipeline.language import detect_language
+from pipeline.nlp import Ner
+from schemas import RawArticle
+
+CORPUS = Path("/work/shared/corpora/us-immigration-2020.jsonl")
+
+
+def _load(n: int) -> list[RawArticle]:
+    raws = []
+    with CORPUS.open(encoding="utf-8") as f:
+        for line, _ in zip(f, range(n), strict=False):
+            raws.append(RawArticle.model_validate_json(line))
+    return raws
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main(argv: list[str]) -> None:
+    n = int(next((a for a in argv if a.isdigit()), "200"))
+    settings = Settings()
+    raws = _load(n)
+    chars = sum(len(r.body) for r in raws)
+    print(f"{len(raws)} articles, {chars / len(raws):,.0f} chars on average")
+
+    enricher = Enricher.from_settings(settings)
+    ner = Ner({"en": settings.model_en}, batch_size=settings.enrich_batch_size)
+    # Warm up: spaCy buffers, and lingua's lazily loaded models (a short text loads the
+    # high-accuracy ones, a few seconds once per process).
+    enricher.enrich(raws[:8])
+    detect_language("Warm up.")
+    bodies = [clean_text(r.body) for r in raws]
+
+    def enrich_all() -> None:
+        for i in range(0, len(raws), settings.enrich_batch_size):
+            enricher.enrich(raws[i : i + settings.enrich_batch_size])
+
+    rows: dict[str, float] = {}
+    if "--no-baseline" not in argv:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            full = spacy.load(settings.model_en)
+        rows["full spaCy pipeline (baseline)"] = _timed(
+            lambda: list(full.pipe(bodies, batch_size=settings.enrich_batch_size))
+        )
+    rows["NER-only pipeline"] = _timed(lambda: ner.extract(bodies, "en"))
+    rows["clean_text"] = _timed(lambda: [clean_text(r.body) for r in raws])
+    rows["detect_language"] = _timed(lambda: [detect_language(b) for b in bodies])
+    rows["Enricher.enrich (all steps)"] = _timed(enrich_all)
+
+    base = rows.get("full spaCy pipeline (baseline)")
+    for name, seconds in rows.items():
+        ratio = f"  {base / seconds:5.2f}x baseline" if base else ""
+        print(f"{name:<32} {seconds:7.2f}s  {len(raws) / seconds:7.1f} articles/s{ratio}")
+    total = rows["Enricher.enrich (all steps)"]
+    ner_share = rows["NER-only pipeline"] / total
+    print(f"NER share of Enricher.enrich: {ner_share:.0%}; everything else {1 - ner_share:.0%}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
