@@ -38,13 +38,15 @@ _FIELDS = {"PERSON": "persons", "ORG": "orgs", "GPE": "places", "LOC": "places",
 # Labels a city name may be corrected from.  Not ORG (companies named after towns:
 # Nokia, Paramount) and never PERSON (people named after towns: Delgado, Florence).
 _CITY_FIXES = frozenset({"NORP", "MISC", "LOC", "FAC", "GPE"})
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 
 _EDGE_PUNCT = "\"'“”‘’«»()[]{}<>,;:!?*•·—–-_/\\|#~ \t\r\n"
 _ARTICLES = {"en": ("the ",), "es": ("el ", "la ", "los ", "las ")}
 _POSSESSIVE = ("'s", "’s", "'", "’")
-_ABBREVIATIONS = frozenset(
-    "inc corp co ltd jr sr st bros dept gov gen col lt sgt mt ft sa sl cía avda dr mr mrs ms".split()
-)
+_ABBREVIATIONS = frozenset({
+    "inc", "corp", "co", "ltd", "jr", "sr", "st", "bros", "dept", "gov", "gen", "col", "lt",
+    "sgt", "mt", "ft", "sa", "sl", "cía", "avda", "dr", "mr", "mrs", "ms",
+})  # fmt: skip
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
@@ -62,6 +64,7 @@ class _Span:
 class _Group:
     key: str
     spans: list[_Span] = field(default_factory=list)
+    person: bool = False  # a full name that absorbed its surname: a person, whatever votes
 
 
 def refine_entities(
@@ -99,7 +102,7 @@ def _clean(
     mapped = _LABELS.get(label)
     if mapped is None:
         return None
-    start, end = _whole_words(body, start, end)
+    start, end = _whole_words(body, start, end, language=language, gaz=gaz)
     start, end = _trim(body, start, end, language=language, gaz=gaz)
     text = " ".join(body[start:end].split())
     if len(text) < 2 or not _HAS_LETTER.search(text):
@@ -112,27 +115,27 @@ def _clean(
     return _Span(start, end, text, mapped)
 
 
-def _whole_words(body: str, start: int, end: int) -> tuple[int, int]:
-    """Grow a span cut at a hyphen to the capitalised compound it is part of:
-    "Ibero" in "Ibero-American" (but "Chile" stays "Chile" in "Chile-based")."""
-    while end + 1 < len(body) and body[end] == "-" and body[end + 1].isupper():
+def _whole_words(
+    body: str, start: int, end: int, *, language: str, gaz: Gazetteer
+) -> tuple[int, int]:
+    """Grow a span cut at a hyphen to the compound group name it is part of: "Ibero" in
+    "Ibero-American", "Colombian" in "Afro-Colombian" (but not "Arafat-Netanyahu")."""
+    if end + 1 < len(body) and body[end] == "-" and body[end + 1].isupper():
         m = _WORD.match(body, end + 1)
-        if m is None:
-            break
-        end = m.end()
-    while start >= 2 and body[start - 1] == "-" and body[start - 2].isalpha():
+        if m is not None and gaz.demonym(m.group(), language=language):
+            end = m.end()
+    if start >= 2 and body[start - 1] == "-" and body[start - 2].isalpha():
         word_start = start - 1
         while word_start > 0 and body[word_start - 1].isalpha():
             word_start -= 1
-        if not body[word_start].isupper():
-            break
-        start = word_start
+        if body[word_start].isupper() and gaz.demonym(body[start:end], language=language):
+            start = word_start
     return start, end
 
 
 def _trim(body: str, start: int, end: int, *, language: str, gaz: Gazetteer) -> tuple[int, int]:
     """Shrink ``[start, end)`` until it holds the name alone."""
-    articles = _ARTICLES.get(language, ()) + _ARTICLES["en"]
+    articles = _ARTICLES.get(language, _ARTICLES["en"])
     while True:
         before = (start, end)
         while start < end and body[start] in _EDGE_PUNCT + ".":
@@ -211,8 +214,11 @@ def _fold_surnames(groups: dict[str, _Group], gaz: Gazetteer) -> None:
         group = groups[key]
         if group.key.startswith("norp:"):
             continue
-        if _majority(group) != "PERSON" and gaz.is_label_place(group.spans[0].text):
-            continue  # "Chile" is not Mr. Smith-Chile; but a person "Delgado" may fold
+        votes = {s.label for s in group.spans}
+        if "PERSON" not in votes and (
+            _majority(group) in _PLACE_LABELS or gaz.is_label_place(group.spans[0].text)
+        ):
+            continue  # "Costa" the place is not Jorge Costa; "Allamand" the "ORG" is
         tokens = key.split()
         owners = [
             f for f in full_names
@@ -220,6 +226,7 @@ def _fold_surnames(groups: dict[str, _Group], gaz: Gazetteer) -> None:
             and f.key.split()[-len(tokens):] == tokens
         ]  # fmt: skip
         if len(owners) == 1:
+            owners[0].person = True
             owners[0].spans.extend(group.spans)
             owners[0].spans.sort(key=lambda s: s.start)
             del groups[key]
@@ -247,6 +254,8 @@ def _annotate(group: _Group, gaz: Gazetteer, *, language: str) -> Entity:
 def _label(group: _Group, text: str, gaz: Gazetteer, *, language: str) -> str:
     if group.key.startswith("norp:"):
         return "NORP"
+    if group.person:
+        return "PERSON"
     label = _majority(group)
     if label == "PERSON":
         return label

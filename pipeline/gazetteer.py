@@ -242,17 +242,25 @@ class Gazetteer:
                 self._add(alt, alternate, label=False)
 
     def _add_demonyms(self) -> None:
+        # Spanish feminine forms are often country names (argentina, siria, china, india):
+        # the country wins, and "galés" folds to "gales", which is Wales.
+        countries = {
+            key for key, places in self._places.items() if any(p.kind == "country" for p in places)
+        }
         for line in _read_lines(DATA_DIR / "demonyms.tsv"):
             key, english, spanish = line.split("\t")
             iso = key if key.isupper() else None
             en_forms = english.split(",")
             for i, form in enumerate(en_forms):
                 plural = i == 0 or form.endswith("s") and not form.endswith("ss")
-                self._demonyms["en"][fold(form)] = Demonym(key, en_forms[0], iso, plural)
+                if fold(form) not in countries:
+                    self._demonyms["en"][fold(form)] = Demonym(key, en_forms[0], iso, plural)
             es_forms = [_spanish_forms(m) for m in spanish.split(",")]
             canonical = es_forms[0][2]
             for masc, fem, masc_pl, fem_pl in es_forms:
                 for form, plural in ((masc, False), (fem, False), (masc_pl, True), (fem_pl, True)):
+                    if fold(form) in countries:
+                        continue
                     self._demonyms["es"].setdefault(
                         fold(form), Demonym(key, canonical, iso, plural)
                     )
