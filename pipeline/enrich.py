@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from pipeline.config import Settings
+from pipeline.ids import article_id as derive_id
 from pipeline.language import UNDETERMINED, detect_language
 from pipeline.nlp import Ner, RawSpan
 from schemas import EnrichedArticle, Entity, Mention, Place, RawArticle, TopicTag
@@ -214,6 +215,8 @@ class Enricher:
                 staged.append(self._prepare(raw))
             except _StepFailed as e:
                 staged.append(e.error)
+            except Exception as e:  # a bug must cost one article, not the batch
+                staged.append(EnrichError("enrich_failed", _one_line(e)))
         self._extract_spans([p for p in staged if isinstance(p, _Prepared)])
         outcomes: list[EnrichOutcome] = []
         for item in staged:
@@ -226,11 +229,13 @@ class Enricher:
                     outcomes.append(self._compose(item, now))
                 except _StepFailed as e:
                     outcomes.append(e.error)
+                except Exception as e:
+                    outcomes.append(EnrichError("enrich_failed", _one_line(e)))
         return outcomes
 
     def _prepare(self, raw: RawArticle) -> _Prepared:
         try:
-            article_id = raw.id or _derived_id(raw)
+            article_id = raw.id or derive_id(raw)
         except Exception as e:
             raise _StepFailed("no_id", f"cannot derive an id: {_one_line(e)}") from e
         body = clean_text(raw.body)
@@ -300,10 +305,3 @@ class Enricher:
             )
         except ValidationError as e:
             raise _StepFailed("invalid_enriched", _one_line(e)) from e
-
-
-def _derived_id(raw: RawArticle) -> str:
-    # Imported here, not at the top, because only id-less articles need it.
-    from pipeline.ids import article_id
-
-    return article_id(raw)
