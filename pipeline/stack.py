@@ -225,6 +225,15 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _alive(pid: int) -> bool:
+    """Alive and not a zombie (a child of ours that died stays a zombie until reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def wait_until(ready: Callable[[], bool], *, service: Service, pid: int, timeout: float) -> None:
     """Poll ``ready`` until true; fail fast, pointing at the log, if the process died.
 
@@ -234,7 +243,7 @@ def wait_until(ready: Callable[[], bool], *, service: Service, pid: int, timeout
     while time.monotonic() < deadline:
         if ready():
             return
-        if read_pid(service) != pid:
+        if not _alive(pid):
             raise StackError(f"{service.name} exited during start-up; see {service.log_file}")
         time.sleep(1.0)
     stop_pid(pid)
