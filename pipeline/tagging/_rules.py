@@ -196,6 +196,10 @@ def load_rules(path: Path | None) -> RulesFile:
         return builtin
     path = Path(path)
     user = _read(path)
+    for entry in user.taxonomy:
+        if entry.id in labels and labels[entry.id] != entry.label:
+            raise _fail(path, f"taxonomy id {entry.id!r} is labelled {labels[entry.id]!r} in the"
+                        " built-in rules; tags may be added, never renamed")  # fmt: skip
     merged = _merge(builtin, user) if user.extends == "builtin" else user
     _check(path, merged, builtin=labels)
     return merged
