@@ -88,7 +88,11 @@ class _RuleMaker:
         n = len(articles)
         # Alert terms are topical: seen in a few articles, not in most of them.
         self.terms = sorted(t for t, c in df.items() if 2 <= c <= n // 3 and len(t) >= 4)
-        self.bigrams = sorted(b for b, c in bigrams.items() if c >= 2 and min(map(len, b)) >= 3)
+        # Phrases analysts alert on are topical too ("asylum seekers", not "for the").
+        topical = {t for t, c in df.items() if c <= n // 3 and len(t) >= 3}
+        self.bigrams = sorted(
+            b for b, c in bigrams.items() if c >= 2 and b[0] in topical and b[1] in topical
+        )
         self.entities = {
             field: sorted({v for a in articles for v in getattr(a, field)})
             for field in set(_LABELS.values())

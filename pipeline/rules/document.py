@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 
-from pipeline.rules.analysis import KEYWORD_FIELDS, TEXT_FIELDS, analyze
+from pipeline.rules.analysis import DEFAULT_FIELDS, KEYWORD_FIELDS, TEXT_FIELDS, analyze
 from schemas.articles import EnrichedArticle
 
 
@@ -45,6 +45,7 @@ class Document:
     text: dict[str, TextField]
     keywords: dict[str, frozenset[str]]
     memo: dict[object, bool] = field(default_factory=dict)
+    _terms: dict[tuple[str, ...], Container[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, article: EnrichedArticle) -> Document:
@@ -58,7 +59,18 @@ class Document:
                 keywords[name] = frozenset((value,))
             else:
                 keywords[name] = frozenset(value)
-        return cls(text, keywords)
+        doc = cls(text, keywords)
+        for name, text_field in text.items():
+            doc._terms[(name,)] = text_field.positions
+        doc._terms[DEFAULT_FIELDS] = doc.all_terms()
+        return doc
+
+    def terms(self, fields: tuple[str, ...]) -> Container[str]:
+        """The terms of some text fields together: one lookup answers a term query."""
+        found = self._terms.get(fields)
+        if found is None:
+            found = self._terms[fields] = {t for f in fields for t in self.text[f].positions}
+        return found
 
     def all_terms(self) -> set[str]:
         terms: set[str] = set()

@@ -7,6 +7,7 @@ the document's memo: thousands of rules share a few hundred terms.
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass, field
 from itertools import product
@@ -26,12 +27,7 @@ class Term:
     term: str
 
     def matches(self, doc: Document) -> bool:
-        memo = doc.memo
-        hit = memo.get(self)
-        if hit is None:
-            hit = any(self.term in doc.text[f].positions for f in self.fields)
-            memo[self] = hit
-        return hit
+        return self.term in doc.terms(self.fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +37,13 @@ class Phrase:
     fields: tuple[str, ...]
     terms: tuple[str, ...]
     slop: int = 0
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.fields, self.terms, self.slop)))
+
+    def __hash__(self) -> int:  # memo key: hashed once, not on every lookup
+        return self._hash
 
     def matches(self, doc: Document) -> bool:
         memo = doc.memo
@@ -66,24 +69,33 @@ class Phrase:
 def _sloppy_match(terms: tuple[str, ...], lists: list[list[int]], slop: int) -> bool:
     """Is there one position per term with max(p_i - i) - min(p_i - i) <= slop?
 
-    That is Lucene's ``SloppyPhraseMatcher`` criterion (its "match length"); a repeated
-    term must take distinct positions.  Candidate windows start at every shifted
-    position, so the search is exact rather than Lucene's sweep, which finds the same
-    minimal window.
+    That is Lucene's ``SloppyPhraseMatcher`` criterion (its "match length").  Without
+    repeated terms the smallest such window is found by the same sweep Lucene does (the
+    smallest range covering one value of each sorted list); a repeated term must take
+    distinct positions, which a small exhaustive search checks.
     """
     shifted = [[p - i for p in plist] for i, plist in enumerate(lists)]
-    repeats = len(set(terms)) != len(terms)
+    if len(set(terms)) == len(terms):
+        heap = [(values[0], i, 0) for i, values in enumerate(shifted)]
+        heapq.heapify(heap)
+        high = max(values[0] for values in shifted)
+        while True:
+            low, i, j = heap[0]
+            if high - low <= slop:
+                return True
+            j += 1
+            if j == len(shifted[i]):
+                return False
+            value = shifted[i][j]
+            heapq.heapreplace(heap, (value, i, j))
+            high = max(high, value)
     for low in sorted({v for vs in shifted for v in vs}):
         window = [[v for v in vs if low <= v <= low + slop] for vs in shifted]
-        if not all(window):
-            continue
-        if not repeats:
-            return True
-        # Repeated terms: some choice must use distinct real positions (v + offset).
-        for choice in product(*window):
-            real = [v + i for i, v in enumerate(choice)]
-            if len(set(real)) == len(real):
-                return True
+        if all(window):
+            for choice in product(*window):
+                real = [v + i for i, v in enumerate(choice)]
+                if len(set(real)) == len(real):
+                    return True
     return False
 
 
@@ -115,7 +127,14 @@ class Wildcard:
     pattern: str
     prefix: str
     keyword: bool
-    regex: re.Pattern[str] = field(compare=False, hash=False, repr=False)
+    regex: re.Pattern[str] = field(compare=False, repr=False)
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.fields, self.pattern, self.keyword)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def matches(self, doc: Document) -> bool:
         memo = doc.memo
