@@ -74,6 +74,23 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     metrics_port: int = 9464
 
+    # Alert delivery (pipeline/channels): HTTP targets (webhook, Slack) and SMTP for email.
+    # Webhook/Slack URLs that resolve to private, loopback, link-local… addresses are
+    # refused unless allow_private_webhooks is set (tests, or an on-premises receiver).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=5, ge=1)
+    webhook_backoff_seconds: float = Field(default=0.5, ge=0)  # first retry; doubles each time
+    webhook_backoff_max_seconds: float = Field(default=30.0, ge=0)  # also caps Retry-After
+    allow_private_webhooks: bool = False
+    alert_digest_max_items: int = Field(default=20, ge=1, le=45)  # Slack allows 50 blocks
+    smtp_host: str | None = None  # email channels fail (not retryable) while unset
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "newsflow@localhost"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+
     @property
     def stack_dir(self) -> Path:
         return self.home / "stack"
