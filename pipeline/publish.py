@@ -122,6 +122,7 @@ def _producer(settings: Settings, *, connect_timeout: float) -> KafkaProducer:
             enable_idempotence=True,
             compression_type=compression(),
             linger_ms=20,
+            max_request_size=settings.max_message_bytes,
             bootstrap_timeout_ms=int(connect_timeout * 1000),
             max_block_ms=int(max(connect_timeout, 10.0) * 1000),
         )

@@ -121,10 +121,11 @@ def test_cli_publishes_stdin_and_exits_non_zero_on_rejections(topic_settings: Se
 @pytest.mark.stack
 def test_a_send_kafka_refuses_is_reported_not_lost(topic_settings: Settings,
                                                    tmp_path: Path) -> None:
-    # Valid as an article (under 1M characters) but ~2 MB as UTF-8: over the request limit.
+    # Valid as an article (under 1M characters) but ~2 MB as UTF-8: over a 1 MiB limit.
     (tmp_path / "huge.json").write_text(json.dumps({"id": "huge", "body": "ñ" * 999_000}))
     (tmp_path / "small.json").write_text(json.dumps({"id": "small", "body": "Short note."}))
-    summary = publish([tmp_path], settings=topic_settings)
+    limited = topic_settings.model_copy(update={"max_message_bytes": 1024 * 1024})
+    summary = publish([tmp_path], settings=limited)
     assert summary.published == 1
     [(origin, reason)] = summary.rejected
     assert origin.endswith("huge.json") and "MessageSizeTooLarge" in reason
