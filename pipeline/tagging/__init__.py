@@ -118,10 +118,12 @@ class Tagger:
         tag_weight: dict[str, float] = {}
         evidence: dict[str, list[Evidence]] = {}
         relevance = 0.0
-        # Longest first at each start: a cue inside a longer accepted topic cue is not
-        # counted again ("border" in "crossed the border"), nor given to another topic
-        # ("removal" in "immigration removal centre" is detention, not deportation).
-        cue_hits.sort(key=lambda h: (h.start, -h.end))
+        # Longest (then heaviest) first at each start: a cue inside a longer accepted topic
+        # cue is not counted again ("border" in "crossed the border"), nor given to another
+        # topic ("removal" in "immigration removal centre" is detention, not deportation).
+        rules = self._rules
+        base = self._base
+        cue_hits.sort(key=lambda h: (h.start, -h.end, -rules[h.slot - base].weight))
         covered: dict[str | None, int] = {}  # per tag (None: no topic), end of last accepted
         topic_end = -1  # end of the last accepted topic cue, any topic
         feasible: dict[int, list[tuple[int, ...]]] = {}
