@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     metrics_port: int = 9464
 
+    # Dedup: enrich → news.dedup (one partition: a single serial decision point over the
+    # LSH bands of every story seen) → news.enriched
+    topic_dedup: str = "news.dedup"
+
     # Alert delivery (pipeline/channels): HTTP targets (webhook, Slack) and SMTP for email.
     # Webhook/Slack URLs that resolve to private, loopback, link-local… addresses are
     # refused unless allow_private_webhooks is set (tests, or an on-premises receiver).
@@ -90,6 +94,14 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_from: str = "newsflow@localhost"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # Alert API (`newsflow api`): callers send one of these keys in ``X-API-Key`` or
+    # ``Authorization: Bearer``.  Keys also come from api_key_file (default:
+    # <home>/api.keys, one key a line), which must be private to its owner (0600).
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    api_key_file: Path | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
 
     @property
     def stack_dir(self) -> Path:

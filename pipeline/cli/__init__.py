@@ -8,6 +8,8 @@ from pipeline.cli.publish import publish_command
 from pipeline.cli.kibana import kibana_app
 from pipeline.cli.search import search_command
 from pipeline.cli.stack import stack_app
+from pipeline.cli.alerts import alerts_app
+from pipeline.cli.api import api_command
 
 app = typer.Typer(help="newsflow: streaming news ingestion for migration monitoring.", no_args_is_help=True)
 
@@ -17,6 +19,8 @@ app.command("search")(search_command)
 app.command("publish")(publish_command)
 app.command("enrich")(enrich_command)
 app.command("setup")(setup_command)
+app.add_typer(alerts_app, name="alerts")
+app.command("api")(api_command)
 
 
 def main() -> None:
