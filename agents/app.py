@@ -68,6 +68,7 @@ app = create_app(settings)
 raw_topic = app.topic(settings.topic_raw, internal=False)
 enriched_topic = app.topic(settings.topic_enriched, internal=False)
 deadletter_topic = app.topic(settings.topic_deadletter, internal=False)
+dedup_topic = app.topic(settings.topic_dedup, internal=False)
 
 
 def dead_letter(event: EventT, *, stage: Stage, reason: str, error: str) -> DeadLetter:

@@ -10,7 +10,7 @@ import logging
 
 from faust.types import EventT, StreamT
 
-from agents.app import app, dead_letter, enriched_topic, raw_topic, send_all, send_dead_letters
+from agents.app import app, dead_letter, dedup_topic, raw_topic, send_all, send_dead_letters
 from agents.app import settings
 from pipeline.enrich import EnrichError
 from pipeline.enrich_pool import EnrichmentPool
@@ -36,7 +36,7 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
             letters.append((event.message.key, dead_letter(
                 event, stage="enrich", reason=outcome.reason, error=outcome.detail)))
         else:
-            outputs.append((enriched_topic, outcome.id.encode(), outcome.model_dump_json().encode()))
+            outputs.append((dedup_topic, outcome.id.encode(), outcome.model_dump_json().encode()))
     await send_all(outputs)
     if letters:
         await send_dead_letters(letters)

@@ -6,7 +6,7 @@ import logging
 
 import faust
 
-from agents import enrich, index  # noqa: F401  (importing registers the agents)
+from agents import dedup, enrich, index  # noqa: F401  (importing registers the agents)
 from agents.app import app
 
 

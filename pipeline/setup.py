@@ -39,6 +39,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
         ),
         TopicSpec(settings.topic_alerts, settings.topic_partitions, {}),
+        TopicSpec(settings.topic_dedup, 1, {"max.message.bytes": big}),
     ]
 
 
