@@ -14,6 +14,7 @@ import asyncio
 import smtplib
 import ssl
 from collections.abc import Sequence
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
@@ -23,6 +24,9 @@ from pipeline.config import Settings
 from schemas import Alert, AlertRule, EmailChannel
 
 _SUBJECT_PREFIX = "[newsflow] "
+# The default folds a subject of 80 characters before its first word, which parsers
+# then read back with a leading space; RFC 5322 allows lines of 998.
+_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 class EmailSender:
@@ -86,7 +90,7 @@ class EmailSender:
 def email_message(
     d: digest.Digest, *, to: Sequence[str], sender: str, idempotency_key: str
 ) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["Subject"] = digest.one_line(_SUBJECT_PREFIX + d.headline, limit=250)
     message["From"] = sender
     message["To"] = ", ".join(to)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from pydantic import HttpUrl, SecretStr
 
 from pipeline.channels import (
     DeliveryError,
@@ -22,7 +23,6 @@ from pipeline.channels import (
     idempotency_key,
     verify_signature,
 )
-from pipeline.channels.targets import address_problem, check_target
 from pipeline.config import Settings
 from schemas import Alert, AlertRule, WebhookChannel
 
@@ -102,7 +102,7 @@ def alert(n: int) -> Alert:
         story_id=f"story-{n}",
         article_id=f"article-{n}",
         title=f"Shelter number {n} opens near the river crossing",
-        url=f"https://news.example.org/a/{n}",
+        url=HttpUrl(f"https://news.example.org/a/{n}"),
         source="Example Wire",
         published_at=T0 + timedelta(minutes=n),
         matched_at=T0 + timedelta(minutes=n, seconds=1),
@@ -112,7 +112,7 @@ def alert(n: int) -> Alert:
 
 def send(url: str, alerts: list[Alert], cfg: Settings, *, secret: str | None = SECRET) -> None:
     async def go() -> None:
-        config = WebhookChannel(url=url, secret=secret)  # type: ignore[arg-type]
+        config = WebhookChannel(url=HttpUrl(url), secret=SecretStr(secret) if secret else None)
         async with http_client(cfg) as http:
             channel = channel_for(config, cfg, http=http)
             assert channel.kind == "webhook"
@@ -226,54 +226,3 @@ def test_loopback_target_refused_before_any_connection() -> None:
             send(f"http://2130706433:{port}/x", [alert(1)], settings(allow_private_webhooks=False))
     assert server.requests == []
     assert not caught.value.retryable and "loopback" in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("url", "problem"),
-    [
-        ("http://10.0.0.1/hook", "private"),
-        ("http://169.254.169.254/latest/meta-data/", "link-local"),
-        ("http://[::1]:8080/hook", "loopback"),
-        ("http://[::ffff:10.0.0.1]/hook", "private"),
-        ("http://[fd00::1]/hook", "private"),
-        ("http://[fe80::1%25eth0]/hook", "link-local"),
-        ("http://0.0.0.0/hook", "unspecified"),
-        ("http://224.0.0.1/hook", "multicast"),
-        ("http://100.64.0.1/hook", "not globally routable"),
-        ("http://240.0.0.1/hook", "reserved"),
-        ("http://localhost:9200/", "loopback"),
-        ("http://api.localhost/", "loopback"),
-        ("http://[64:ff9b::a00:1]/", "private"),
-    ],
-)
-def test_private_literals_refused_without_resolving(url: str, problem: str) -> None:
-    async def no_dns(host: str, port: int) -> list[str]:
-        raise AssertionError(f"resolved {host}: literals need no DNS")
-
-    with pytest.raises(TargetRefusedError) as caught:
-        asyncio.run(check_target(url, allow_private=False, resolve=no_dns))
-    assert problem in str(caught.value)
-
-
-def test_every_resolved_address_is_checked() -> None:
-    async def mixed(host: str, port: int) -> list[str]:
-        return ["93.184.215.14", "2606:4700::1", "192.168.1.20"]
-
-    async def public(host: str, port: int) -> list[str]:
-        return ["93.184.215.14", "2606:4700::1"]
-
-    with pytest.raises(TargetRefusedError, match="192.168.1.20"):
-        asyncio.run(check_target("https://hooks.example.com/x", allow_private=False, resolve=mixed))
-    asyncio.run(check_target("https://hooks.example.com/x", allow_private=False, resolve=public))
-
-
-def test_localhost_name_resolved_by_the_system_is_refused() -> None:
-    with pytest.raises(TargetRefusedError):
-        asyncio.run(check_target("http://127.1:80/", allow_private=False))
-
-
-def test_public_addresses_pass() -> None:
-    import ipaddress
-
-    for a in ["93.184.215.14", "8.8.8.8", "2606:4700::1", "2002:5db8:d70e::1"]:
-        assert address_problem(ipaddress.ip_address(a)) is None, a
