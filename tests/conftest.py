@@ -1,12 +1,15 @@
 """Session-wide fixtures: settings and the real local stack (Kafka + Elasticsearch).
 
 The stack is started at most once per test session, through the same code path as
-``newsflow stack up``; it is stopped at the end only if this session started it, so a
-stack a developer (or another session) already runs is left alone.
+``newsflow stack up``; it is stopped at the end only if this session started it *and* no
+other test session still uses it (each session holds a shared flock on
+``<home>/stack/sessions.lock``), so a stack a developer or a concurrent session runs is
+left alone.
 """
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +25,9 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[list[local_stack.ServiceStatus]]:
+    settings.stack_dir.mkdir(parents=True, exist_ok=True)
+    lease = (settings.stack_dir / "sessions.lock").open("a")
+    fcntl.flock(lease, fcntl.LOCK_SH)
     before = local_stack.status(settings)
     started = not all(row.ready for row in before)
     try:
@@ -31,5 +37,11 @@ def stack(settings: Settings) -> Iterator[list[local_stack.ServiceStatus]]:
     if not all(row.ready for row in rows):
         pytest.fail(f"local stack not ready: {rows}", pytrace=False)
     yield rows
-    if started:
+    try:
+        fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)  # converts; fails if others hold it
+        alone = True
+    except BlockingIOError:
+        alone = False
+    if started and alone:
         local_stack.down(settings)
+    lease.close()
