@@ -59,7 +59,9 @@ async def check_target(
     parts = urlsplit(url)
     host = (parts.hostname or "").rstrip(".")
     if parts.scheme not in _DEFAULT_PORTS or not host:
-        raise TargetRefusedError(f"not an http(s) URL with a host: {parts.scheme}://{host}")
+        raise TargetRefusedError(
+            f"not an http(s) URL with a host: {parts.scheme}://{host}", kind=kind
+        )
     if allow_private:
         return
     shown = describe(url)
