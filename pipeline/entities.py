@@ -19,6 +19,7 @@ mention as written); only ``Entity.text`` is normalised.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ _ABBREVIATIONS = frozenset({
 })  # fmt: skip
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_CAPITALISED = re.compile(r"(?<![^\W\d_])[A-Z\u00C0-\u00DE][^\W\d_]*(?:-[^\W\d_]+)*")
 
 
 @dataclass(slots=True)
@@ -180,13 +182,16 @@ def _missed_demonyms(
     analyst even though Spanish writes it lowercase and the model rarely tags it."""
     plurals = gaz.plural_demonyms(language=language)
     taken = sorted((s.start, s.end) for s in found)
+    starts = [s for s, _ in taken]
     extra = []
-    for m in _WORD.finditer(body):
+    # English writes nationalities capitalised, so only capitalised words are looked up.
+    for m in (_WORD if language == "es" else _CAPITALISED).finditer(body):
         word = m.group()
-        demonym = plurals.get(fold(word))
-        if demonym is None or (language != "es" and not word[0].isupper()):
+        demonym = plurals.get(word.lower() if word.isascii() else fold(word))
+        if demonym is None:
             continue
-        if any(s < m.end() and m.start() < e for s, e in taken):
+        i = bisect_right(starts, m.start())  # the span starting at or before the word
+        if (i and taken[i - 1][1] > m.start()) or (i < len(taken) and starts[i] < m.end()):
             continue
         extra.append(_Span(m.start(), m.end(), word, "NORP", demonym.key))
     return extra
