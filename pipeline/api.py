@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from elasticsearch import Elasticsearch
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    HTTPException,
+    Request,
+    Response,
+    Security,
+    status,
+)
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model, model_validator
@@ -103,14 +112,16 @@ def _read_key_file(path: Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
+_API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+_BEARER = HTTPBearer(auto_error=False, description="The same API key, as a bearer token.")
+
+
 def _key_checker(keys: list[str]) -> Callable[..., None]:
     encoded = [k.encode() for k in keys]
-    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
-    bearer = HTTPBearer(auto_error=False, description="The same API key, as a bearer token.")
 
     def require_key(
-        api_key: Annotated[str | None, Depends(header)],
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        api_key: Annotated[str | None, Security(_API_KEY_HEADER)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
     ) -> None:
         given = api_key or (credentials.credentials if credentials else None)
         # Compare with every key, always: the time taken says nothing about which matched.
