@@ -15,7 +15,8 @@ expansion depends on the index's term dictionary), ranges, regular expressions,
 ``*``/``field:*``, unknown fields, ``&&``/``||``/``!`` (spell ``AND``/``OR``/``NOT``),
 a sign separated from its term (``- a``, which Lucene reads as the word ``-``), terms
 with no letter or digit (they match nothing), wildcards inside quotes (Lucene drops
-them silently) and ``\\u`` escapes.
+them silently), wildcard patterns that span word-separating punctuation (``e-ma*``: Kibana's
+``analyze_wildcard`` would change their meaning) and ``\\u`` escapes.
 """
 
 from __future__ import annotations
@@ -135,23 +136,25 @@ class _Compiler:
         items = self._flatten(node, _Conj.NONE)
         if field in KEYWORD_FIELDS:
             items = self._join_multi_terms(items)
-        clauses: list[list[object]] = []
+        occurs: list[_Occur] = []
+        queries: list[Query] = []
         for item in items:
-            query = self.clause(item.node, field)
-            if clauses and item.conj is _Conj.AND and clauses[-1][0] is not _Occur.MUST_NOT:
-                clauses[-1][0] = _Occur.MUST
+            queries.append(self.clause(item.node, field))
+            # Lucene's addClause with the OR default operator: AND makes the clause
+            # before it required too, unless that one is prohibited.
+            if occurs and item.conj is _Conj.AND and occurs[-1] is not _Occur.MUST_NOT:
+                occurs[-1] = _Occur.MUST
             if item.mod is _Mod.NOT:
-                occur = _Occur.MUST_NOT
+                occurs.append(_Occur.MUST_NOT)
             elif item.mod is _Mod.REQ or item.conj is _Conj.AND:
-                occur = _Occur.MUST
+                occurs.append(_Occur.MUST)
             else:
-                occur = _Occur.SHOULD
-            clauses.append([occur, query])
-        if len(clauses) == 1 and items[0].mod is _Mod.NONE:
-            return clauses[0][1]  # type: ignore[return-value]
+                occurs.append(_Occur.SHOULD)
+        if len(queries) == 1 and items[0].mod is _Mod.NONE:
+            return queries[0]
         by: dict[_Occur, list[Query]] = {o: [] for o in _Occur}
-        for occur, query in clauses:
-            by[occur].append(query)  # type: ignore[index,arg-type]
+        for occur, query in zip(occurs, queries, strict=True):
+            by[occur].append(query)
         return Bool(
             must=tuple(by[_Occur.MUST]),
             should=tuple(by[_Occur.SHOULD]),
