@@ -12,14 +12,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline.config import get_settings
+from pipeline.validate import InvalidArticle, parse_raw
 from schemas import EnrichedArticle, RawArticle
 
 if TYPE_CHECKING:
@@ -31,21 +31,14 @@ def _fail(message: str, *, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _validation_line(e: ValidationError) -> tuple[str, str]:
-    errors = e.errors(include_url=False)
-    if any(err["type"] == "json_invalid" for err in errors):
-        return "invalid_json", errors[0]["msg"]
-    parts = [f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}" for err in errors]
-    return "invalid_article", "; ".join(parts)
-
-
 @contextlib.contextmanager
-def _open(path: str, mode: str) -> Iterator[TextIO]:
+def _open(path: str, mode: str) -> Iterator[IO]:
+    """``-`` is stdin (read as bytes: a bad byte is one bad line, not a crash) or stdout."""
     if path == "-":
-        yield sys.stdin if mode == "r" else sys.stdout
+        yield sys.stdin.buffer if mode == "rb" else sys.stdout
         return
     try:
-        handle = open(path, mode, encoding="utf-8")  # noqa: SIM115 - closed below
+        handle = open(path, mode, encoding=None if "b" in mode else "utf-8")  # noqa: SIM115
     except OSError as e:
         raise _fail(f"cannot open {path}: {e.strerror}") from e
     with handle:
@@ -63,7 +56,7 @@ def _count_lines(path: str) -> int | None:
 class _Run:
     """Counts and reports while batches go through the enricher."""
 
-    def __init__(self, enricher: Enricher, out: TextIO, console: Console) -> None:
+    def __init__(self, enricher: Enricher, out: IO[str], console: Console) -> None:
         self.enricher, self.out, self.console = enricher, out, console
         self.enriched = self.invalid = self.failed = 0
 
@@ -117,7 +110,7 @@ def enrich_command(
         console=console,
         disable=not console.is_terminal,
     )
-    with _open(input_path, "r") as src, _open(output_path, "w") as out, progress:
+    with _open(input_path, "rb") as src, _open(output_path, "w") as out, progress:
         task = progress.add_task("enrich", total=_count_lines(input_path))
         run = _Run(enricher, out, progress.console)
         batch: list[tuple[int, RawArticle]] = []
@@ -126,9 +119,11 @@ def enrich_command(
             if not line.strip():
                 continue
             try:
-                batch.append((line_no, RawArticle.model_validate_json(line)))
-            except ValidationError as e:
-                run.reject(line_no, *_validation_line(e), invalid=True)
+                raw = parse_raw(line, max_bytes=settings.max_message_bytes)
+            except InvalidArticle as e:
+                run.reject(line_no, e.reason, e.detail, invalid=True)
+            else:
+                batch.append((line_no, raw))
             if len(batch) >= settings.enrich_batch_size:
                 run.flush(batch)
                 batch = []
