@@ -182,6 +182,7 @@ class RuleStore:
         es = self._client()
         alias = self.settings.index_alert_rules
         try:
+            es.indices.refresh(index=alias)  # see documents others wrote without a refresh
             hits = es.search(index=alias, size=10_000, source=False, query={"match_all": {}})
             for hit in hits["hits"]["hits"]:
                 if hit["_id"] not in records:
