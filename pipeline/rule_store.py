@@ -149,7 +149,7 @@ class RuleStore:
         parse_rule(rule.query)
         old = self.load_rules().get(rule.id)
         stamp = now or datetime.now(UTC)
-        update: dict[str, Any] = {"updated_at": stamp}
+        update: dict[str, Any] = {"created_at": stamp, "updated_at": stamp}
         if old is not None:
             update["created_at"] = old.created_at
             update["channels"] = _keep_masked_secrets(rule, old)

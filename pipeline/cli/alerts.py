@@ -143,7 +143,8 @@ def list_command(
         typer.echo("no rules (add one with `newsflow alerts add`)")
         return
     table = Table(title=f"{len(rules)} alert rule{'s' if len(rules) != 1 else ''}")
-    for column in ("id", "name", "on", "mode", "throttle", "channels", "query"):
+    table.add_column("id", no_wrap=True)
+    for column in ("name", "on", "mode", "throttle", "channels", "query"):
         table.add_column(column, overflow="fold")
     for rule in rules:
         table.add_row(
