@@ -236,7 +236,7 @@ class RuleStore:
                 document=mirror_document(rule),
                 version=offset,
                 version_type="external_gte",
-                refresh="wait_for",
+                refresh=True,  # a tiny index written rarely: visible at once
             )
         except ConflictError:
             pass  # a later write of this rule is already mirrored
@@ -254,7 +254,7 @@ class RuleStore:
                 id=rule_id,
                 version=offset,
                 version_type="external_gte",
-                refresh="wait_for",
+                refresh=True,  # a tiny index written rarely: visible at once
             )
         except (ApiError, TransportError) as e:
             raise RuleStoreError(
