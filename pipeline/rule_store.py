@@ -175,7 +175,11 @@ class RuleStore:
         return existed
 
     def sync_mirror(self) -> int:
-        """Rewrite the mirror from the topic and drop documents of deleted rules."""
+        """Rewrite the mirror from the topic and drop documents of deleted rules.
+
+        For when the mirror missed writes.  A mirror document deleted by hand cannot be
+        re-created for ``index.gc_deletes`` (60 s): its delete holds a higher version.
+        """
         records = _read_topic(self.settings)
         for record in records.values():
             self._mirror(record.rule, record.offset)
