@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
 from pipeline.config import Settings
+from pipeline.entities import keyword_fields, refine_entities
+from pipeline.gazetteer import get_gazetteer
+from pipeline.geo import resolve_places
 from pipeline.ids import article_id as derive_id
 from pipeline.language import UNDETERMINED, detect_language
 from pipeline.nlp import Ner, RawSpan
-from schemas import EnrichedArticle, Entity, Mention, Place, RawArticle, TopicTag
+from pipeline.tagging import load_tagger
+from schemas import EnrichedArticle, RawArticle
 
 # --- cleaning ---------------------------------------------------------------------------
 
@@ -59,85 +63,6 @@ def clean_title(title: str | None) -> str | None:
     if title is None:
         return None
     return " ".join(clean_text(title).split()) or None
-
-
-# --- the steps owned by other modules ---------------------------------------------------
-
-
-class _TagResult(Protocol):
-    migration_related: bool
-    topics: list[TopicTag]
-
-
-class _Tagger(Protocol):
-    def tag(
-        self, *, title: str | None, body: str, language: str, entities: list[Entity]
-    ) -> _TagResult: ...
-
-
-@dataclass(frozen=True)
-class _Hooks:
-    refine_entities: Callable[..., list[Entity]]  # (body, spans, *, language)
-    keyword_fields: Callable[[list[Entity]], dict[str, list[str]]]
-    resolve_places: Callable[..., list[Place]]  # (entities, *, body)
-    load_tagger: Callable[[], _Tagger]
-
-
-def _hooks() -> _Hooks:
-    """The one place where the steps of ``pipeline.entities``, ``pipeline.geo`` and
-    ``pipeline.tagging`` are wired in.  Until those modules land, the simple fallbacks
-    below stand in: entities straight from spaCy with labels mapped, no places, no tags.
-    """
-    return _Hooks(
-        refine_entities=_fallback_refine_entities,
-        keyword_fields=_fallback_keyword_fields,
-        resolve_places=lambda entities, *, body: [],
-        load_tagger=_NoTagger,
-    )
-
-
-# spaCy's labels (OntoNotes for English, WikiNER for Spanish) onto the schema's set;
-# numbers, dates and money are not entities an analyst searches by, so they are dropped.
-_LABELS = {
-    "PERSON": "PERSON", "PER": "PERSON", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC",
-    "NORP": "NORP", "FAC": "FAC", "EVENT": "EVENT", "MISC": "MISC", "PRODUCT": "MISC",
-    "WORK_OF_ART": "MISC", "LAW": "MISC", "LANGUAGE": "MISC",
-}  # fmt: skip
-_KEYWORD_FIELD = {"PERSON": "persons", "ORG": "orgs", "GPE": "places", "LOC": "places",
-                  "FAC": "places", "NORP": "nationalities"}  # fmt: skip
-
-
-def _fallback_refine_entities(body: str, spans: list[RawSpan], *, language: str) -> list[Entity]:
-    grouped: dict[tuple[str, str], list[Mention]] = {}
-    for start, end, label in spans:
-        mapped = _LABELS.get(label)
-        name = " ".join(body[start:end].split())
-        if mapped and name:
-            grouped.setdefault((name, mapped), []).append(Mention(start=start, end=end))
-    return [
-        Entity(text=name, label=label, count=len(mentions), mentions=mentions)
-        for (name, label), mentions in grouped.items()
-    ]
-
-
-def _fallback_keyword_fields(entities: list[Entity]) -> dict[str, list[str]]:
-    fields: dict[str, list[str]] = {f: [] for f in ("persons", "orgs", "places", "nationalities")}
-    for entity in entities:
-        field = _KEYWORD_FIELD.get(entity.label)
-        if field and entity.text not in fields[field]:
-            fields[field].append(entity.text)
-    return fields
-
-
-@dataclass(frozen=True)
-class _NoTags:
-    migration_related: bool = False
-    topics: tuple[TopicTag, ...] = ()
-
-
-class _NoTagger:
-    def tag(self, *, title: str | None, body: str, language: str, entities: list[Entity]) -> Any:
-        return _NoTags()
 
 
 # --- composition ------------------------------------------------------------------------
@@ -191,8 +116,8 @@ class Enricher:
         """``prefer_publisher_language``: store ``RawArticle.language`` when the publisher
         gave one instead of what was detected (detection runs either way)."""
         self._ner = Ner({"en": model_en, "es": model_es}, batch_size=batch_size)
-        self._hooks = _hooks()
-        self._tagger = self._hooks.load_tagger()
+        self._tagger = load_tagger()
+        get_gazetteer()  # built once per process, here rather than in the first batch
         self._prefer_publisher_language = prefer_publisher_language
 
     @classmethod
@@ -270,9 +195,9 @@ class Enricher:
     def _compose(self, item: _Prepared, ingested_at: datetime) -> EnrichedArticle:
         raw, body = item.raw, item.body
         try:
-            entities = self._hooks.refine_entities(body, item.spans, language=item.language)
-            fields = self._hooks.keyword_fields(entities)
-            places = self._hooks.resolve_places(entities, body=body)
+            entities = refine_entities(body, item.spans, language=item.language)
+            fields = keyword_fields(entities)
+            places = resolve_places(entities, body=body)
             tags = self._tagger.tag(
                 title=item.title, body=body, language=item.language, entities=entities
             )

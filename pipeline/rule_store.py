@@ -27,8 +27,7 @@ from pipeline.config import Settings
 from pipeline.es_client import es_client
 from pipeline.kafka_config import client_kwargs
 from pipeline.rules import parse_rule
-from schemas.alerts import AlertRule, EmailChannel, SlackChannel, WebhookChannel
-from schemas.index import properties
+from schemas.alerts import AlertRule, WebhookChannel
 
 # What ``str(SecretStr(...))`` prints: a client that read a rule and sends it back
 # unchanged sends this instead of the secret, which must not become the new secret.
@@ -123,7 +122,6 @@ class RuleStore:
         self._es = es
         self._own_es = es is None
         self._producer: KafkaProducer | None = None
-        self._mapping_checked = False
 
     # --- reading ----------------------------------------------------------------------
     def load_rules(self) -> dict[str, AlertRule]:
@@ -233,7 +231,6 @@ class RuleStore:
         es = self._client()
         alias = self.settings.index_alert_rules
         try:
-            self._ensure_channel_mapping(es)
             es.index(
                 index=alias,
                 id=rule.id,
@@ -265,24 +262,6 @@ class RuleStore:
                 f"rule deleted, but the Elasticsearch mirror {alias!r} failed "
                 f"({_one_line(e)}); run `newsflow alerts sync`"
             ) from e
-
-    def _ensure_channel_mapping(self, es: Elasticsearch) -> None:
-        """Map the fields of every channel kind, not only the webhook's.
-
-        The template maps ``channels`` from the first member of the channel union only,
-        and the index is ``dynamic: strict``, so an e-mail channel's ``to`` would be
-        refused.  Adding fields to a mapping is allowed on a live index.
-        """
-        if self._mapping_checked:
-            return
-        merged: dict[str, Any] = {}
-        for model in (WebhookChannel, SlackChannel, EmailChannel):
-            merged.update(properties(model))
-        es.indices.put_mapping(
-            index=self.settings.index_alert_rules,
-            properties={"channels": {"properties": merged}},
-        )
-        self._mapping_checked = True
 
 
 def _keep_masked_secrets(new: AlertRule, old: AlertRule) -> list[Any]:

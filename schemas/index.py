@@ -28,28 +28,25 @@ _SCALARS: dict[type, dict[str, Any]] = {
 }
 
 
-def _unwrap(annotation: Any) -> Any:
-    """Strip Optional, list and Annotated down to the element type."""
-    while True:
-        origin = get_origin(annotation)
-        if origin in (Union, types.UnionType):
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            annotation = args[0]
-        elif origin is list:
-            annotation = get_args(annotation)[0]
-        elif hasattr(annotation, "__metadata__"):
-            annotation = get_args(annotation)[0]
-        else:
-            return annotation
+def _members(annotation: Any) -> list[Any]:
+    """The element types behind Optional, list, Annotated and unions."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return [m for a in get_args(annotation) if a is not type(None) for m in _members(a)]
+    if origin is list or hasattr(annotation, "__metadata__"):
+        return _members(get_args(annotation)[0])
+    return [annotation]
 
 
 def _field_mapping(info: FieldInfo) -> dict[str, Any]:
     extra = info.json_schema_extra
     if isinstance(extra, dict) and "es" in extra:
         return dict(extra["es"])  # type: ignore[arg-type]
-    inner = _unwrap(info.annotation)
-    if isinstance(inner, type) and issubclass(inner, BaseModel):
-        return {"properties": properties(inner)}
+    members = _members(info.annotation)
+    models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    if models:  # a union of models (alert channels) maps the fields of every member
+        return {"properties": {k: v for model in models for k, v in properties(model).items()}}
+    inner = members[0]
     if isinstance(inner, type):
         for python_type, mapping in _SCALARS.items():
             if issubclass(inner, python_type):
