@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,7 +73,11 @@ class Settings(BaseSettings):
 
     # Worker
     worker_web_port: int = 6066
-    metrics_port: int = 9464
+    # Prometheus /metrics of a worker; 0 picks a free port (logged).  Several workers on
+    # one host need one port each: set NEWSFLOW_METRICS_PORT per worker.
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_lag_seconds: float = Field(default=10.0, gt=0)  # consumer-lag gauge refresh
+    log_format: Literal["text", "json"] = "text"  # json: one object per line
 
     # Dedup: enrich → news.dedup (one partition: a single serial decision point over the
     # LSH bands of every story seen) → news.enriched
