@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from functools import cache
 
 from elasticsearch import Elasticsearch
@@ -17,6 +18,15 @@ from pydantic import ValidationError
 from agents.app import app, dead_letter, enriched_topic, send_dead_letters, settings
 from pipeline.es_client import es_client
 from pipeline.index_writer import IndexUnavailable, index_articles
+from pipeline.metrics import (
+    IN,
+    OUT,
+    count,
+    dead_lettered,
+    observe_batch,
+    observe_index_latency,
+    timed_bulk,
+)
 from schemas import EnrichedArticle
 
 log = logging.getLogger("newsflow.index")
@@ -32,9 +42,10 @@ async def _write_until_accepted(articles: list[EnrichedArticle]) -> list:
     delay = 0.5
     while True:
         try:
-            return await asyncio.to_thread(
-                index_articles, _es(), articles, index=settings.index_articles
-            )
+            with timed_bulk():
+                return await asyncio.to_thread(
+                    index_articles, _es(), articles, index=settings.index_articles
+                )
         except IndexUnavailable as e:
             log.warning("index: %s; retrying %d articles in %.1fs", e, len(articles), delay)
             await asyncio.sleep(delay)
@@ -54,14 +65,22 @@ async def index_batch(events: list[EventT]) -> None:
             continue
         by_id[article.id] = event
         articles.append(article)
+    started = time.perf_counter()
+    refused: set[str] = set()
     if articles:
         for rejected in await _write_until_accepted(articles):
+            refused.add(rejected.article_id)
             event = by_id[rejected.article_id]
             letters.append((event.message.key, dead_letter(
                 event, stage="index", reason=f"es_{rejected.status}", error=rejected.reason)))
+    observe_batch("index", len(events), time.perf_counter() - started)
+    observe_index_latency(by_id[a.id].message.timestamp for a in articles if a.id not in refused)
     if letters:
         await send_dead_letters(letters)
-    log.info("index: %d indexed, %d dead-lettered", len(articles) - len(letters), len(letters))
+    count("index", IN, len(events))
+    count("index", OUT, len(articles) - len(refused))
+    dead_lettered("index", (letter.reason for _, letter in letters))
+    log.info("index: %d indexed, %d dead-lettered", len(articles) - len(refused), len(letters))
 
 
 @app.agent(enriched_topic)

@@ -6,13 +6,20 @@ import logging
 
 import faust
 
-from agents import dedup, enrich, index  # noqa: F401  (importing registers the agents)
-from agents.app import app
+# importing registers the agents (observe: /metrics and the consumer-lag timer)
+from agents import dedup, enrich, index, observe  # noqa: F401
+from agents.app import app, settings
+from pipeline.logs import logging_config
 
 
 def run_worker(*, loglevel: str = "info") -> None:
     """Run until SIGTERM/SIGINT; workers with the same group share the partitions."""
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = faust.Worker(
+        app, loglevel=loglevel, quiet=True,
+        # text keeps Faust's own (coloured) format; json replaces it with one object a line
+        logging_config=(logging_config(fmt="json", level=loglevel)
+                        if settings.log_format == "json" else None),
+    )
     # The ES client logs every failed connection with a traceback; the index agent
     # already says, once per retry, that Elasticsearch is unavailable.
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
