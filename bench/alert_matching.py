@@ -28,7 +28,7 @@ from pipeline.rules import Matcher, RuleSyntaxError, analyze, naive_match, parse
 from pipeline.rules.document import Document
 from schemas.articles import EnrichedArticle
 
-CORPUS = Path("/work/shared/corpora/us-immigration-2020.jsonl")
+CORPUS = Path(__file__).resolve().parents[2] / "shared/corpora/us-immigration-2020.jsonl"
 _LABELS = {
     "GPE": "places",
     "LOC": "places",

@@ -32,7 +32,7 @@ from pipeline.gazetteer import get_gazetteer
 from pipeline.geo import resolve_places
 from pipeline.nlp import load_ner_pipeline
 
-CORPORA = Path("/work/shared/corpora")
+CORPORA = Path(__file__).resolve().parents[2] / "shared/corpora"
 EN_TEST = CORPORA / "ner" / "conll2003-en-test.txt"
 ES_TEST = CORPORA / "ner" / "conll2002-es-testb.txt"
 SPEED_CORPUS = CORPORA / "us-immigration-2020.jsonl"

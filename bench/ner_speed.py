@@ -24,7 +24,7 @@ from pipeline.language import detect_language
 from pipeline.nlp import Ner
 from schemas import RawArticle
 
-CORPUS = Path("/work/shared/corpora/us-immigration-2020.jsonl")
+CORPUS = Path(__file__).resolve().parents[2] / "shared/corpora/us-immigration-2020.jsonl"
 
 
 def _load(n: int) -> list[RawArticle]:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.tagging import Tagger, load_tagger  # noqa: E402
 from schemas import Entity, Mention  # noqa: E402
 
-CORPORA = Path("/work/shared/corpora")
+CORPORA = Path(__file__).resolve().parents[2] / "shared/corpora"
 LABELLED = [ROOT / "tests" / "data" / "tags_en.jsonl", ROOT / "tests" / "data" / "tags_es.jsonl"]
 _LABELS = {"PERSON": "PERSON", "PER": "PERSON", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC",
            "NORP": "NORP", "FAC": "FAC", "EVENT": "EVENT", "MISC": "MISC"}  # fmt: skip

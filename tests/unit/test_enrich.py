@@ -12,7 +12,7 @@ from pipeline.enrich import Enricher, EnrichError, clean_text, clean_title
 from pipeline.ids import article_id
 from schemas import EnrichedArticle, RawArticle
 
-SAMPLE = Path("/work/shared/samples/chile-bolivia-border.txt")
+SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()
 SPANISH = (
     "La ministra Carolina Valdivia se reunió en Santiago con la Organización Internacional "

@@ -11,7 +11,7 @@ from pipeline.entities import keyword_fields, refine_entities
 from pipeline.nlp import load_ner_pipeline
 from schemas import Entity
 
-SAMPLE = Path("/work/shared/samples/chile-bolivia-border.txt")
+SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()
 
 

@@ -12,7 +12,7 @@ from pipeline.geo import resolve_places
 from pipeline.nlp import load_ner_pipeline
 from schemas import Entity, Mention, Place
 
-SAMPLE = Path("/work/shared/samples/chile-bolivia-border.txt")
+SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
 # Chile's mainland, generously: a point outside it is a wrong resolution.
 CHILE_LAT, CHILE_LON = (-56.0, -17.0), (-76.0, -66.0)
 

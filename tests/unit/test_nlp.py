@@ -12,7 +12,7 @@ import pipeline.nlp as nlp_module
 from pipeline.config import Settings
 from pipeline.nlp import Ner, RawSpan, load_ner_pipeline
 
-SAMPLE = Path("/work/shared/samples/chile-bolivia-border.txt")
+SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()
 SPANISH = (
     "El ministro del Interior, Rodrigo Delgado, viajó el martes a Iquique para reunirse "

@@ -12,7 +12,7 @@ from pipeline.tagging import Tagger, TaggingRulesError, TagResult, load_tagger
 from pipeline.tagging._rules import BUILTIN_RULES
 from schemas import Entity, Mention
 
-TAXONOMY = Path("/work/shared/taxonomy.json")
+TAXONOMY = Path(__file__).resolve().parents[3] / "shared/taxonomy.json"
 
 
 @pytest.fixture(scope="module")
