@@ -7,7 +7,7 @@ import logging
 import faust
 
 # importing registers the agents (observe: /metrics and the consumer-lag timer)
-from agents import dedup, enrich, index, observe  # noqa: F401
+from agents import alerts, dedup, deliver, enrich, index, observe  # noqa: F401
 from agents.app import app, settings
 from pipeline.logs import logging_config
 

@@ -108,6 +108,22 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
 
+    # Alert agents (agents/alerts.py: news.enriched → match → news.alerts; agents/deliver.py:
+    # news.alerts → channels + alerts index).  Small batch windows: every stage's window
+    # adds to the publish → webhook latency.
+    alert_batch_size: int = Field(default=200, ge=1)
+    alert_batch_seconds: float = Field(default=0.05, gt=0)
+    alert_rules_poll_seconds: float = Field(default=0.2, gt=0)  # rules topic follower
+    # How long the deliver stage waits for a rule its worker has not read yet (the match
+    # stage of another worker may have seen it first) before treating it as deleted.
+    alert_rule_wait_seconds: float = Field(default=10.0, ge=0)
+    # Rounds of delivery per message, each with webhook_max_attempts tries inside the
+    # channel; then the message goes to the dead letters.
+    alert_deliver_rounds: int = Field(default=3, ge=1)
+    alert_deliver_backoff_seconds: float = Field(default=2.0, ge=0)  # doubles each round
+    alert_deliver_concurrency: int = Field(default=32, ge=1)  # messages in flight per worker
+    alert_flush_interval_seconds: float = Field(default=1.0, gt=0)  # throttle/digest timer
+
     @property
     def stack_dir(self) -> Path:
         return self.home / "stack"

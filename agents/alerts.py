@@ -1,0 +1,118 @@
+"""The match agent: ``news.enriched`` → alert rules → ``news.alerts`` (keyed by rule id).
+
+Every worker holds *every* rule: a thread follows the compacted rules topic outside the
+consumer group (``pipeline.rule_follower``) and hands records to the event loop, which
+applies them to one ``RuleBook``.  Matching waits until the topic has been read to the
+end offsets it had at start, so a restarted worker never matches with half its rules.
+A match becomes an ``Alert`` whose id depends on rule and story only; the deliver agent
+drops the repeats (syndicated copies, republished articles, replays).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from faust.types import EventT, StreamT, TopicT
+from pydantic import ValidationError
+
+from agents.app import app, enriched_topic, send_all, settings
+from pipeline.alerting import RuleBook, alerts_for
+from pipeline.rule_follower import Records, follow_rules
+from schemas import AlertRule, EnrichedArticle
+
+log = logging.getLogger("newsflow.alerts")
+
+alerts_topic = app.topic(settings.topic_alerts, internal=False)
+rule_book = RuleBook()
+_rules_ready = asyncio.Event()
+
+
+def _apply(records: Records) -> None:
+    for key, value in records:
+        skipped = rule_book.apply(key, value)
+        if skipped:
+            # Every worker reads every record, so a dead letter here would be written
+            # once per worker; the rules store validates rules before writing them.
+            log.warning("rules topic: record skipped: %s", skipped)
+    log.info("rules: %d record(s) applied, %d rule(s) known", len(records), len(rule_book))
+
+
+@app.task
+async def follow_rule_topic() -> None:
+    """Run the rules follower thread for as long as the worker runs."""
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=follow_rules,
+        name="newsflow-rules-follower",
+        daemon=True,
+        kwargs={
+            "settings": settings,
+            "on_records": lambda records: loop.call_soon_threadsafe(_apply, records),
+            "on_caught_up": lambda: loop.call_soon_threadsafe(_rules_ready.set),
+            "stop": stop,
+            "poll_seconds": settings.alert_rules_poll_seconds,
+        },
+    )
+    thread.start()
+    try:
+        await asyncio.Event().wait()  # until the worker cancels its tasks
+    finally:
+        stop.set()
+
+
+async def rules_ready() -> None:
+    """Return once every rule that existed when the worker started is in ``rule_book``."""
+    await _rules_ready.wait()
+
+
+async def wait_for_rule(rule_id: str, *, timeout: float) -> AlertRule | None:
+    """The rule, waiting up to ``timeout`` s for this worker's follower to read it.
+
+    Another worker's match stage may see a new rule a moment before this one does.
+    """
+    await rules_ready()
+    deadline = time.monotonic() + timeout
+    rule = rule_book.get(rule_id)
+    while rule is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        rule = rule_book.get(rule_id)
+    return rule
+
+
+async def match_batch(events: list[EventT]) -> int:
+    """Send one alert per (rule, article) match; returns how many were sent."""
+    now = datetime.now(UTC)
+    outputs: list[tuple[TopicT, bytes | None, bytes]] = []
+    for event in events:
+        try:
+            article = EnrichedArticle.model_validate_json(event.message.value or b"")
+        except ValidationError:
+            continue  # the index agent dead-letters it; one dead letter per message
+        for alert in alerts_for(rule_book.match(article), article, matched_at=now):
+            outputs.append((alerts_topic, alert.rule_id.encode(), alert.model_dump_json().encode()))
+    delay = 0.5
+    while True:  # raising would ack the batch (take_events acks in a finally): retry here
+        try:
+            await send_all(outputs)
+            return len(outputs)
+        except Exception as e:  # noqa: BLE001 - any send failure: same answer, try again
+            log.warning("match: sending %d alert(s) failed (%s); retrying in %.1fs",
+                        len(outputs), e, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+@app.agent(enriched_topic)
+async def match(stream: StreamT) -> None:
+    await rules_ready()
+    async for events in stream.take_events(
+        settings.alert_batch_size, within=settings.alert_batch_seconds
+    ):
+        sent = await match_batch(events)
+        if sent:
+            log.info("match: %d article(s), %d alert(s)", len(events), sent)
