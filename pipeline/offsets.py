@@ -37,9 +37,10 @@ class PartitionOffsets:
 
 
 def admin_client(settings: Settings, *, timeout: float = 10.0) -> KafkaAdminClient:
+    """Raises ``KafkaTimeoutError`` (a ``KafkaError``) when no broker answers in ``timeout``."""
     return KafkaAdminClient(
         **client_kwargs(settings), client_id="newsflow-status",
-        request_timeout_ms=int(timeout * 1000),
+        request_timeout_ms=int(timeout * 1000), bootstrap_timeout_ms=int(timeout * 1000),
     )
 
 

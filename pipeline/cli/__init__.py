@@ -4,12 +4,14 @@ import typer
 
 from pipeline.cli.alerts import alerts_app
 from pipeline.cli.api import api_command
+from pipeline.cli.deadletter import deadletter_app
 from pipeline.cli.enrich import enrich_command
 from pipeline.cli.kibana import kibana_app
 from pipeline.cli.publish import publish_command
 from pipeline.cli.search import search_command
 from pipeline.cli.setup import setup_command
 from pipeline.cli.stack import stack_app
+from pipeline.cli.status import status_command
 
 app = typer.Typer(
     help="newsflow: streaming news ingestion for people who follow migration in the news.",
@@ -24,6 +26,8 @@ app.command("search")(search_command)
 app.add_typer(alerts_app, name="alerts")
 app.command("api")(api_command)
 app.add_typer(kibana_app, name="kibana")
+app.command("status")(status_command)
+app.add_typer(deadletter_app, name="deadletter")
 
 
 def main() -> None:
