@@ -26,7 +26,22 @@ def worker_command(
 
 
 def main() -> None:
+    _configure_logging()
     app()
+
+
+def _configure_logging() -> None:
+    """Library warnings in the chosen format (NEWSFLOW_LOG_FORMAT); commands print results."""
+    from pydantic import ValidationError
+
+    from pipeline.config import get_settings
+    from pipeline.logs import configure_logging
+
+    try:
+        fmt = get_settings().log_format
+    except ValidationError:
+        return  # the command itself reports the bad setting, in one line
+    configure_logging(fmt=fmt)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class Replayed:
 
 
 def read_letters(settings: Settings, *, last: int | None = None,
-                 timeout: float = 30.0) -> Scan:
+                 timeout: float = 30.0, connect_timeout: float = 10.0) -> Scan:
     """Read the dead-letter topic from its start, or only its ``last`` messages per partition.
 
     Stops at the end offsets seen when it began, so letters arriving meanwhile wait for
@@ -73,6 +73,7 @@ def read_letters(settings: Settings, *, last: int | None = None,
             fetch_max_bytes=4 * settings.max_message_bytes,
             max_partition_fetch_bytes=2 * settings.max_message_bytes + 1024,
             request_timeout_ms=int(max(timeout, 31.0) * 1000),
+            bootstrap_timeout_ms=int(connect_timeout * 1000),
         )
     except KafkaError as e:
         raise DeadLetterError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {e}") from e

@@ -186,7 +186,7 @@ def _members(admin: KafkaAdminClient, settings: Settings) -> tuple[str | None, l
 
 def _dead_letters(settings: Settings, *, sample: int) -> DeadLetterStatus:
     try:
-        scan = read_letters(settings, last=sample)
+        scan = read_letters(settings, last=sample, connect_timeout=5.0)
     except DeadLetterError as e:
         return DeadLetterStatus(topic=settings.topic_deadletter, total=0, sampled=0,
                                 by_reason=[], error=str(e))
