@@ -1,0 +1,75 @@
+"""pipeline.metrics: the helpers move the right series, and /metrics serves them."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client import REGISTRY
+
+from pipeline import metrics
+
+
+def _value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_count_and_dead_lettered_move_articles_and_reasons() -> None:
+    before_in = _value("newsflow_articles_total", stage="t_validate", outcome="in")
+    before_dl = _value("newsflow_articles_total", stage="t_validate", outcome="dead_letter")
+    before_json = _value("newsflow_dead_letters_total", stage="t_validate", reason="invalid_json")
+
+    metrics.count("t_validate", metrics.IN, 5)
+    metrics.dead_lettered("t_validate", ["invalid_json", "invalid_json", "missing_body"])
+
+    assert _value("newsflow_articles_total", stage="t_validate", outcome="in") == before_in + 5
+    assert _value("newsflow_articles_total", stage="t_validate",
+                  outcome="dead_letter") == before_dl + 3
+    assert _value("newsflow_dead_letters_total", stage="t_validate",
+                  reason="invalid_json") == before_json + 2
+    assert _value("newsflow_dead_letters_total", stage="t_validate", reason="missing_body") >= 1
+
+
+def test_observe_batch_records_size_and_time_per_stage() -> None:
+    metrics.observe_batch("t_batch", 32, 0.5)
+    metrics.observe_batch("t_batch", 3)  # size only
+    assert _value("newsflow_batch_size_count", stage="t_batch") == 2
+    assert _value("newsflow_batch_size_sum", stage="t_batch") == 35
+    assert _value("newsflow_batch_seconds_count", stage="t_batch") == 1
+    assert _value("newsflow_batch_size_bucket", stage="t_batch", le="5.0") == 1
+
+
+def test_index_latency_skips_missing_and_future_timestamps() -> None:
+    before = _value("newsflow_index_latency_seconds_count")
+    before_sum = _value("newsflow_index_latency_seconds_sum")
+    metrics.observe_index_latency([100.0, 0, 103.0, 500.0], now=104.0)
+    assert _value("newsflow_index_latency_seconds_count") == before + 2
+    assert _value("newsflow_index_latency_seconds_sum") - before_sum == 5.0  # 4 s + 1 s
+
+
+def test_timed_bulk_labels_failures_and_reraises() -> None:
+    before = _value("newsflow_es_bulk_seconds_count", outcome="error")
+    try:
+        with metrics.timed_bulk():
+            raise RuntimeError("cluster gone")
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("timed_bulk swallowed the error")
+    assert _value("newsflow_es_bulk_seconds_count", outcome="error") == before + 1
+
+
+def test_set_lag_replaces_series() -> None:
+    metrics.set_lag([("t.raw", 0, 7), ("t.raw", 1, 0)])
+    assert _value("newsflow_consumer_lag", topic="t.raw", partition="0") == 7
+    metrics.set_lag([("t.raw", 1, 2)])
+    assert REGISTRY.get_sample_value("newsflow_consumer_lag",
+                                     {"topic": "t.raw", "partition": "0"}) is None
+    assert _value("newsflow_consumer_lag", topic="t.raw", partition="1") == 2
+
+
+def test_delivery_counter_and_metrics_endpoint_on_a_free_port() -> None:
+    metrics.count_delivery("webhook", "ok")
+    port = metrics.start_metrics_server(0, addr="127.0.0.1")
+    assert port > 0
+    body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert 'newsflow_alert_deliveries_total{channel="webhook",outcome="ok"}' in body
+    assert "# TYPE newsflow_articles_total counter" in body
