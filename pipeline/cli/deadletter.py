@@ -103,12 +103,6 @@ def replay_command(
         bool, typer.Option("--dry-run", help="Show what would be re-published; send nothing.")
     ] = False,
 ) -> None:
-    """Re-publish the original bytes of the matching letters to the topic their stage reads
-    (news.raw for validate/enrich, news.enriched for index, news.alerts for deliver).
-
-    Safe to repeat: articles keep their ids, so the index is overwritten, not duplicated.
-    A letter that fails again comes back as a new dead letter.
-    """
     letters = _letters(stage=stage, reason=reason, key=key)
     if not letters:
         _fail("no dead letters match the filters (see `newsflow deadletter list`)", 1)
@@ -129,3 +123,14 @@ def _describe(item: Replayed, *, dry_run: bool) -> str:
     key = item.key.decode("utf-8", "replace") if item.key is not None else "-"
     return (f"offset {item.letter.offset} [{letter.stage}/{letter.reason}] key={key} "
             f"{arrow} {item.topic}")
+
+
+# Built from one-line paragraphs: typer's rich help keeps a docstring's line breaks.
+replay_command.__doc__ = "\n\n".join([
+    "Re-publish the original bytes of matching dead letters, to run them again after a fix.",
+    "Each goes back to the topic its stage reads: news.raw for validate and enrich, "
+    "news.enriched for index, news.alerts (keyed by rule id) for deliver.",
+    "Safe to repeat: articles keep their ids, so the index is overwritten, not duplicated. "
+    "A letter that fails again comes back as a new dead letter. Exit status 1 when nothing "
+    "matches the filters.",
+])

@@ -29,11 +29,6 @@ def status_command(
         int, typer.Option(min=0, help="Latest dead letters read to break the count down.")
     ] = 1000,
 ) -> None:
-    """Show Kafka and Elasticsearch health, offsets and lag per partition, dead letters,
-    index sizes and the workers in the consumer group.
-
-    Exit status 2 when Kafka or Elasticsearch cannot be reached or the cluster is red.
-    """
     settings = get_settings()
     if watch and not as_json:
         with Live(console=Console(), auto_refresh=False) as live:
@@ -51,6 +46,16 @@ def status_command(
         Console().print(render(report))
     if not report.ok:
         raise typer.Exit(2)
+
+
+# Built from one-line paragraphs: typer's rich help keeps a docstring's line breaks.
+status_command.__doc__ = "\n\n".join([
+    "Show the pipeline's health on one screen.",
+    "Kafka and Elasticsearch (reachable, cluster colour); per topic and partition the end "
+    "offset, the consumer group's committed offset and the lag; dead letters by stage and "
+    "reason; documents in the article and alert indices; the workers in the group.",
+    "Exit status 2 when Kafka or Elasticsearch cannot be reached or the cluster is red.",
+])
 
 
 def render(report: StatusReport) -> RenderableType:
