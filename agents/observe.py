@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
@@ -62,6 +63,6 @@ async def update_lag() -> None:
         log.warning("metrics: consumer lag not updated: %s", e)
 
 
-@app.on_before_shutdown.connect
-async def _close_lag_reader(app: object, **kwargs: object) -> None:
+@app.on_before_shutdown.connect  # type: ignore[arg-type]  # (faust types receivers narrowly)
+async def _close_lag_reader(app: Any, *args: Any, **kwargs: Any) -> None:
     await asyncio.to_thread(_lag_reader.close)

@@ -46,7 +46,7 @@ def admin_client(settings: Settings, *, timeout: float = 10.0) -> KafkaAdminClie
 
 def topic_partitions(admin: KafkaAdminClient, topics: Sequence[str]) -> list[TopicPartition]:
     """Partitions of the topics that exist; missing topics are left out."""
-    tps = []
+    tps: list[TopicPartition] = []
     for meta in admin.describe_topics(list(topics)):
         if meta.get("error_code", 0) != 0:
             continue
