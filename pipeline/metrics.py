@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter as Counter_
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -123,6 +124,20 @@ def observe_index_latency(timestamps: Iterable[float], *, now: float | None = No
 def count_delivery(channel: str, outcome: str) -> None:
     """One alert delivery attempt's result; ``outcome`` is e.g. ok, failed, retried, refused."""
     ALERT_DELIVERIES.labels(channel=channel, outcome=outcome).inc()
+
+
+def count_deliveries(channels: Iterable[str], failed: Iterable[str]) -> None:
+    """One message sent to each of ``channels`` (kinds); those in ``failed`` gave up.
+
+    With two channels of one kind and one failure, one counts ``failed`` and one ``ok``.
+    """
+    failures = Counter_(failed)
+    for kind in channels:
+        if failures[kind] > 0:
+            failures[kind] -= 1
+            count_delivery(kind, "failed")
+        else:
+            count_delivery(kind, "ok")
 
 
 def set_lag(lags: Iterable[tuple[str, int, int]]) -> None:

@@ -73,3 +73,13 @@ def test_delivery_counter_and_metrics_endpoint_on_a_free_port() -> None:
     body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     assert 'newsflow_alert_deliveries_total{channel="webhook",outcome="ok"}' in body
     assert "# TYPE newsflow_articles_total counter" in body
+
+
+def test_count_deliveries_one_outcome_per_channel() -> None:
+    ok = _value("newsflow_alert_deliveries_total", channel="t_hook", outcome="ok")
+    failed = _value("newsflow_alert_deliveries_total", channel="t_hook", outcome="failed")
+    metrics.count_deliveries(["t_hook", "t_hook", "t_mail"], ["t_hook"])
+    assert _value("newsflow_alert_deliveries_total", channel="t_hook", outcome="ok") == ok + 1
+    assert _value("newsflow_alert_deliveries_total", channel="t_hook",
+                  outcome="failed") == failed + 1
+    assert _value("newsflow_alert_deliveries_total", channel="t_mail", outcome="ok") >= 1
