@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter as Counter_
+import collections
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -131,7 +131,7 @@ def count_deliveries(channels: Iterable[str], failed: Iterable[str]) -> None:
 
     With two channels of one kind and one failure, one counts ``failed`` and one ``ok``.
     """
-    failures = Counter_(failed)
+    failures = collections.Counter(failed)
     for kind in channels:
         if failures[kind] > 0:
             failures[kind] -= 1
