@@ -13,9 +13,9 @@ aggregate it with ``max`` across instances, never ``sum``.
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
-import collections
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
