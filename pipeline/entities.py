@@ -87,12 +87,14 @@ def refine_entities(
 
 def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
     """Canonical names by keyword field (persons, orgs, places, nationalities)."""
-    fields: dict[str, list[str]] = {"persons": [], "orgs": [], "places": [], "nationalities": []}
+    fields: dict[str, dict[str, None]] = {
+        "persons": {}, "orgs": {}, "places": {}, "nationalities": {}
+    }  # fmt: skip
     for entity in entities:
         name = _FIELDS.get(entity.label)
-        if name and entity.text not in fields[name]:
-            fields[name].append(entity.text)
-    return fields
+        if name:
+            fields[name].setdefault(entity.text)  # an ordered set: first mention first
+    return {name: list(texts) for name, texts in fields.items()}
 
 
 # -- find ----------------------------------------------------------------------------
@@ -211,10 +213,15 @@ def _group(spans: list[_Span], gaz: Gazetteer) -> list[_Group]:
 
 def _fold_surnames(groups: dict[str, _Group], gaz: Gazetteer) -> None:
     """Merge "Delgado" into "Rodrigo Delgado" when exactly one full name ends that way."""
-    full_names = [
-        g for g in groups.values()
-        if " " in g.key and _majority(g) == "PERSON"
-    ]  # fmt: skip
+    # Full names by each of their proper token suffixes ("delgado", "rodrigo delgado" for
+    # "juan rodrigo delgado"): one lookup per group instead of a scan of every full name,
+    # which made an article listing thousands of people take minutes.
+    by_suffix: dict[tuple[str, ...], list[_Group]] = {}
+    for g in groups.values():
+        if " " in g.key and _majority(g) == "PERSON":
+            tokens = g.key.split()
+            for n in range(1, len(tokens)):
+                by_suffix.setdefault(tuple(tokens[-n:]), []).append(g)
     for key in list(groups):
         group = groups[key]
         if group.key.startswith("norp:"):
@@ -224,12 +231,7 @@ def _fold_surnames(groups: dict[str, _Group], gaz: Gazetteer) -> None:
             _majority(group) in _PLACE_LABELS or gaz.is_label_place(group.spans[0].text)
         ):
             continue  # "Costa" the place is not Jorge Costa; "Allamand" the "ORG" is
-        tokens = key.split()
-        owners = [
-            f for f in full_names
-            if f is not group and len(f.key.split()) > len(tokens)
-            and f.key.split()[-len(tokens):] == tokens
-        ]  # fmt: skip
+        owners = by_suffix.get(tuple(key.split()), [])
         if len(owners) == 1:
             owners[0].person = True
             owners[0].spans.extend(group.spans)
