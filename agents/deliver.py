@@ -52,10 +52,29 @@ def rule_partition(rule_id: str) -> int:
 
 
 class _ByRule(faust.Table):
-    """A table whose keys start with a rule id: each lives in that rule's partition."""
+    """A table whose keys start with a rule id: each lives in that rule's partition.
+
+    It also keeps the futures of its changelog writes: ``written()`` is the barrier the
+    agent awaits before its batch is acked (the producer buffer's own flush gives up
+    after 0.1 s, so it is no barrier).
+    """
+
+    _in_flight: list[asyncio.Future] | None = None
 
     def partition_for_key(self, key: Any) -> int:
         return rule_partition(str(key).split("/", 1)[0])
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        future = super().send_changelog(*args, **kwargs)
+        if self._in_flight is None:
+            self._in_flight = []
+        self._in_flight.append(future)
+        return future
+
+    async def written(self) -> None:
+        futures, self._in_flight = self._in_flight or [], []
+        if futures:
+            await asyncio.gather(*futures)
 
 
 def _table(name: str, help: str) -> faust.Table:
@@ -193,11 +212,10 @@ async def deliver_batch(events: list[EventT]) -> None:
         letters.append((alert.rule_id.encode(), dead_letter(
             event_of[alert.id], stage="deliver", reason=reason.split(":")[0], error=reason)))
     letters += [letter for rule_letters in per_rule for letter in rule_letters]
-    await app.producer.flush()  # table changelog durable before the batch is acked
+    await _tables_written()  # the batch is acked after this: changelog first
     await _send_letters(letters)
-    if fresh:
-        log.info("deliver: %d new alert(s) of %d, %d dead-lettered",
-                 len(live), len(events), len(letters))
+    log.info("deliver: %d event(s), %d new alert(s) sent or held, %d dead-lettered",
+             len(events), len(live), len(letters))
 
 
 @app.agent(alerts_topic)
@@ -245,7 +263,7 @@ async def flush_waiting_alerts() -> None:
             after.due = due_at(rule, now=now, last_sent=now) if after.alerts and rule else None
             pending[rule_id] = after.to_json()
     if due:
-        await app.producer.flush()
+        await _tables_written()
     await _send_letters(letters)
 
 
@@ -261,6 +279,10 @@ async def _send_letters(letters: Letters) -> None:
                         len(letters), e, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF)
+
+
+async def _tables_written() -> None:
+    await asyncio.gather(fired.written(), pending.written())  # type: ignore[attr-defined]
 
 
 def _is_due(state: Pending, now: float) -> bool:
