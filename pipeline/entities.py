@@ -49,6 +49,10 @@ _ABBREVIATIONS = frozenset({
     "sgt", "mt", "ft", "sa", "sl", "cía", "avda", "dr", "mr", "mrs", "ms",
 })  # fmt: skip
 _HAS_LETTER = re.compile(r"[^\W\d_]")
+# Longer than any real name: a span that long is a run of text without spaces the model
+# took for one (100k chars of "XyzXyz…"), and as a keyword Elasticsearch refuses the
+# whole document (a term is at most 32,766 bytes).
+_MAX_NAME_CHARS = 200
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _CAPITALISED = re.compile(r"(?<![^\W\d_])[A-Z\u00C0-\u00DE][^\W\d_]*(?:-[^\W\d_]+)*")
 
@@ -109,7 +113,7 @@ def _clean(
     start, end = _whole_words(body, start, end, language=language, gaz=gaz)
     start, end = _trim(body, start, end, language=language, gaz=gaz)
     text = " ".join(body[start:end].split())
-    if len(text) < 2 or not _HAS_LETTER.search(text):
+    if not 2 <= len(text) <= _MAX_NAME_CHARS or not _HAS_LETTER.search(text):
         return None
     demonym = gaz.demonym(text, language=language) if label != "LANGUAGE" else None
     if demonym is not None:

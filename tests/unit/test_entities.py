@@ -203,3 +203,12 @@ def test_demonym_variants_are_one_nationality() -> None:
     assert named["Venezuelans"].count == 2
     assert named["Syrians"].label == "NORP"  # a plural demonym the model missed
     assert keyword_fields(entities)["nationalities"] == ["Venezuelans", "Syrians"]
+
+
+def test_a_run_of_text_the_model_calls_a_name_is_not_an_entity() -> None:
+    """Elasticsearch refuses a whole document whose keyword term exceeds 32,766 bytes."""
+    run = "Xavierlongname" * 5_000
+    body = f"Police in London said that {run} was seen."
+    spans = [_span(body, "London", "GPE"), _span(body, run, "GPE")]
+    entities = refine_entities(body, spans, language="en")
+    assert [e.text for e in entities] == ["London"]
