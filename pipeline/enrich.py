@@ -59,7 +59,11 @@ def clean_text(text: str) -> str:
 
 
 def clean_title(title: str | None) -> str | None:
-    """A title is one line: ``clean_text`` with line breaks made spaces; ``None`` if empty."""
+    """A title is one line: ``clean_text`` with line breaks made spaces; ``None`` if empty.
+
+    Also for source and author names: they are keywords, filtered on exactly, and a
+    right-to-left override in one displays the name reversed in Kibana.
+    """
     if title is None:
         return None
     return " ".join(clean_text(title).split()) or None
@@ -210,11 +214,11 @@ class Enricher:
                 url=raw.url,
                 title=item.title,
                 body=body,
-                source=raw.source,
+                source=clean_title(raw.source),
                 published_at=raw.published_at or ingested_at,
                 ingested_at=ingested_at,
                 language=item.language or UNDETERMINED,
-                authors=list(raw.authors),
+                authors=[a for a in map(clean_title, raw.authors) if a],
                 metadata=dict(raw.metadata),
                 entities=entities,
                 persons=fields.get("persons", []),

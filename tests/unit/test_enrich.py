@@ -157,3 +157,11 @@ def test_one_bad_article_does_not_fail_the_batch(enricher: Enricher) -> None:
     assert [o.language for o in ok] == ["en", "es", "en"]
     assert "Angela Merkel" in ok[0].persons and "Joe Biden" in ok[2].persons
     assert "Carolina Valdivia" in ok[1].persons
+
+
+def test_source_and_authors_lose_invisible_characters(enricher: Enricher) -> None:
+    raw = RawArticle(id="inv-1", body="Migrants reached Lampedusa from Libya.",
+                     source="Border\u200b \u202eDaily", authors=["Ana\u00ad Ruiz", "\u200b"])
+    article = _one(enricher, raw)
+    assert article.source == "Border Daily"
+    assert article.authors == ["Ana Ruiz"]
