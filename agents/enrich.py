@@ -7,6 +7,7 @@ forwards; outputs are acknowledged by the broker before the input batch is acked
 from __future__ import annotations
 
 import logging
+import time
 
 from faust.types import EventT, StreamT
 
@@ -14,6 +15,7 @@ from agents.app import app, dead_letter, dedup_topic, raw_topic, send_all, send_
 from agents.app import settings
 from pipeline.enrich import EnrichError
 from pipeline.enrich_pool import EnrichmentPool
+from pipeline.metrics import IN, OUT, count, dead_lettered, observe_batch
 from pipeline.validate import InvalidArticle, parse_raw
 from schemas import RawArticle
 
@@ -29,7 +31,10 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
         except InvalidArticle as e:
             letters.append((event.message.key, dead_letter(
                 event, stage="validate", reason=e.reason, error=e.detail)))
+    invalid = len(letters)
+    started = time.perf_counter()
     outcomes = await pool.enrich([raw for _, raw in valid])
+    enrich_seconds = time.perf_counter() - started
     outputs = []
     for (event, _), outcome in zip(valid, outcomes, strict=True):
         if isinstance(outcome, EnrichError):
@@ -40,7 +45,21 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
     await send_all(outputs)
     if letters:
         await send_dead_letters(letters)
+    _observe(len(events), len(valid), len(outputs), [letter.reason for _, letter in letters],
+             invalid=invalid, seconds=enrich_seconds)
     log.info("enrich: %d enriched, %d dead-lettered", len(outputs), len(letters))
+
+
+def _observe(taken: int, valid: int, enriched: int, reasons: list[str], *,
+             invalid: int, seconds: float) -> None:
+    observe_batch("validate", taken)
+    observe_batch("enrich", valid, seconds)
+    count("validate", IN, taken)
+    count("validate", OUT, valid)
+    dead_lettered("validate", reasons[:invalid])
+    count("enrich", IN, valid)
+    count("enrich", OUT, enriched)
+    dead_lettered("enrich", reasons[invalid:])
 
 
 @app.agent(raw_topic)
