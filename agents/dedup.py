@@ -37,16 +37,16 @@ from schemas import EnrichedArticle
 
 log = logging.getLogger("newsflow.dedup")
 
+# JSON keys and values (the default without a faust.Record type), so what a worker recovers
+# from the changelog is the same str/list it wrote.
 # key: band key; value: [story id, id of the story's first article]
 bands = app.Table(
-    "dedup-bands", partitions=1, key_type=str, key_serializer="json",
-    value_serializer="json", use_partitioner=True,
+    "dedup-bands", partitions=1, key_type=str, use_partitioner=True,
     help="LSH band key -> [story id, first article id]",
 )
 # key: story id; value: the story's first article's signature (pack_signature)
 story_signatures = app.Table(
-    "dedup-signatures", partitions=1, key_type=str, key_serializer="json",
-    value_serializer="json", use_partitioner=True,
+    "dedup-signatures", partitions=1, key_type=str, value_type=str, use_partitioner=True,
     help="story id -> MinHash signature of its first article",
 )
 
