@@ -11,8 +11,15 @@ import time
 
 from faust.types import EventT, StreamT
 
-from agents.app import app, dead_letter, dedup_topic, raw_topic, send_all, send_dead_letters
-from agents.app import settings
+from agents.app import (
+    app,
+    dead_letter,
+    dedup_topic,
+    raw_topic,
+    send_all,
+    send_dead_letters,
+    settings,
+)
 from pipeline.enrich import EnrichError
 from pipeline.enrich_pool import EnrichmentPool
 from pipeline.metrics import IN, OUT, count, dead_lettered, observe_batch
