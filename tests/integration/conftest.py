@@ -39,11 +39,13 @@ class Namespace:
             "topic_deadletter": f"{prefix}.deadletter",
             "topic_alert_rules": f"{prefix}.alert-rules",
             "topic_alerts": f"{prefix}.alerts",
+            "topic_dedup": f"{prefix}.dedup",
             "index_articles": f"{prefix}-articles",
             "index_alerts": f"{prefix}-alerts",
             "index_alert_rules": f"{prefix}-alert-rules",
             "consumer_group": prefix,
             "topic_partitions": "4",
+            "metrics_port": "0",  # several workers on one host: each picks a free port
         }
         self.env = {**os.environ, **{f"NEWSFLOW_{k.upper()}": v for k, v in names.items()}}
         self.settings = Settings(**names)  # type: ignore[arg-type]
