@@ -29,11 +29,9 @@ TIMEOUT = 150.0
 
 @pytest.fixture
 def namespace(stack: object, tmp_path: Path) -> Iterator[Namespace]:
-    """The integration namespace, with its own dedup topic (the shared one has none yet)."""
+    """The integration suite's isolated namespace (its conftest is not visible here)."""
     ns = Namespace(f"t{uuid.uuid4().hex[:8]}", tmp_path)
-    dedup = f"{ns.settings.consumer_group}.dedup"
-    ns.env["NEWSFLOW_TOPIC_DEDUP"] = dedup
-    ns.settings = ns.settings.model_copy(update={"topic_dedup": dedup})
+    assert ns.settings.topic_dedup.startswith(ns.settings.consumer_group)
     create_topics(ns.settings)
     install_indices(ns.es, ns.settings)
     try:
