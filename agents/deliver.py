@@ -214,8 +214,14 @@ async def deliver_batch(events: list[EventT]) -> None:
     letters += [letter for rule_letters in per_rule for letter in rule_letters]
     await _tables_written()  # the batch is acked after this: changelog first
     await _send_letters(letters)
-    log.info("deliver: %d event(s), %d new alert(s) sent or held, %d dead-lettered",
-             len(events), len(live), len(letters))
+    spans: dict[int, list[int]] = {}
+    for event in events:
+        span = spans.setdefault(event.message.partition, [event.message.offset] * 2)
+        span[0] = min(span[0], event.message.offset)
+        span[1] = max(span[1], event.message.offset)
+    log.info("deliver: %d event(s) (offsets %s), %d new alert(s) sent or held, %d dead-lettered",
+             len(events), " ".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(spans.items())),
+             len(live), len(letters))
 
 
 @app.agent(alerts_topic)

@@ -295,3 +295,25 @@ def test_rules_added_and_disabled_at_run_time_take_effect(
     on_topic = _alerts_on_topic(ns, expect=3)
     fired = sorted((a.rule_id, a.story_id) for a in on_topic)
     assert fired == [("ceuta", "d-0"), ("ceuta", "d-2"), ("melilla", "d-1")], fired
+
+
+# --- (e) throttle: what arrives inside the gap waits and goes out as one digest -------
+def test_throttled_rule_sends_the_alerts_of_its_gap_as_one_digest(
+    ns: Namespace, receiver: Receiver
+) -> None:
+    _cli(ns, "add", "--id", "ceuta-gap", "--name", "Ceuta with a gap", "--query", "Ceuta",
+         "--webhook", receiver.url, "--secret", SECRET, "--throttle", "10")
+    ns.start_worker()
+    ns.produce([_article("e-0", "Guards at Ceuta counted migrants on the breakwater.")])
+    assert receiver.wait_for(lambda r: len(r) >= 1, timeout=STARTUP_S), ns.logs()
+    ns.produce([
+        _article("e-1", "Fishermen near Ceuta pulled two swimmers from the water at dusk."),
+        _article("e-2", "In Ceuta a court heard the case of minors who crossed in May."),
+    ])
+    assert receiver.wait_for(lambda r: len(r) >= 2, timeout=60), ns.logs()
+    time.sleep(1)  # a third message would be a throttle that did not hold
+    first, digest = receiver.snapshot()
+    assert [a["story_id"] for a in first.alerts] == ["e-0"]
+    assert sorted(a["story_id"] for a in digest.alerts) == ["e-1", "e-2"]
+    assert verify_signature(digest.body, digest.signature or "", SECRET)
+    assert digest.key != first.key
