@@ -23,9 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
+from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
 
 from pipeline.kafka_config import client_kwargs  # noqa: E402
+from pipeline.offsets import group_offsets  # noqa: E402
 from pipeline.setup import create_topics, install_indices  # noqa: E402
 from tests.integration.conftest import Namespace  # noqa: E402
 
@@ -55,12 +56,11 @@ def _rss_kib(pid: int) -> int:
     return total
 
 
-def _lag(ns: Namespace, admin: KafkaAdminClient, consumer: KafkaConsumer) -> int:
-    topic = ns.settings.topic_raw
-    parts = [TopicPartition(topic, p) for p in range(ns.settings.topic_partitions)]
-    ends = consumer.end_offsets(parts)
-    committed = admin.list_consumer_group_offsets(ns.settings.consumer_group)
-    return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in parts)
+def _lag(ns: Namespace, admin: KafkaAdminClient) -> int:
+    """Messages on the raw topic that the group has not committed yet."""
+    rows = group_offsets(admin, ns.settings.consumer_group, [ns.settings.topic_raw])
+    return sum(row.end - (row.committed if row.committed is not None else row.start)
+               for row in rows)
 
 
 def main() -> None:
@@ -88,7 +88,6 @@ def main() -> None:
         workers = [ns.start_worker() for _ in range(args.workers)]
         producer = KafkaProducer(**client_kwargs(ns.settings), acks="all", linger_ms=5)
         admin = KafkaAdminClient(**client_kwargs(ns.settings))
-        consumer = KafkaConsumer(**client_kwargs(ns.settings))
 
         for key, value in (next_article() for _ in range(4)):
             producer.send(ns.settings.topic_raw, key=key, value=value)
@@ -117,7 +116,7 @@ def main() -> None:
                 next_send += 1 / rate
             if now >= next_sample:
                 producer.flush()
-                lag = _lag(ns, admin, consumer)
+                lag = _lag(ns, admin)
                 rss = sum(_rss_kib(w.pid) for w in workers)
                 samples.append((now - t0, lag, rss))
                 print(f"{now - t0:7.0f} {sent:6d} {ns.count():8d} {lag:5d} {rss / 1024:8.0f}",
