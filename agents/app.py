@@ -15,6 +15,7 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from agents import faust_fixes
 from pipeline.config import Settings, get_settings
 from schemas import DeadLetter
 from schemas.deadletter import Stage
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> faust.App:
     )
 
 
+faust_fixes.install()
 settings = get_settings()
 app = create_app(settings)
 

@@ -34,7 +34,8 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
     letters = []
     for event in events:
         try:
-            valid.append((event, parse_raw(event.message.value, max_bytes=settings.max_message_bytes)))
+            raw = parse_raw(event.message.value, max_bytes=settings.max_message_bytes)
+            valid.append((event, raw))
         except InvalidArticle as e:
             letters.append((event.message.key, dead_letter(
                 event, stage="validate", reason=e.reason, error=e.detail)))
