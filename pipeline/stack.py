@@ -623,3 +623,35 @@ def status(settings: Settings) -> list[ServiceStatus]:
 def log_files(settings: Settings) -> list[Path]:
     lay = layout(settings)
     return [lay.kafka.log_file, lay.elasticsearch.log_file]
+
+
+def _starter(lay: Layout, name: str) -> tuple[Service, Callable[[Layout, Path, Echo], int]]:
+    starters = {"kafka": (lay.kafka, start_kafka),
+                "elasticsearch": (lay.elasticsearch, start_elasticsearch)}
+    if name not in starters:
+        raise StackError(f"unknown service {name!r}; expected one of {sorted(starters)}")
+    return starters[name]
+
+
+def stop_service(settings: Settings, name: str, echo: Echo = print) -> None:
+    """Stop one service by pid (the fault suite takes Kafka or Elasticsearch away alone)."""
+    lay = layout(settings)
+    svc, _ = _starter(lay, name)
+    with _locked(lay):
+        pid = read_pid(svc)
+        if pid is not None:
+            echo(f"Stopping {svc.name} (pid {pid}) ...")
+            stop_pid(pid)
+        svc.pid_file.unlink(missing_ok=True)
+
+
+def start_service(settings: Settings, name: str, echo: Echo = print) -> list[ServiceStatus]:
+    """Start one service unless it runs; returns once it is ready, like ``up``."""
+    lay = layout(settings)
+    svc, start = _starter(lay, name)
+    with _locked(lay):
+        if read_pid(svc) is None:
+            _check_port_free(svc)
+            lay.logs.mkdir(parents=True, exist_ok=True)
+            start(lay, find_java(settings), echo)
+    return status(settings)
