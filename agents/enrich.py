@@ -70,10 +70,15 @@ def _observe(taken: int, valid: int, enriched: int, reasons: list[str], *,
     dead_lettered("enrich", reasons[invalid:])
 
 
+# Started by ``agents.worker.run_worker`` before the worker joins the consumer group: an
+# agent that spends its first seconds loading models while the group rebalances around it
+# never resumed its stream (two workers started together stalled one of them).
+pool = EnrichmentPool.from_settings(settings)
+
+
 @app.agent(raw_topic)
 async def enrich(stream: StreamT) -> None:
-    async with EnrichmentPool.from_settings(settings) as pool:
-        async for events in stream.take_events(
-            settings.enrich_batch_size, within=settings.enrich_batch_seconds
-        ):
-            await enrich_batch(pool, events)
+    async for events in stream.take_events(
+        settings.enrich_batch_size, within=settings.enrich_batch_seconds
+    ):
+        await enrich_batch(pool, events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
@@ -23,4 +24,10 @@ def run_worker(*, loglevel: str = "info") -> None:
     # The ES client logs every failed connection with a traceback; the index agent
     # already says, once per retry, that Elasticsearch is unavailable.
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
-    worker.execute_from_commandline()
+    # Models load before the worker joins the group, so it takes partitions only when it
+    # can process them.
+    asyncio.run(enrich.pool.start())
+    try:
+        worker.execute_from_commandline()
+    finally:
+        asyncio.run(enrich.pool.close())
