@@ -287,3 +287,35 @@ def test_malformed_rules_file_names_file_and_problem(
 def test_missing_rules_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TaggingRulesError, match="cannot read"):
         load_tagger(tmp_path / "nope.json")
+
+
+SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
+
+
+def test_the_sample_article_is_a_border_story_with_anti_migrant_protests(tagger: Tagger) -> None:
+    body = SAMPLE.read_text(encoding="utf-8")
+    result = _tag(tagger, body)
+    assert result.migration_related
+    topics = {t.id: t for t in result.topics}
+    assert {"border_crossing", "anti_immigrant_protest_xenophobia"} <= set(topics)
+    for tag_id in ("border_crossing", "anti_immigrant_protest_xenophobia"):
+        evidence = topics[tag_id].evidence
+        assert evidence
+        for e in evidence:
+            assert body[e.start:e.end].lower() == e.cue.lower()
+
+
+@pytest.mark.parametrize(
+    ("body", "lang", "xenophobia"),
+    [
+        ("Residents protested against the arrival of migrants at the shelter.", "en", True),
+        ("Vecinos protestaron contra la llegada de migrantes al albergue.", "es", True),
+        ("Hundreds protested against the deportation of migrants outside the court.", "en", False),
+        ("Cientos protestaron contra la deportación de migrantes frente al juzgado.", "es", False),
+    ],
+)
+def test_protests_against_migrants_are_not_protests_for_them(
+    tagger: Tagger, body: str, lang: str, xenophobia: bool
+) -> None:
+    assert ("anti_immigrant_protest_xenophobia" in _topics(_tag(tagger, body, lang=lang))) \
+        is xenophobia
