@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-unit lint stack-up stack-down clean
+.PHONY: install demo test test-unit test-reliability lint stack-up stack-down clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: install
 	$(BIN)/newsflow setup && $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$started = 1 ]; then $(BIN)/newsflow stack down; fi; \
 	exit $$rc
+
+# Poison and fault suites alone (they are also part of `make test`); faults stop and
+# restart the local Kafka and Elasticsearch, so run them when nothing else uses the stack.
+test-reliability: install
+	$(BIN)/newsflow stack up && $(BIN)/newsflow setup && \
+	$(BIN)/python -m pytest -s tests/reliability $(PYTEST_ARGS)
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
