@@ -108,7 +108,10 @@ def pipeline_rate(ns: Namespace, articles: list[dict]) -> float:
         producer.send(ns.settings.topic_raw, key=key, value=value)
     producer.flush()
     target = base + len(articles)
+    deadline = time.monotonic() + 60 + 10 * len(articles)
     while ns.count() < target:
+        if time.monotonic() > deadline:
+            sys.exit(f"stalled: {ns.count() - base}/{len(articles)} indexed; logs:\n{ns.logs()}")
         time.sleep(0.1)
     return len(articles) / (time.perf_counter() - start)
 
