@@ -34,10 +34,10 @@ from pydantic import ValidationError
 from agents.alerts import alerts_topic, rules_ready, wait_for_rule
 from agents.app import app, dead_letter, send_dead_letters, settings
 from pipeline.alert_delivery import deliver, failure_letter
-from pipeline.alert_index import IndexUnavailable, index_alerts
 from pipeline.alerting import Pending, due_at, sends_at_once
 from pipeline.channels import http_client
 from pipeline.es_client import es_client
+from pipeline.index_writer import IndexUnavailable, index_documents
 from schemas import Alert, AlertRule, DeadLetter
 
 log = logging.getLogger("newsflow.deliver")
@@ -114,9 +114,9 @@ async def _index(alerts: list[Alert]) -> list[tuple[Alert, str]]:
     while True:
         try:
             rejected = await asyncio.to_thread(
-                index_alerts, _es(), alerts, index=settings.index_alerts)
+                index_documents, _es(), alerts, index=settings.index_alerts)
             by_id = {alert.id: alert for alert in alerts}
-            return [(by_id[r.article_id], f"es_{r.status}: {r.reason}") for r in rejected]
+            return [(by_id[r.id], f"es_{r.status}: {r.reason}") for r in rejected]
         except IndexUnavailable as e:
             log.warning("deliver: alerts index: %s; retrying in %.1fs", e, delay)
             await asyncio.sleep(delay)

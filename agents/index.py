@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from agents.app import app, dead_letter, enriched_topic, send_dead_letters, settings
 from pipeline.es_client import es_client
-from pipeline.index_writer import IndexUnavailable, index_articles
+from pipeline.index_writer import IndexUnavailable, index_documents
 from pipeline.metrics import (
     IN,
     OUT,
@@ -44,7 +44,7 @@ async def _write_until_accepted(articles: list[EnrichedArticle]) -> list:
         try:
             with timed_bulk():
                 return await asyncio.to_thread(
-                    index_articles, _es(), articles, index=settings.index_articles
+                    index_documents, _es(), articles, index=settings.index_articles
                 )
         except IndexUnavailable as e:
             log.warning("index: %s; retrying %d articles in %.1fs", e, len(articles), delay)
@@ -69,8 +69,8 @@ async def index_batch(events: list[EventT]) -> None:
     refused: set[str] = set()
     if articles:
         for rejected in await _write_until_accepted(articles):
-            refused.add(rejected.article_id)
-            event = by_id[rejected.article_id]
+            refused.add(rejected.id)
+            event = by_id[rejected.id]
             letters.append((event.message.key, dead_letter(
                 event, stage="index", reason=f"es_{rejected.status}", error=rejected.reason)))
     observe_batch("index", len(events), time.perf_counter() - started)

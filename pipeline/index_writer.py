@@ -1,6 +1,7 @@
-"""The index stage's sink: bulk-write enriched articles with ``_id`` = article id.
+"""The Elasticsearch sink: bulk-write documents with ``_id`` = their id (articles, alerts).
 
-Writing the same article twice overwrites it, so replays after a crash are harmless.
+Ids are deterministic, so writing the same document twice overwrites it and replays after
+a crash are harmless.
 Failures split in two: the cluster being unreachable or overloaded (``IndexUnavailable``:
 retry later and do not commit) and documents it refuses (returned: dead-letter them).
 """
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
-
-from schemas import EnrichedArticle
+from pydantic import BaseModel
 
 
 class IndexUnavailable(Exception):
@@ -22,18 +22,18 @@ class IndexUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Rejected:
-    article_id: str
+    id: str
     status: int
     reason: str
 
 
-def _actions(articles: Sequence[EnrichedArticle], index: str) -> Iterator[dict]:
-    for article in articles:
+def _actions(documents: Sequence[BaseModel], index: str) -> Iterator[dict]:
+    for document in documents:
         yield {
             "_op_type": "index",
             "_index": index,
-            "_id": article.id,
-            "_source": article.model_dump(mode="json"),
+            "_id": document.id,  # type: ignore[attr-defined]
+            "_source": document.model_dump(mode="json"),
         }
 
 
@@ -45,15 +45,15 @@ def _describe(error: object) -> str:
     return str(error)
 
 
-def index_articles(
+def index_documents(
     es: Elasticsearch,
-    articles: Sequence[EnrichedArticle],
+    documents: Sequence[BaseModel],
     *,
     index: str,
     max_retries: int = 3,
     chunk_size: int = 500,
 ) -> list[Rejected]:
-    """Index ``articles``; return the documents Elasticsearch refused.
+    """Index ``documents`` (articles, alerts: models with an ``id``); return the refused.
 
     Raises ``IndexUnavailable`` when the cluster is down, overloaded past the retries
     (429) or failing on its side (5xx), so that nothing is acknowledged.
@@ -62,7 +62,7 @@ def index_articles(
     try:
         for ok, item in streaming_bulk(
             es,
-            _actions(articles, index),
+            _actions(documents, index),
             chunk_size=chunk_size,
             max_retries=max_retries,
             initial_backoff=0.5,

@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 
 from pipeline.cli import app
 from pipeline.config import get_settings
-from pipeline.index_writer import index_articles
+from pipeline.index_writer import index_documents
 from pipeline.rule_store import load_rules
 from schemas.articles import EnrichedArticle
 
@@ -173,7 +173,7 @@ def test_backtest_by_query_and_by_rule_id(cli: Run, namespace) -> None:  # type:
         _article(4, "Ferry strike in Sicily", "Ferries to the islands did not sail.",
                  timedelta(days=1), "s4"),
     ]  # fmt: skip
-    assert index_articles(namespace.es, articles, index=namespace.settings.index_articles) == []
+    assert index_documents(namespace.es, articles, index=namespace.settings.index_articles) == []
     namespace.es.indices.refresh(index=namespace.settings.index_articles)
 
     by_query = cli("alerts", "test", "Lampedusa AND boat", "--days", "7")

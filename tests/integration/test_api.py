@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from pipeline.api import create_api
-from pipeline.index_writer import index_articles
+from pipeline.index_writer import index_documents
 from pipeline.rule_store import load_rules
 from schemas.articles import EnrichedArticle
 
@@ -112,7 +112,7 @@ def test_backtest_over_http(api: TestClient, namespace) -> None:  # type: ignore
             ]
         )  # fmt: skip
     ]
-    assert index_articles(namespace.es, articles, index=namespace.settings.index_articles) == []
+    assert index_documents(namespace.es, articles, index=namespace.settings.index_articles) == []
     namespace.es.indices.refresh(index=namespace.settings.index_articles)
     assert api.post("/rules", json=RULE).status_code == 201
 

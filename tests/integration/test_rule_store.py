@@ -14,7 +14,7 @@ from elasticsearch import NotFoundError
 from kafka import KafkaProducer
 
 from pipeline.backtest import backtest
-from pipeline.index_writer import index_articles
+from pipeline.index_writer import index_documents
 from pipeline.kafka_config import client_kwargs
 from pipeline.rule_store import (
     RuleStore,
@@ -191,7 +191,7 @@ def test_backtest_finds_recent_matches_newest_first(namespace) -> None:  # type:
         _article("bt-5", "Harvest season in Tapachula", "Coffee growers near Tapachula "
                  "expect a good year.", timedelta(days=2), "s-d"),
     ]  # fmt: skip
-    assert index_articles(namespace.es, articles, index=settings.index_articles) == []
+    assert index_documents(namespace.es, articles, index=settings.index_articles) == []
     namespace.es.indices.refresh(index=settings.index_articles)
 
     week = backtest(namespace.es, settings.index_articles, "Tapachula AND detained", days=7)
