@@ -126,9 +126,7 @@ def main() -> None:
     tmp = Path(f"/tmp/newsflow-bench-{uuid.uuid4().hex[:6]}")
     tmp.mkdir()
     ns = Namespace(f"b{uuid.uuid4().hex[:8]}", tmp)
-    dedup = f"{ns.settings.consumer_group}.dedup"
-    ns.env.update({"NEWSFLOW_TOPIC_DEDUP": dedup, "NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS": "true"})
-    ns.settings = ns.settings.model_copy(update={"topic_dedup": dedup})
+    ns.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
     receiver = _Receiver()
     producer = KafkaProducer(**client_kwargs(ns.settings), acks="all", linger_ms=0,
                              max_request_size=ns.settings.max_message_bytes)

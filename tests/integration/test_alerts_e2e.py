@@ -20,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pipeline.channels import verify_signature
-from pipeline.setup import create_topics
 from schemas import Alert, DeadLetter
 from tests.integration.conftest import ROOT, Namespace
 
@@ -105,14 +104,10 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def ns(namespace: Namespace) -> Namespace:
-    """The namespace with its own dedup topic and private webhooks allowed."""
-    name = f"{namespace.settings.consumer_group}.dedup"
-    namespace.env["NEWSFLOW_TOPIC_DEDUP"] = name
+    """The namespace with private (loopback) webhooks allowed."""
     namespace.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
     namespace.env["NEWSFLOW_WEBHOOK_BACKOFF_SECONDS"] = "0.1"
-    namespace.settings = namespace.settings.model_copy(
-        update={"topic_dedup": name, "allow_private_webhooks": True})
-    create_topics(namespace.settings)
+    namespace.settings = namespace.settings.model_copy(update={"allow_private_webhooks": True})
     return namespace
 
 

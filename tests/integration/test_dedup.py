@@ -9,7 +9,6 @@ import pytest
 from kafka.admin import KafkaAdminClient
 
 from pipeline.kafka_config import client_kwargs
-from pipeline.setup import create_topics
 from tests.integration.conftest import Namespace
 
 pytestmark = pytest.mark.stack
@@ -87,15 +86,6 @@ def _docs(ns: Namespace) -> dict[str, dict]:
     return {hit["_id"]: hit["_source"] for hit in hits}
 
 
-def _with_dedup_topic(ns: Namespace) -> Namespace:
-    """Give the namespace its own dedup topic (until the shared fixture names one)."""
-    name = f"{ns.settings.consumer_group}.dedup"
-    ns.env["NEWSFLOW_TOPIC_DEDUP"] = name
-    ns.settings = ns.settings.model_copy(update={"topic_dedup": name})
-    create_topics(ns.settings)
-    return ns
-
-
 def _wait_for_group(ns: Namespace, *, members: int, timeout: float = 240) -> None:
     """Until the workers have settled: a batch in flight while the group rebalances is
     another test's subject (and stalls the enrich agent, see the dedup report)."""
@@ -118,7 +108,7 @@ def _wait_for_group(ns: Namespace, *, members: int, timeout: float = 240) -> Non
 def test_syndicated_copies_share_the_first_copys_story_across_workers_and_restarts(
     namespace: Namespace,
 ) -> None:
-    ns = _with_dedup_topic(namespace)
+    ns = namespace
     workers = [ns.start_worker(), ns.start_worker()]
     _wait_for_group(ns, members=2)
     ns.produce([_message("wire-original", STORY, "Wire Service")])

@@ -20,7 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipeline.kafka_config import client_kwargs
 from pipeline.offsets import admin_client, group_offsets
 from pipeline.rule_store import RuleStore
-from pipeline.setup import create_topics
 from schemas import AlertRule, DeadLetter
 from schemas.alerts import WebhookChannel
 from tests.integration.conftest import ROOT, Namespace, article_json
@@ -35,19 +34,15 @@ T = TypeVar("T")
 
 @pytest.fixture
 def ns(namespace: Namespace) -> Namespace:
-    """The namespace with its own dedup topic, a free /metrics port and JSON logs."""
-    name = f"{namespace.settings.consumer_group}.dedup"
+    """The namespace with a free /metrics port and JSON logs."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     namespace.env.update({
-        "NEWSFLOW_TOPIC_DEDUP": name,
         "NEWSFLOW_METRICS_PORT": str(port),
         "NEWSFLOW_METRICS_LAG_SECONDS": "1",
         "NEWSFLOW_LOG_FORMAT": "json",
     })
-    namespace.settings = namespace.settings.model_copy(update={"topic_dedup": name})
-    create_topics(namespace.settings)
     return namespace
 
 
