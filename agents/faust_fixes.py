@@ -13,6 +13,19 @@ should see (set by what it yielded and by every seek, committed-offset seeks inc
 when a message arrives past it on a stream topic, it seeks back and holds the rest of that
 partition's batch, so the skipped messages are fetched again and delivered in order.
 Changelog topics are compacted, so gaps there are real and left to Faust.
+
+Faust also throws away what its agents' queues hold when it resumes the flow after a
+rebalance (``FlowControlEvent.resume`` clears them), including messages fetched after the
+seek to the committed offsets, and on a partition the group never committed it seeks
+nothing at all (aiokafka seeks only to offsets above 0).  So the queues' ``clear`` notes the
+first offset it drops per partition and the next ``getmany`` seeks back there; and on a
+never-committed partition the guard expects the first offset (so what was dropped there
+outside a queue is fetched again when the partition's next message arrives; seeking such
+partitions at once, inside the seek, stalled restarted workers in 2 runs of 7).  Seen as
+alerts never
+delivered after a worker was SIGKILLed before its first commit on ``news.alerts``
+(tests/integration/test_alerts_e2e.py), and as two workers started together on a fresh
+group indexing short of the count (tests/integration/test_two_workers.py).
 """
 
 from __future__ import annotations
@@ -23,12 +36,17 @@ from typing import Any
 
 from faust.transport.consumer import Consumer
 from faust.types import TP, Message
+from mode.utils.queues import FlowControlQueue
 
 log = logging.getLogger("newsflow.faust")
 
 _getmany = Consumer.getmany
 _seek = Consumer.seek
 _perform_seek = Consumer.perform_seek
+_clear = FlowControlQueue.clear
+
+# Per partition, the first offset a queue clear threw away since the last ``getmany``.
+_dropped: dict[TP, int] = {}
 
 
 def _expected(consumer: Any) -> dict[TP, int]:
@@ -42,6 +60,7 @@ def _expected(consumer: Any) -> dict[TP, int]:
 async def _guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
     expected = _expected(self)
     held: set[TP] = set()
+    await _refetch_dropped(self, expected)
     async for tp, message in _getmany(self, timeout):
         if tp in held:
             continue
@@ -56,6 +75,34 @@ async def _guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP,
         yield tp, message
 
 
+async def _refetch_dropped(consumer: Any, expected: dict[TP, int]) -> None:
+    """Seek back to what a queue clear threw away, on the partitions this worker still has.
+
+    Never past the offset the guard expects next: after a seek to the committed offset the
+    cleared messages may be older fetches from further on.  Partitions given away are
+    another worker's, read from their committed offsets.
+    """
+    if not _dropped:
+        return
+    dropped = dict(_dropped)
+    _dropped.clear()
+    assigned = consumer.assignment()
+    for tp, first in dropped.items():
+        if tp in assigned and not consumer._is_changelog_tp(tp):
+            offset = min(first, expected.get(tp, first))
+            log.warning("%s[%d]: messages from offset %d dropped in a rebalance; "
+                        "fetching them again", tp.topic, tp.partition, offset)
+            await consumer.seek(tp, offset)
+
+
+def _noting_clear(self: Any) -> None:
+    for item in self._queue:
+        message = getattr(item, "message", None)
+        if isinstance(message, Message):
+            _dropped[message.tp] = min(message.offset, _dropped.get(message.tp, message.offset))
+    _clear(self)
+
+
 async def _tracked_seek(self: Any, partition: TP, offset: int) -> None:
     await _seek(self, partition, offset)
     _expected(self)[partition] = offset
@@ -67,6 +114,12 @@ async def _tracked_perform_seek(self: Any) -> None:
     expected.clear()
     committed: Mapping[TP, int | None] = self._committed_offset
     expected.update({tp: off for tp, off in committed.items() if off is not None and off >= 0})
+    # Faust seeks no partition the group never committed (aiokafka seeks only to offsets
+    # above 0), so there the next offset to see is the partition's first.
+    never = [tp for tp in self.assignment()
+             if not self._is_changelog_tp(tp) and not committed.get(tp)]
+    if never:
+        expected.update(await self.earliest_offsets(*never))
 
 
 def install() -> None:
@@ -75,3 +128,4 @@ def install() -> None:
         Consumer.getmany = _guarded_getmany  # type: ignore[method-assign]
         Consumer.seek = _tracked_seek  # type: ignore[method-assign]
         Consumer.perform_seek = _tracked_perform_seek  # type: ignore[method-assign]
+        FlowControlQueue.clear = _noting_clear  # type: ignore[method-assign]

@@ -87,8 +87,8 @@ def _docs(ns: Namespace) -> dict[str, dict]:
 
 
 def _wait_for_group(ns: Namespace, *, members: int, timeout: float = 240) -> None:
-    """Until the workers have settled: a batch in flight while the group rebalances is
-    another test's subject (and stalls the enrich agent, see the dedup report)."""
+    """Until the workers have settled: articles in flight while the group rebalances are
+    test_two_workers.py's subject."""
     admin = KafkaAdminClient(**client_kwargs(ns.settings))
     group: dict = {}
     try:

@@ -1,0 +1,109 @@
+"""The guard's bookkeeping around a rebalance, on Faust's real queues and a stand-in consumer.
+
+What the stand-in replaces is Faust's consumer thread (assignment, offsets, seeks); the
+end-to-end proofs on the real stack are tests/integration/test_alerts_e2e.py (SIGKILL before
+the first commit on news.alerts) and tests/integration/test_two_workers.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import SimpleNamespace
+
+import pytest
+from faust.types import TP, Message
+from mode.utils.queues import FlowControlEvent, FlowControlQueue
+
+from agents import faust_fixes
+
+ALERTS = [TP("t.alerts", p) for p in range(3)]
+CHANGELOG = TP("t-alerts-fired-changelog", 0)
+
+
+class _Consumer:
+    def __init__(self, *, committed: Mapping[TP, int | None], earliest: Mapping[TP, int],
+                 fetched: list[tuple[TP, int]] | None = None) -> None:
+        self._committed_offset = dict(committed)
+        self._earliest = dict(earliest)
+        self.fetched = fetched or []
+        self.seeks: list[tuple[TP, int]] = []
+
+    def assignment(self) -> set[TP]:
+        return set(self._earliest)
+
+    def _is_changelog_tp(self, tp: TP) -> bool:
+        return tp.topic.endswith("-changelog")
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self._earliest[tp] for tp in tps}
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        await faust_fixes._tracked_seek(self, tp, offset)
+
+
+def _message(tp: TP, offset: int) -> Message:
+    return Message(tp.topic, tp.partition, offset, 0.0, 0, None, None, b"{}", None, tp=tp)
+
+
+@pytest.fixture(autouse=True)
+def _stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    async def seek(self: _Consumer, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def getmany(self: _Consumer, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        for tp, offset in self.fetched:
+            yield tp, _message(tp, offset)
+
+    async def nothing(self: _Consumer) -> None:
+        return None
+
+    monkeypatch.setattr(faust_fixes, "_perform_seek", nothing)
+    monkeypatch.setattr(faust_fixes, "_seek", seek)
+    monkeypatch.setattr(faust_fixes, "_getmany", getmany)
+    monkeypatch.setattr(FlowControlQueue, "clear", faust_fixes._noting_clear)
+    faust_fixes._dropped.clear()
+    yield
+    faust_fixes._dropped.clear()
+
+
+def _drain(consumer: _Consumer) -> list[tuple[str, int, int]]:
+    async def run() -> list[tuple[str, int, int]]:
+        return [(tp.topic, tp.partition, m.offset)
+                async for tp, m in faust_fixes._guarded_getmany(consumer, 0.1)]
+    return asyncio.run(run())
+
+
+def test_a_never_committed_partition_expects_its_first_offset() -> None:
+    consumer = _Consumer(committed={ALERTS[0]: 7, ALERTS[1]: None, CHANGELOG: None},
+                         earliest={ALERTS[0]: 0, ALERTS[1]: 0, CHANGELOG: 0},
+                         fetched=[(ALERTS[1], 105)])
+    asyncio.run(faust_fixes._tracked_perform_seek(consumer))
+    assert faust_fixes._expected(consumer) == {ALERTS[0]: 7, ALERTS[1]: 0}
+
+    assert _drain(consumer) == []  # 105 after nothing seen: 0..104 were dropped
+    assert consumer.seeks == [(ALERTS[1], 0)]
+
+
+def test_what_a_queue_clear_drops_is_fetched_again_on_partitions_still_assigned() -> None:
+    consumer = _Consumer(committed={ALERTS[0]: 40, ALERTS[1]: 3},
+                         earliest={ALERTS[0]: 0, ALERTS[1]: 0})
+    asyncio.run(faust_fixes._tracked_perform_seek(consumer))
+    faust_fixes._expected(consumer)[ALERTS[1]] = 9  # 3..8 were yielded after the seek
+
+    async def clear_a_queue() -> None:
+        queue: FlowControlQueue = FlowControlQueue(
+            flow_control=FlowControlEvent(), clear_on_resume=True)
+        for tp, offset in [(ALERTS[0], 50), (ALERTS[0], 51), (ALERTS[1], 5),
+                           (ALERTS[1], 6), (ALERTS[2], 2)]:
+            queue.put_nowait(SimpleNamespace(message=_message(tp, offset)))
+        queue.clear()
+        assert queue.empty()
+
+    asyncio.run(clear_a_queue())
+    _drain(consumer)
+
+    # ALERTS[0]: the cleared 50, 51 came from before the seek to 40: never skip 40..49.
+    # ALERTS[2] went to another worker, which reads it from its committed offset.
+    assert sorted(consumer.seeks) == [(ALERTS[0], 40), (ALERTS[1], 5)]
+    assert faust_fixes._dropped == {}
