@@ -15,17 +15,16 @@ partition's batch, so the skipped messages are fetched again and delivered in or
 Changelog topics are compacted, so gaps there are real and left to Faust.
 
 Faust also throws away what its agents' queues hold when it resumes the flow after a
-rebalance (``FlowControlEvent.resume`` clears them), including messages fetched after the
-seek to the committed offsets, and on a partition the group never committed it seeks
-nothing at all (aiokafka seeks only to offsets above 0).  So the queues' ``clear`` notes the
-first offset it drops per partition and the next ``getmany`` seeks back there; and on a
-never-committed partition the guard expects the first offset (so what was dropped there
-outside a queue is fetched again when the partition's next message arrives; seeking such
-partitions at once, inside the seek, stalled restarted workers in 2 runs of 7).  Seen as
-alerts never
-delivered after a worker was SIGKILLed before its first commit on ``news.alerts``
-(tests/integration/test_alerts_e2e.py), and as two workers started together on a fresh
-group indexing short of the count (tests/integration/test_two_workers.py).
+rebalance (``FlowControlEvent.resume`` clears them), messages fetched after the seek to the
+committed offsets included; and on a partition the group never committed it seeks nothing
+at all (aiokafka seeks only to offsets above 0).  So the queues' ``clear`` notes the first
+offset it drops per partition and the next ``getmany`` seeks back there, and on a
+never-committed partition the guard expects the first offset: what was dropped there
+outside a queue is fetched again when the partition's next message arrives.  (Seeking such
+partitions at once, inside the seek, stalled restarted workers in 2 runs of 7.)  Seen as
+alerts never delivered after a worker was SIGKILLed before its first commit on
+``news.alerts`` (tests/integration/test_alerts_e2e.py), and as two workers started together
+on a fresh group indexing short of the count (tests/integration/test_two_workers.py).
 """
 
 from __future__ import annotations
