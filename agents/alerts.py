@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from faust.types import EventT, StreamT, TopicT
 from pydantic import ValidationError
 
-from agents.app import app, enriched_topic, send_all, settings
+from agents.app import app, batches, enriched_topic, send_all, settings
 from pipeline.alerting import RuleBook, alerts_for
 from pipeline.rule_follower import Records, follow_rules
 from schemas import AlertRule, EnrichedArticle
@@ -112,8 +112,8 @@ async def match_batch(events: list[EventT]) -> int:
 @app.agent(enriched_topic)
 async def match(stream: StreamT) -> None:
     await rules_ready()
-    async for events in stream.take_events(
-        settings.alert_batch_size, within=settings.alert_batch_seconds
+    async for events in batches(
+        stream, settings.alert_batch_size, within=settings.alert_batch_seconds
     ):
         sent = await match_batch(events)
         if sent:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from agents.app import (
     app,
+    batches,
     dead_letter,
     dedup_topic,
     enriched_topic,
@@ -101,7 +102,7 @@ async def dedup_batch(events: list[EventT]) -> None:
 
 @app.agent(dedup_topic)
 async def dedup(stream: StreamT) -> None:
-    async for events in stream.take_events(
-        settings.index_batch_size, within=settings.index_batch_seconds
+    async for events in batches(
+        stream, settings.index_batch_size, within=settings.index_batch_seconds
     ):
         await dedup_batch(events)

@@ -32,7 +32,7 @@ from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
 from agents.alerts import alerts_topic, rules_ready, wait_for_rule
-from agents.app import app, dead_letter, send_dead_letters, settings
+from agents.app import app, batches, dead_letter, send_dead_letters, settings
 from pipeline.alert_delivery import deliver, failure_letter
 from pipeline.alerting import Pending, due_at, sends_at_once
 from pipeline.channels import http_client
@@ -230,8 +230,8 @@ async def deliver_alerts(stream: StreamT) -> None:
     async with http_client(settings) as http:
         _Shared.http = http
         try:
-            async for events in stream.take_events(
-                settings.alert_batch_size, within=settings.alert_batch_seconds
+            async for events in batches(
+                stream, settings.alert_batch_size, within=settings.alert_batch_seconds
             ):
                 await deliver_batch(events)
         finally:

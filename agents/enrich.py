@@ -13,6 +13,7 @@ from faust.types import EventT, StreamT
 
 from agents.app import (
     app,
+    batches,
     dead_letter,
     dedup_topic,
     raw_topic,
@@ -78,7 +79,7 @@ pool = EnrichmentPool.from_settings(settings)
 
 @app.agent(raw_topic)
 async def enrich(stream: StreamT) -> None:
-    async for events in stream.take_events(
-        settings.enrich_batch_size, within=settings.enrich_batch_seconds
+    async for events in batches(
+        stream, settings.enrich_batch_size, within=settings.enrich_batch_seconds
     ):
         await enrich_batch(pool, events)

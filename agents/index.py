@@ -15,7 +15,7 @@ from elasticsearch import Elasticsearch
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
-from agents.app import app, dead_letter, enriched_topic, send_dead_letters, settings
+from agents.app import app, batches, dead_letter, enriched_topic, send_dead_letters, settings
 from pipeline.es_client import es_client
 from pipeline.index_writer import IndexUnavailable, index_documents
 from pipeline.metrics import (
@@ -85,7 +85,7 @@ async def index_batch(events: list[EventT]) -> None:
 
 @app.agent(enriched_topic)
 async def index(stream: StreamT) -> None:
-    async for events in stream.take_events(
-        settings.index_batch_size, within=settings.index_batch_seconds
+    async for events in batches(
+        stream, settings.index_batch_size, within=settings.index_batch_seconds
     ):
         await index_batch(events)
