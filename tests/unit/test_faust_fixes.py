@@ -1,4 +1,5 @@
-"""The guard's bookkeeping around a rebalance, on Faust's real queues and a stand-in consumer.
+"""Workarounds for faust-streaming: the guard around a rebalance (real Faust queues, a
+stand-in consumer) and `agents.app.batches` (acks of a batch cut short).
 
 What the stand-in replaces is Faust's consumer thread (assignment, offsets, seeks); the
 end-to-end proofs on the real stack are tests/integration/test_alerts_e2e.py (SIGKILL before
@@ -107,3 +108,33 @@ def test_what_a_queue_clear_drops_is_fetched_again_on_partitions_still_assigned(
     # ALERTS[2] went to another worker, which reads it from its committed offset.
     assert sorted(consumer.seeks) == [(ALERTS[0], 40), (ALERTS[1], 5)]
     assert faust_fixes._dropped == {}
+
+
+def test_a_batch_cut_short_is_never_acknowledged() -> None:
+    """``agents.app.batches``: take_events acks in a ``finally``; an unfinished batch must
+    reach it already marked, so Faust's ``Message.ack`` refuses to count it."""
+    from agents.app import batches
+
+    tp = ALERTS[0]
+    done, cut = ([SimpleNamespace(message=_message(tp, o)) for o in offsets]
+                 for offsets in ([0, 1], [2, 3]))
+    counted: dict[int, bool] = {}
+
+    class _Stream:
+        async def take_events(self, size: int, *, within: float) -> AsyncIterator[list]:
+            for batch in (done, cut):
+                try:
+                    yield batch
+                finally:  # what Faust's take_events does, through Stream.ack -> Message.ack
+                    for event in batch:
+                        counted[event.message.offset] = event.message.ack(None)
+
+    async def agent() -> None:
+        stream = batches(_Stream(), 2, within=0.1)  # type: ignore[arg-type]
+        async for events in stream:
+            if events is cut:
+                await stream.aclose()  # the worker stops mid-batch
+                return
+
+    asyncio.run(agent())
+    assert counted == {0: True, 1: True, 2: False, 3: False}
