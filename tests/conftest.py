@@ -10,12 +10,16 @@ left alone.
 from __future__ import annotations
 
 import fcntl
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from pipeline import stack as local_stack
 from pipeline.config import Settings
+from pipeline.setup import create_topics, install_indices
+from tests.integration.conftest import Namespace
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +49,15 @@ def stack(settings: Settings) -> Iterator[list[local_stack.ServiceStatus]]:
     if started and alone:
         local_stack.down(settings)
     lease.close()
+
+
+@pytest.fixture
+def namespace(stack: object, tmp_path: Path) -> Iterator[Namespace]:
+    """An isolated pipeline (own topics, indices, consumer group), removed afterwards."""
+    ns = Namespace(f"t{uuid.uuid4().hex[:8]}", tmp_path)
+    create_topics(ns.settings)
+    install_indices(ns.es, ns.settings)
+    try:
+        yield ns
+    finally:
+        ns.cleanup()

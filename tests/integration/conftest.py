@@ -12,11 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
@@ -24,7 +21,6 @@ from kafka.admin import KafkaAdminClient
 from pipeline.config import Settings
 from pipeline.es_client import es_client
 from pipeline.kafka_config import client_kwargs
-from pipeline.setup import create_topics, install_indices
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,17 +137,6 @@ class Namespace:
         if mine:
             admin.delete_topics(mine)
         admin.close()
-
-
-@pytest.fixture
-def namespace(stack: object, tmp_path: Path) -> Iterator[Namespace]:
-    ns = Namespace(f"t{uuid.uuid4().hex[:8]}", tmp_path)
-    create_topics(ns.settings)
-    install_indices(ns.es, ns.settings)
-    try:
-        yield ns
-    finally:
-        ns.cleanup()
 
 
 def article_json(i: int, **fields: object) -> bytes:

@@ -28,9 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -38,7 +36,6 @@ from kafka.errors import KafkaError
 
 from pipeline import stack as local_stack
 from pipeline.kafka_config import client_kwargs
-from pipeline.setup import create_topics, install_indices
 from schemas import Alert, DeadLetter
 from tests.integration.conftest import ROOT, Namespace
 from tests.integration.test_alerts_e2e import Received, Receiver
@@ -68,19 +65,12 @@ _WORDS = [
 
 # --- fixtures ---------------------------------------------------------------------------
 @pytest.fixture
-def ns(stack: object, tmp_path: Path) -> Iterator[Namespace]:
-    """An isolated namespace (the integration conftest is not visible here), webhooks to
-    loopback allowed."""
-    ns = Namespace(f"t{uuid.uuid4().hex[:8]}", tmp_path)
-    ns.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
-    ns.env["NEWSFLOW_WEBHOOK_BACKOFF_SECONDS"] = "0.1"
-    ns.settings = ns.settings.model_copy(update={"allow_private_webhooks": True})
-    create_topics(ns.settings)
-    install_indices(ns.es, ns.settings)
-    try:
-        yield ns
-    finally:
-        ns.cleanup()
+def ns(namespace: Namespace) -> Namespace:
+    """The namespace with webhooks to loopback allowed."""
+    namespace.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
+    namespace.env["NEWSFLOW_WEBHOOK_BACKOFF_SECONDS"] = "0.1"
+    namespace.settings = namespace.settings.model_copy(update={"allow_private_webhooks": True})
+    return namespace
 
 
 @pytest.fixture
@@ -273,6 +263,21 @@ def _setup(ns: Namespace, receiver: Receiver) -> tuple[Stream, float]:
     return Stream(ns, ARTICLES).start(), t0
 
 
+def _outage(ns: Namespace, receiver: Receiver, service: str, *, seconds: float,
+            label: str) -> None:
+    """Stop ``service`` midway through the stream for ``seconds``, start it, check."""
+    stream, t0 = _setup(ns, receiver)
+    _wait_midway(ns, stream)
+    try:
+        local_stack.stop_service(ns.settings, service)
+        time.sleep(seconds)
+    finally:
+        _note_if_restarted_by_others(ns, service)
+        local_stack.start_service(ns.settings, service)
+        assert _wait(lambda: _stack_ready(ns), timeout=180), local_stack.status(ns.settings)
+    _check(ns, stream, receiver, label, t0)
+
+
 # --- the faults -------------------------------------------------------------------------
 def test_worker_sigkill_and_restart(ns: Namespace, receiver: Receiver) -> None:
     stream, t0 = _setup(ns, receiver)
@@ -283,29 +288,11 @@ def test_worker_sigkill_and_restart(ns: Namespace, receiver: Receiver) -> None:
 
 
 def test_elasticsearch_down_30s(ns: Namespace, receiver: Receiver) -> None:
-    stream, t0 = _setup(ns, receiver)
-    _wait_midway(ns, stream)
-    try:
-        local_stack.stop_service(ns.settings, "elasticsearch")
-        time.sleep(30)
-    finally:
-        _note_if_restarted_by_others(ns, "elasticsearch")
-        local_stack.start_service(ns.settings, "elasticsearch")
-        assert _wait(lambda: _stack_ready(ns), timeout=180), local_stack.status(ns.settings)
-    _check(ns, stream, receiver, "elasticsearch-down", t0)
+    _outage(ns, receiver, "elasticsearch", seconds=30, label="elasticsearch-down")
 
 
 def test_kafka_broker_restart(ns: Namespace, receiver: Receiver) -> None:
-    stream, t0 = _setup(ns, receiver)
-    _wait_midway(ns, stream)
-    try:
-        local_stack.stop_service(ns.settings, "kafka")
-        time.sleep(10)
-    finally:
-        _note_if_restarted_by_others(ns, "kafka")
-        local_stack.start_service(ns.settings, "kafka")
-        assert _wait(lambda: _stack_ready(ns), timeout=180), local_stack.status(ns.settings)
-    _check(ns, stream, receiver, "kafka-restart", t0)
+    _outage(ns, receiver, "kafka", seconds=10, label="kafka-restart")
 
 
 def test_rebalance_second_worker_joins_then_leaves(ns: Namespace, receiver: Receiver) -> None:

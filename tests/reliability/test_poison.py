@@ -9,14 +9,10 @@ still consuming: an article published after the poison is indexed too.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline.setup import create_topics, install_indices
 from schemas import DeadLetter
 from tests.integration.conftest import Namespace, article_json
 from tests.reliability.poison_cases import Case, DeadLettered, Indexed, cases
@@ -25,19 +21,6 @@ pytestmark = pytest.mark.stack
 
 GOOD = 24
 TIMEOUT = 150.0
-
-
-@pytest.fixture
-def namespace(stack: object, tmp_path: Path) -> Iterator[Namespace]:
-    """The integration suite's isolated namespace (its conftest is not visible here)."""
-    ns = Namespace(f"t{uuid.uuid4().hex[:8]}", tmp_path)
-    assert ns.settings.topic_dedup.startswith(ns.settings.consumer_group)
-    create_topics(ns.settings)
-    install_indices(ns.es, ns.settings)
-    try:
-        yield ns
-    finally:
-        ns.cleanup()
 
 
 def _interleave(poison: list[Case], good: list[tuple[bytes, bytes]]) -> list[tuple[Any, Any]]:
