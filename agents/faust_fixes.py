@@ -25,12 +25,23 @@ partitions at once, inside the seek, stalled restarted workers in 2 runs of 7.) 
 alerts never delivered after a worker was SIGKILLed before its first commit on
 ``news.alerts`` (tests/integration/test_alerts_e2e.py), and as two workers started together
 on a fresh group indexing short of the count (tests/integration/test_two_workers.py).
+
+Faust's streams also skip, without a trace, messages fetched in an earlier consumer
+generation or while flow control is off; when no further message arrives on such a partition
+nothing above notices.  So a watchdog (``_refetch_stalled``) reads a partition again from
+its committed offset when it was fetched past that offset and none of its messages is queued
+or unacknowledged, on two checks ``_STALL_SECONDS`` apart.  Every stage is idempotent, so a
+false alarm costs only repeated work.  Seen as 15 alerts of a never-committed partition
+never delivered after a SIGKILL (CI, tests/integration/test_alerts_e2e.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from faust.transport.consumer import Consumer
@@ -46,6 +57,15 @@ _clear = FlowControlQueue.clear
 
 # Per partition, the first offset a queue clear threw away since the last ``getmany``.
 _dropped: dict[TP, int] = {}
+_STALL_SECONDS = 5.0
+
+
+@dataclass
+class _Watch:
+    """What the stall watchdog saw last: per partition (committed, fetched up to)."""
+
+    checked_at: float = 0.0
+    suspects: dict[TP, tuple[int, int]] = field(default_factory=dict)
 
 
 def _expected(consumer: Any) -> dict[TP, int]:
@@ -60,6 +80,7 @@ async def _guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP,
     expected = _expected(self)
     held: set[TP] = set()
     await _refetch_dropped(self, expected)
+    await _refetch_stalled(self, expected)
     async for tp, message in _getmany(self, timeout):
         if tp in held:
             continue
@@ -92,6 +113,52 @@ async def _refetch_dropped(consumer: Any, expected: dict[TP, int]) -> None:
             log.warning("%s[%d]: messages from offset %d dropped in a rebalance; "
                         "fetching them again", tp.topic, tp.partition, offset)
             await consumer.seek(tp, offset)
+
+
+async def _refetch_stalled(consumer: Any, expected: dict[TP, int]) -> None:
+    """Seek back partitions fetched past their committed offset that no stream works on."""
+    watch: _Watch = consumer.__dict__.setdefault("_newsflow_watch", _Watch())
+    now = time.monotonic()
+    if now - watch.checked_at < _STALL_SECONDS:
+        return
+    watch.checked_at = now
+    app = consumer.app
+    if app.rebalancing or getattr(app, "in_recovery", False) or not consumer.flow_active:
+        watch.suspects.clear()
+        return
+    busy = {message.tp for message in list(consumer._unacked_messages)} | _queued(app)
+    tps = [tp for tp in consumer.assignment() if tp not in busy
+           and app.topics.acks_enabled_for(tp.topic) and not consumer._is_changelog_tp(tp)]
+    positions = await asyncio.gather(*(_position(consumer, tp) for tp in tps))
+    suspects: dict[TP, tuple[int, int]] = {}
+    for tp, position in zip(tps, positions, strict=True):
+        fetched = max(expected.get(tp, 0), position or 0)
+        committed = consumer._committed_offset.get(tp)
+        if (committed is None or committed < 0) and fetched:
+            committed = (await consumer.earliest_offsets(tp))[tp]
+        if committed is not None and fetched > committed:
+            suspects[tp] = (committed, fetched)
+    for tp, (committed, fetched) in suspects.items():
+        if watch.suspects.get(tp) == (committed, fetched):
+            log.warning("%s[%d]: offsets %d..%d were fetched but never processed; "
+                        "fetching them again", tp.topic, tp.partition, committed, fetched - 1)
+            await consumer.seek(tp, committed)
+    watch.suspects = {tp: span for tp, span in suspects.items()
+                      if watch.suspects.get(tp) != span}
+
+
+async def _position(consumer: Any, tp: TP) -> int | None:
+    """The consumer's next fetch offset; None while it has none (a reset under way)."""
+    try:
+        return await asyncio.wait_for(consumer.position(tp), timeout=1.0)
+    except Exception:  # noqa: BLE001 - a timeout or no position yet: nothing to judge
+        return None
+
+
+def _queued(app: Any) -> set[TP]:
+    """Partitions with a message waiting in an agent's queue."""
+    channels = {channel for channels in app.topics._tp_index.values() for channel in channels}
+    return {event.message.tp for channel in channels for event in list(channel.queue._queue)}
 
 
 def _noting_clear(self: Any) -> None:

@@ -29,6 +29,14 @@ class _Consumer:
         self._earliest = dict(earliest)
         self.fetched = fetched or []
         self.seeks: list[tuple[TP, int]] = []
+        self.positions: dict[TP, int] = {}
+        self._unacked_messages: set[Message] = set()
+        self.flow_active = True
+        self.app = SimpleNamespace(rebalancing=False, in_recovery=False, topics=SimpleNamespace(
+            _tp_index={}, acks_enabled_for=lambda topic: True))
+
+    async def position(self, tp: TP) -> int | None:
+        return self.positions.get(tp)
 
     def assignment(self) -> set[TP]:
         return set(self._earliest)
@@ -51,6 +59,7 @@ def _message(tp: TP, offset: int) -> Message:
 def _stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     async def seek(self: _Consumer, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
+        self.positions[tp] = offset
 
     async def getmany(self: _Consumer, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         for tp, offset in self.fetched:
@@ -108,6 +117,31 @@ def test_what_a_queue_clear_drops_is_fetched_again_on_partitions_still_assigned(
     # ALERTS[2] went to another worker, which reads it from its committed offset.
     assert sorted(consumer.seeks) == [(ALERTS[0], 40), (ALERTS[1], 5)]
     assert faust_fixes._dropped == {}
+
+
+def test_a_partition_fetched_but_never_processed_is_read_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a stream skipped (an old generation, flow control off) leaves no trace but this:
+    fetched past the committed offset, with nothing of it queued or unacknowledged."""
+    monkeypatch.setattr(faust_fixes, "_STALL_SECONDS", 0.0)
+    consumer = _Consumer(committed={ALERTS[0]: 7, ALERTS[1]: None, ALERTS[2]: 4, CHANGELOG: 3},
+                         earliest={ALERTS[0]: 0, ALERTS[1]: 2, ALERTS[2]: 0, CHANGELOG: 0})
+    consumer.positions = {ALERTS[0]: 7, ALERTS[1]: 17, ALERTS[2]: 9, CHANGELOG: 10}
+    in_a_batch = _message(ALERTS[2], 4)
+    consumer._unacked_messages.add(in_a_batch)
+    expected = faust_fixes._expected(consumer)
+    expected.update({ALERTS[0]: 7, ALERTS[1]: 17, ALERTS[2]: 9})
+
+    def check() -> list[tuple[TP, int]]:
+        asyncio.run(faust_fixes._refetch_stalled(consumer, expected))
+        return sorted(consumer.seeks)
+
+    assert check() == []  # a first look only notes the suspects
+    assert check() == [(ALERTS[1], 2)]  # never committed: from its first offset
+    consumer._unacked_messages.clear()  # ALERTS[2]'s batch is done but not committed yet
+    assert check() == [(ALERTS[1], 2)]
+    consumer._committed_offset[ALERTS[2]] = 9  # ... and now it is
+    assert check() == [(ALERTS[1], 2)]
 
 
 def test_a_batch_cut_short_is_never_acknowledged() -> None:
