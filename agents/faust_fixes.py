@@ -30,7 +30,8 @@ Faust's streams also skip, without a trace, messages fetched in an earlier consu
 generation or while flow control is off; when no further message arrives on such a partition
 nothing above notices.  So a watchdog (``_refetch_stalled``) reads a partition again from
 its committed offset when it was fetched past that offset and none of its messages is queued
-or unacknowledged, on two checks ``_STALL_SECONDS`` apart.  Every stage is idempotent, so a
+or unacknowledged (or acknowledged and waiting for a commit), on two checks
+``_STALL_SECONDS`` apart.  Every stage is idempotent, so a
 false alarm costs only repeated work.  Seen as 15 alerts of a never-committed partition
 never delivered after a SIGKILL (CI, tests/integration/test_alerts_e2e.py).
 """
@@ -123,7 +124,10 @@ async def _refetch_stalled(consumer: Any, expected: dict[TP, int]) -> None:
         return
     watch.checked_at = now
     app = consumer.app
-    if app.rebalancing or getattr(app, "in_recovery", False) or not consumer.flow_active:
+    # A commit under way (one hangs while the broker is down) has not moved
+    # ``_committed_offset`` yet for what was processed.
+    if (app.rebalancing or getattr(app, "in_recovery", False) or not consumer.flow_active
+            or consumer._commit_fut is not None):
         watch.suspects.clear()
         return
     busy = {message.tp for message in list(consumer._unacked_messages)} | _queued(app)
@@ -136,6 +140,9 @@ async def _refetch_stalled(consumer: Any, expected: dict[TP, int]) -> None:
         committed = consumer._committed_offset.get(tp)
         if (committed is None or committed < 0) and fetched:
             committed = (await consumer.earliest_offsets(tp))[tp]
+        acked = consumer._acked.get(tp)
+        if acked and committed is not None and min(acked) <= committed:
+            continue  # processed up from the committed offset: the next commit takes it
         if committed is not None and fetched > committed:
             suspects[tp] = (committed, fetched)
     for tp, (committed, fetched) in suspects.items():

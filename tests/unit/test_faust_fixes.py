@@ -31,6 +31,8 @@ class _Consumer:
         self.seeks: list[tuple[TP, int]] = []
         self.positions: dict[TP, int] = {}
         self._unacked_messages: set[Message] = set()
+        self._acked: dict[TP, list[int]] = {}
+        self._commit_fut: object | None = None  # Faust: a Future while a commit runs
         self.flow_active = True
         self.app = SimpleNamespace(rebalancing=False, in_recovery=False, topics=SimpleNamespace(
             _tp_index={}, acks_enabled_for=lambda topic: True))
@@ -138,10 +140,15 @@ def test_a_partition_fetched_but_never_processed_is_read_again(
 
     assert check() == []  # a first look only notes the suspects
     assert check() == [(ALERTS[1], 2)]  # never committed: from its first offset
-    consumer._unacked_messages.clear()  # ALERTS[2]'s batch is done but not committed yet
-    assert check() == [(ALERTS[1], 2)]
-    consumer._committed_offset[ALERTS[2]] = 9  # ... and now it is
-    assert check() == [(ALERTS[1], 2)]
+    consumer._unacked_messages.clear()  # ALERTS[2]'s batch is acked, the commit pending
+    consumer._acked[ALERTS[2]] = [4, 5, 6, 7, 8]
+    assert check() == check() == [(ALERTS[1], 2)]
+    consumer._acked[ALERTS[2]] = []
+    consumer._commit_fut = object()  # a commit hangs (the broker is down)
+    assert check() == check() == [(ALERTS[1], 2)]
+    consumer._commit_fut = None
+    consumer._committed_offset[ALERTS[2]] = 9  # ... and now it went through
+    assert check() == check() == [(ALERTS[1], 2)]
 
 
 def test_a_batch_cut_short_is_never_acknowledged() -> None:
