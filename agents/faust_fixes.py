@@ -31,9 +31,9 @@ generation or while flow control is off; when no further message arrives on such
 nothing above notices.  So a watchdog (``_refetch_stalled``) reads a partition again from
 its committed offset when it was fetched past that offset and none of its messages is queued
 or unacknowledged (or acknowledged and waiting for a commit), on two checks
-``_STALL_SECONDS`` apart.  Every stage is idempotent, so a
-false alarm costs only repeated work.  Seen as 15 alerts of a never-committed partition
-never delivered after a SIGKILL (CI, tests/integration/test_alerts_e2e.py).
+``_STALL_SECONDS`` apart.  Every stage is idempotent, so a false alarm costs only repeated
+work.  Seen as 15 alerts of a never-committed partition never delivered after a SIGKILL
+(CI, tests/integration/test_alerts_e2e.py).
 """
 
 from __future__ import annotations
@@ -70,11 +70,7 @@ class _Watch:
 
 
 def _expected(consumer: Any) -> dict[TP, int]:
-    try:
-        return consumer._newsflow_next  # type: ignore[no-any-return]
-    except AttributeError:
-        consumer._newsflow_next = {}
-        return consumer._newsflow_next  # type: ignore[no-any-return]
+    return consumer.__dict__.setdefault("_newsflow_next", {})  # type: ignore[no-any-return]
 
 
 async def _guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
@@ -138,12 +134,13 @@ async def _refetch_stalled(consumer: Any, expected: dict[TP, int]) -> None:
     for tp, position in zip(tps, positions, strict=True):
         fetched = max(expected.get(tp, 0), position or 0)
         committed = consumer._committed_offset.get(tp)
-        if (committed is None or committed < 0) and fetched:
+        if committed is None or committed < 0:
+            if not fetched:
+                continue
             committed = (await consumer.earliest_offsets(tp))[tp]
         acked = consumer._acked.get(tp)
-        if acked and committed is not None and min(acked) <= committed:
-            continue  # processed up from the committed offset: the next commit takes it
-        if committed is not None and fetched > committed:
+        waits_for_commit = bool(acked) and min(acked) <= committed  # processed from there on
+        if fetched > committed and not waits_for_commit:
             suspects[tp] = (committed, fetched)
     for tp, (committed, fetched) in suspects.items():
         if watch.suspects.get(tp) == (committed, fetched):

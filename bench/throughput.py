@@ -88,8 +88,9 @@ def _warm_up(ns: Namespace, workers: int) -> None:
     """Start workers and wait until each has its models loaded and partitions assigned.
 
     One article per partition, so every worker's enrichment process has loaded; sent again
-    (same ids) until all are indexed: what Faust drops while a fresh group forms is fetched
-    again only when a later message shows the gap (``agents.faust_fixes``).
+    (same ids) every 20 s until all are indexed: what Faust drops while a fresh group forms
+    comes back when a later message shows the gap, sooner than ``agents.faust_fixes``'s
+    stall watchdog would fetch it.
     """
     for _ in range(workers):
         ns.start_worker()
