@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -26,13 +27,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaProducer  # noqa: E402
+from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
 
 from pipeline.kafka_config import client_kwargs  # noqa: E402
 from pipeline.setup import create_topics, install_indices  # noqa: E402
 from tests.integration.conftest import Namespace  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "us-immigration-2020.jsonl"
+# How often the throughput run counts the index.  Each count costs Elasticsearch about 5 ms
+# of CPU, taken from the pipeline it measures: every 0.1 s that was 4% of the run's CPU.
+_POLL_SECONDS = 0.25
 
 
 def _load(n: int, *, offset: int = 0) -> list[dict]:
@@ -55,14 +59,15 @@ def _ceiling_worker(texts: list[str], ready: mp.Barrier, out: mp.Queue) -> None:
 
     nlp = load_ner_pipeline(Settings().model_en)
     ready.wait()
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in nlp.pipe((t[:MAX_NER_CHARS] for t in texts), batch_size=32):
         pass
-    out.put(time.perf_counter() - start)
+    out.put(time.process_time() - start)
 
 
-def ceiling(texts: list[str], processes: int) -> float:
-    """Articles/s of bare NER in ``processes`` processes (wall time of the slowest)."""
+def ceiling(texts: list[str], processes: int) -> tuple[float, float]:
+    """Articles/s of bare NER in ``processes`` processes (wall time of the slowest), and
+    the CPU seconds they used."""
     ctx = mp.get_context("spawn")
     ready, out = ctx.Barrier(processes + 1), ctx.Queue()
     shares = [texts[i::processes] for i in range(processes)]
@@ -71,12 +76,42 @@ def ceiling(texts: list[str], processes: int) -> float:
         p.start()
     ready.wait()
     start = time.perf_counter()
-    for _ in procs:
-        out.get()
+    cpu = sum(out.get() for _ in procs)
     elapsed = time.perf_counter() - start
     for p in procs:
         p.join()
-    return len(texts) / elapsed
+    return len(texts) / elapsed, cpu
+
+
+def _cpu_seconds(worker_pids: list[int]) -> dict[str, float]:
+    """CPU seconds used so far by each part of the pipeline, read from ``/proc``.
+
+    Parts: the workers' main processes, their NER children, Kafka, Elasticsearch.  The
+    difference between two readings says where the pipeline's CPU went in between.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = dict.fromkeys(("worker", "ner child", "kafka", "elasticsearch"), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid in worker_pids:
+            part = "worker"
+        elif ppid in worker_pids:
+            part = "ner child"
+        elif b"kafka.Kafka" in cmdline:
+            part = "kafka"
+        elif b"org.elasticsearch.bootstrap.Elasticsearch" in cmdline:
+            part = "elasticsearch"
+        else:
+            continue
+        used[part] += (int(fields[11]) + int(fields[12])) / tick
+    return used
 
 
 def _producer(ns: Namespace) -> KafkaProducer:
@@ -84,19 +119,35 @@ def _producer(ns: Namespace) -> KafkaProducer:
                          max_request_size=ns.settings.max_message_bytes)
 
 
-def _warm_up(ns: Namespace, workers: int) -> None:
-    """Start workers and wait until each has its models loaded and partitions assigned.
+def _wait_for_group(ns: Namespace, members: int, deadline: float) -> None:
+    admin = KafkaAdminClient(**client_kwargs(ns.settings))
+    try:
+        while True:
+            group = admin.describe_groups([ns.settings.consumer_group]).get(
+                ns.settings.consumer_group, {})
+            if group.get("group_state") == "Stable" and len(group.get("members") or []) == members:
+                return
+            if time.monotonic() > deadline:
+                sys.exit(f"the {members} workers never formed a stable group:\n{ns.logs()}")
+            time.sleep(0.5)
+    finally:
+        admin.close()
 
-    One article per partition, so every worker's enrichment process has loaded; sent again
-    (same ids) every 20 s until all are indexed: what Faust drops while a fresh group forms
-    comes back when a later message shows the gap, sooner than ``agents.faust_fixes``'s
-    stall watchdog would fetch it.
+
+def _warm_up(ns: Namespace, workers: int) -> list[int]:
+    """Start workers; return once they form a stable group and each has indexed an article.
+
+    The timed run must not include a rebalance: the ceiling has none.  One article per
+    partition, so every worker's enrichment process has loaded; sent again (same ids) every
+    20 s until all are indexed: what Faust drops while a fresh group forms comes back when a
+    later message shows the gap, sooner than ``agents.faust_fixes``'s stall watchdog would
+    fetch it.
     """
-    for _ in range(workers):
-        ns.start_worker()
+    pids = [ns.start_worker().pid for _ in range(workers)]
+    deadline = time.monotonic() + 300
+    _wait_for_group(ns, workers, deadline)
     producer = _producer(ns)
     partitions = ns.settings.topic_partitions
-    deadline = time.monotonic() + 300
     while ns.count() < partitions:
         if time.monotonic() > deadline:
             sys.exit("workers did not start:\n" + ns.logs())
@@ -106,6 +157,8 @@ def _warm_up(ns: Namespace, workers: int) -> None:
                           value=json.dumps({"id": f"warm-{p}", "body": body}).encode())
         producer.flush()
         ns.wait_for_count(partitions, timeout=20)
+    _wait_for_group(ns, workers, deadline)
+    return pids
 
 
 def pipeline_rate(ns: Namespace, articles: list[dict]) -> float:
@@ -121,7 +174,7 @@ def pipeline_rate(ns: Namespace, articles: list[dict]) -> float:
     while ns.count() < target:
         if time.monotonic() > deadline:
             sys.exit(f"stalled: {ns.count() - base}/{len(articles)} indexed; logs:\n{ns.logs()}")
-        time.sleep(0.1)
+        time.sleep(_POLL_SECONDS)
     return len(articles) / (time.perf_counter() - start)
 
 
@@ -172,16 +225,22 @@ def main() -> None:
           f"mean {statistics.mean(len(t) for t in texts):,.0f} chars")
     results = {}
     for workers in args.workers:
-        bare = ceiling(texts, workers)
+        bare, bare_cpu = ceiling(texts, workers)
         ns = Namespace(f"bench{uuid.uuid4().hex[:6]}", Path("/tmp"))
         try:
             create_topics(ns.settings)
             install_indices(ns.es, ns.settings)
-            _warm_up(ns, workers)
+            pids = _warm_up(ns, workers)
+            before = _cpu_seconds(pids)
             e2e = pipeline_rate(ns, [dict(a, id=f"{a['id']}-w{workers}") for a in articles])
+            after = _cpu_seconds(pids)
             results[workers] = (bare, e2e)
             print(f"workers={workers}: ceiling {bare:6.2f} articles/s, pipeline {e2e:6.2f} "
                   f"articles/s, ratio {e2e / bare:.2f}")
+            per_article = {part: (after[part] - before[part]) / len(articles) for part in after}
+            print(f"  CPU ms per article: bare NER {bare_cpu / len(articles) * 1000:.1f}; "
+                  f"pipeline {sum(per_article.values()) * 1000:.1f} = "
+                  + " + ".join(f"{part} {ms * 1000:.1f}" for part, ms in per_article.items()))
             if workers == max(args.workers):
                 rate = e2e / 2
                 sample = _load(args.latency_articles, offset=args.articles)
