@@ -25,7 +25,7 @@ from pipeline.entities import keyword_fields, refine_entities
 from pipeline.gazetteer import get_gazetteer
 from pipeline.geo import resolve_places
 from pipeline.ids import article_id as derive_id
-from pipeline.language import UNDETERMINED, detect_language, load_detector
+from pipeline.language import UNDETERMINED, detect_language
 from pipeline.nlp import Ner, RawSpan
 from pipeline.tagging import load_tagger
 from schemas import EnrichedArticle, RawArticle
@@ -122,7 +122,6 @@ class Enricher:
         self._ner = Ner({"en": model_en, "es": model_es}, batch_size=batch_size)
         self._tagger = load_tagger()
         get_gazetteer()  # built once per process, here rather than in the first batch
-        load_detector()
         self._prefer_publisher_language = prefer_publisher_language
 
     @classmethod
