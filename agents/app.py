@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.topic_replication,
         producer_acks=-1,
         producer_max_request_size=2 * settings.max_message_bytes,
+        # Faust's default (16 KB) holds one enriched article (13 KB on average) per batch;
+        # below the broker's default 1 MB message limit, which internal topics keep.
+        producer_max_batch_size=256 * 1024,
         consumer_max_fetch_size=settings.max_message_bytes,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
@@ -91,6 +95,44 @@ async def batches(stream: StreamT, size: int, *, within: float) -> AsyncIterator
             if not done:
                 for event in events:
                     event.message.acked = True
+
+
+async def overlapping_batches(
+    stream: StreamT,
+    size: int,
+    *,
+    within: float,
+    process: Callable[[list[EventT]], Awaitable[None]],
+    depth: int = 2,
+) -> None:
+    """``process`` the stream's batches, up to ``depth`` at a time, each acknowledged only
+    once its ``process`` has returned.
+
+    For the enrich agent: with one batch at a time its NER process sat idle while the event
+    loop forwarded a batch's results and ran the other agents, 6 to 9% of the time; now the
+    next batch is already waiting for it.  A partition is committed only up to its first
+    offset not acknowledged, so batches may finish in any order.  A batch whose ``process``
+    raises or is cancelled (the worker stops) is never acknowledged: whoever owns the
+    partition next reads it again.
+    """
+    in_flight: deque[asyncio.Task[None]] = deque()
+
+    async def process_then_ack(events: list[EventT]) -> None:
+        await process(events)
+        for event in events:
+            event.message.acked = False  # set below, to keep take_events from acking it
+            await stream.ack(event)
+
+    try:
+        async for events in stream.take_events(size, within=within):
+            for event in events:
+                event.message.acked = True  # take_events acks when the next batch is taken
+            in_flight.append(asyncio.ensure_future(process_then_ack(list(events))))
+            while len(in_flight) >= depth or (in_flight and in_flight[0].done()):
+                await in_flight.popleft()
+    finally:
+        for task in in_flight:
+            task.cancel()
 
 
 def dead_letter(event: EventT, *, stage: Stage, reason: str, error: str) -> DeadLetter:

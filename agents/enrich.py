@@ -13,9 +13,9 @@ from faust.types import EventT, StreamT
 
 from agents.app import (
     app,
-    batches,
     dead_letter,
     dedup_topic,
+    overlapping_batches,
     raw_topic,
     send_all,
     send_dead_letters,
@@ -50,7 +50,7 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
             letters.append((event.message.key, dead_letter(
                 event, stage="enrich", reason=outcome.reason, error=outcome.detail)))
         else:
-            outputs.append((dedup_topic, outcome.id.encode(), outcome.model_dump_json().encode()))
+            outputs.append((dedup_topic, outcome.id.encode(), outcome.json.encode()))
     await send_all(outputs)
     if letters:
         await send_dead_letters(letters)
@@ -79,7 +79,9 @@ pool = EnrichmentPool.from_settings(settings)
 
 @app.agent(raw_topic)
 async def enrich(stream: StreamT) -> None:
-    async for events in batches(
-        stream, settings.enrich_batch_size, within=settings.enrich_batch_seconds
-    ):
-        await enrich_batch(pool, events)
+    await overlapping_batches(
+        stream,
+        settings.enrich_batch_size,
+        within=settings.enrich_batch_seconds,
+        process=lambda events: enrich_batch(pool, events),
+    )

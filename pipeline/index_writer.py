@@ -8,7 +8,7 @@ retry later and do not commit) and documents it refuses (returned: dead-letter t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -27,14 +27,9 @@ class Rejected:
     reason: str
 
 
-def _actions(documents: Sequence[BaseModel], index: str) -> Iterator[dict]:
-    for document in documents:
-        yield {
-            "_op_type": "index",
-            "_index": index,
-            "_id": document.id,  # type: ignore[attr-defined]
-            "_source": document.model_dump(mode="json"),
-        }
+def _actions(documents: Iterable[tuple[str, object]], index: str) -> Iterator[dict]:
+    for doc_id, source in documents:
+        yield {"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
 
 
 def _describe(error: object) -> str:
@@ -46,14 +41,23 @@ def _describe(error: object) -> str:
 
 
 def index_documents(
+    es: Elasticsearch, documents: Sequence[BaseModel], *, index: str, **options: int
+) -> list[Rejected]:
+    """Index ``documents`` (articles, alerts: models with an ``id``); see ``index_sources``."""
+    sources = ((d.id, d.model_dump(mode="json")) for d in documents)  # type: ignore[attr-defined]
+    return index_sources(es, sources, index=index, **options)
+
+
+def index_sources(
     es: Elasticsearch,
-    documents: Sequence[BaseModel],
+    sources: Iterable[tuple[str, bytes | dict]],
     *,
     index: str,
     max_retries: int = 3,
     chunk_size: int = 500,
 ) -> list[Rejected]:
-    """Index ``documents`` (articles, alerts: models with an ``id``); return the refused.
+    """Index ``(id, source)`` pairs, a source being a dict or JSON already written (sent
+    as it is); return the documents refused.
 
     Raises ``IndexUnavailable`` when the cluster is down, overloaded past the retries
     (429) or failing on its side (5xx), so that nothing is acknowledged.
@@ -62,7 +66,7 @@ def index_documents(
     try:
         for ok, item in streaming_bulk(
             es,
-            _actions(documents, index),
+            _actions(sources, index),
             chunk_size=chunk_size,
             max_retries=max_retries,
             initial_backoff=0.5,

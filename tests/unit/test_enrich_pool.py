@@ -9,7 +9,7 @@ import signal
 
 from pipeline.config import Settings
 from pipeline.enrich import EnrichError
-from pipeline.enrich_pool import EnrichmentPool
+from pipeline.enrich_pool import Enriched, EnrichmentPool
 from schemas import EnrichedArticle, RawArticle
 
 RAWS = [
@@ -20,10 +20,11 @@ RAWS = [
 
 
 def _check(outcomes: list) -> None:
-    assert [type(o) for o in outcomes] == [EnrichedArticle, EnrichError, EnrichedArticle]
-    first, error, third = outcomes
+    assert [type(o) for o in outcomes] == [Enriched, EnrichError, Enriched]
+    assert [o.id for o in outcomes if isinstance(o, Enriched)] == ["p-1", "p-3"]
+    first, third = (EnrichedArticle.model_validate_json(o.json) for o in outcomes[::2])
     assert first.id == "p-1" and "Angela Merkel" in first.persons
-    assert error.reason == "empty_body"
+    assert outcomes[1].reason == "empty_body"
     assert third.id == "p-3" and third.language == "es" and "Carolina Valdivia" in third.persons
 
 

@@ -1,5 +1,6 @@
 """Workarounds for faust-streaming: the guard around a rebalance (real Faust queues, a
-stand-in consumer) and `agents.app.batches` (acks of a batch cut short).
+stand-in consumer), `agents.app.batches` (acks of a batch cut short) and
+`agents.app.overlapping_batches`.
 
 What the stand-in replaces is Faust's consumer thread (assignment, offsets, seeks); the
 end-to-end proofs on the real stack are tests/integration/test_alerts_e2e.py (SIGKILL before
@@ -179,3 +180,50 @@ def test_a_batch_cut_short_is_never_acknowledged() -> None:
 
     asyncio.run(agent())
     assert counted == {0: True, 1: True, 2: False, 3: False}
+
+
+def test_overlapping_batches_run_two_at_a_time_and_ack_only_what_was_processed() -> None:
+    """``agents.app.overlapping_batches``: the second batch is processed while the first
+    still is (the first waits for it), and a batch still in process when the worker stops
+    is never acknowledged, neither by take_events nor by us."""
+    from agents.app import overlapping_batches
+
+    tp = ALERTS[0]
+    taken = [[SimpleNamespace(message=_message(tp, o)) for o in offsets]
+             for offsets in ([0, 1], [2, 3], [4, 5])]
+    acked: dict[int, str] = {}
+
+    class _Stream:
+        async def take_events(self, size: int, *, within: float) -> AsyncIterator[list]:
+            for batch in taken:
+                try:
+                    yield batch
+                finally:  # what Faust's take_events does, through Stream.ack -> Message.ack
+                    for event in batch:
+                        if event.message.ack(None):
+                            acked[event.message.offset] = "take_events"
+            await asyncio.sleep(0.1)  # then the worker stops
+
+        async def ack(self, event: SimpleNamespace) -> None:
+            if event.message.ack(None):
+                acked[event.message.offset] = "processed"
+
+    async def agent() -> None:
+        second_started = asyncio.Event()
+
+        async def process(events: list) -> None:
+            first = events[0].message.offset
+            if first == 0:
+                await second_started.wait()
+            elif first == 2:
+                second_started.set()
+            else:
+                await asyncio.Event().wait()  # still in process when the worker stops
+
+        await asyncio.wait_for(
+            overlapping_batches(_Stream(), 2, within=0.1, process=process),  # type: ignore[arg-type]
+            timeout=5,
+        )
+
+    asyncio.run(agent())
+    assert acked == {0: "processed", 1: "processed", 2: "processed", 3: "processed"}
