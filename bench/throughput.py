@@ -238,9 +238,13 @@ def main() -> None:
             print(f"workers={workers}: ceiling {bare:6.2f} articles/s, pipeline {e2e:6.2f} "
                   f"articles/s, ratio {e2e / bare:.2f}")
             per_article = {part: (after[part] - before[part]) / len(articles) for part in after}
+            cpu = sum(per_article.values())
             print(f"  CPU ms per article: bare NER {bare_cpu / len(articles) * 1000:.1f}; "
-                  f"pipeline {sum(per_article.values()) * 1000:.1f} = "
+                  f"pipeline {cpu * 1000:.1f} = "
                   + " + ".join(f"{part} {ms * 1000:.1f}" for part, ms in per_article.items()))
+            cores = os.cpu_count() or 1
+            print(f"  pipeline used {e2e * cpu:.2f} of {cores} cores; with all {cores} busy it "
+                  f"could do {cores / cpu:.2f} articles/s, ratio {cores / cpu / bare:.2f}")
             if workers == max(args.workers):
                 rate = e2e / 2
                 sample = _load(args.latency_articles, offset=args.articles)
