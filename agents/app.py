@@ -109,18 +109,18 @@ async def overlapping_batches(
     once its ``process`` has returned.
 
     For the enrich agent: with one batch at a time its NER process sat idle while the event
-    loop forwarded a batch's results and ran the other agents, 6 to 9% of the time; now the
-    next batch is already waiting for it.  A partition is committed only up to its first
-    offset not acknowledged, so batches may finish in any order.  A batch whose ``process``
-    raises or is cancelled (the worker stops) is never acknowledged: whoever owns the
-    partition next reads it again.
+    loop forwarded a batch's results and ran the other agents (9% of the time with one
+    worker); now the next batch is already waiting for it.  A partition is committed only up
+    to its first offset not acknowledged, so batches may finish in any order.  A batch whose
+    ``process`` raises or is cancelled (the worker stops) is never acknowledged: whoever
+    owns the partition next reads it again.
     """
     in_flight: deque[asyncio.Task[None]] = deque()
 
     async def process_then_ack(events: list[EventT]) -> None:
         await process(events)
         for event in events:
-            event.message.acked = False  # set below, to keep take_events from acking it
+            event.message.acked = False  # undo the mark made below: this ack must count
             await stream.ack(event)
 
     try:

@@ -46,7 +46,8 @@ BATCH_SIZE = Histogram(
 )
 BATCH_SECONDS = Histogram(
     "newsflow_batch_seconds",
-    "Work time of one batch: NER and enrichment for enrich, the bulk write for index.",
+    "Work time of one batch: for enrich, from handing it to the NER process to its results "
+    "(including any wait behind the batch before it), the bulk write for index.",
     ["stage"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
