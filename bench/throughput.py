@@ -25,12 +25,14 @@ import statistics
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
+from kafka.partitioner.default import murmur2  # noqa: E402
 
 from pipeline.kafka_config import client_kwargs  # noqa: E402
 from pipeline.setup import create_topics, install_indices  # noqa: E402
@@ -143,6 +145,31 @@ def _wait_for_group(ns: Namespace, members: int, deadline: float) -> None:
         admin.close()
 
 
+def _articles_per_worker(ns: Namespace, articles: list[dict]) -> list[int]:
+    """How the raw topic's key hashing and the group's assignment split ``articles``.
+
+    Keys are article ids (one article's versions stay in order), so a finite batch splits
+    unevenly between workers, and the worker with less to do stands idle at the end; the
+    ceiling's processes get equal shares.
+    """
+    partitions = ns.settings.topic_partitions
+    per_partition = Counter((murmur2(a["id"].encode()) & 0x7FFFFFFF) % partitions
+                            for a in articles)
+    admin = KafkaAdminClient(**client_kwargs(ns.settings))
+    try:
+        group = admin.describe_groups([ns.settings.consumer_group]).get(
+            ns.settings.consumer_group, {})
+    finally:
+        admin.close()
+    split = []
+    for member in group.get("members") or []:
+        assignment = member.get("member_assignment") or {}
+        split.append(sum(per_partition[p] for a in assignment.get("assigned_partitions", [])
+                         if a.get("topic") == ns.settings.topic_raw
+                         for p in a.get("partitions", [])))
+    return sorted(split, reverse=True)
+
+
 def _warm_up(ns: Namespace, workers: int) -> list[int]:
     """Start workers; return once they form a stable group and each has indexed an article.
 
@@ -241,11 +268,16 @@ def main() -> None:
             install_indices(ns.es, ns.settings)
             pids = _warm_up(ns, workers)
             before = _cpu_seconds(pids)
-            e2e = pipeline_rate(ns, [dict(a, id=f"{a['id']}-w{workers}") for a in articles])
+            # New ids every run: with the same ids every run got the same uneven split.
+            run = [dict(a, id=f"{a['id']}-{uuid.uuid4().hex[:6]}") for a in articles]
+            e2e = pipeline_rate(ns, run)
             after = _cpu_seconds(pids)
             results[workers] = (bare, e2e)
             print(f"workers={workers}: ceiling {bare:6.2f} articles/s, pipeline {e2e:6.2f} "
                   f"articles/s, ratio {e2e / bare:.2f}")
+            if workers > 1:
+                split = "/".join(map(str, _articles_per_worker(ns, run)))
+                print(f"  articles per worker (by key hash): {split}")
             per_article = {part: (after[part] - before[part]) / len(articles) for part in after}
             cpu = sum(per_article.values())
             print(f"  CPU ms per article: bare NER {bare_cpu / len(articles) * 1000:.1f}; "
