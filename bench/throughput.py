@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
+from kafka import KafkaProducer  # noqa: E402
 from kafka.partitioner.default import murmur2  # noqa: E402
 
 from pipeline.kafka_config import client_kwargs  # noqa: E402
@@ -57,12 +57,12 @@ def _load(n: int) -> list[dict]:
     return articles
 
 
-def _spread(articles: list[dict], n: int, suffix: str) -> list[dict]:
+def _spread(articles: list[dict], n: int) -> list[dict]:
     """``n`` of ``articles`` taken evenly across them, under new ids: a latency sample as
     long on average as the articles the rate was measured on (the corpus's next articles
     were 3.7k characters on average after the first 480, 10.2k after the first 3,000)."""
     step = max(1, len(articles) // n)
-    return [dict(a, id=f"{a['id']}-{suffix}") for a in articles[::step][:n]]
+    return [dict(a, id=f"{a['id']}-lat") for a in articles[::step][:n]]
 
 
 def _ceiling_worker(texts: list[str], ready: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -131,21 +131,6 @@ def _producer(ns: Namespace) -> KafkaProducer:
                          max_request_size=ns.settings.max_message_bytes)
 
 
-def _wait_for_group(ns: Namespace, members: int, deadline: float) -> None:
-    admin = KafkaAdminClient(**client_kwargs(ns.settings))
-    try:
-        while True:
-            group = admin.describe_groups([ns.settings.consumer_group]).get(
-                ns.settings.consumer_group, {})
-            if group.get("group_state") == "Stable" and len(group.get("members") or []) == members:
-                return
-            if time.monotonic() > deadline:
-                sys.exit(f"the {members} workers never formed a stable group:\n{ns.logs()}")
-            time.sleep(0.5)
-    finally:
-        admin.close()
-
-
 def _articles_per_worker(ns: Namespace, articles: list[dict]) -> list[int]:
     """How the raw topic's key hashing and the group's assignment split ``articles``.
 
@@ -156,14 +141,8 @@ def _articles_per_worker(ns: Namespace, articles: list[dict]) -> list[int]:
     partitions = ns.settings.topic_partitions
     per_partition = Counter((murmur2(a["id"].encode()) & 0x7FFFFFFF) % partitions
                             for a in articles)
-    admin = KafkaAdminClient(**client_kwargs(ns.settings))
-    try:
-        group = admin.describe_groups([ns.settings.consumer_group]).get(
-            ns.settings.consumer_group, {})
-    finally:
-        admin.close()
     split = []
-    for member in group.get("members") or []:
+    for member in ns.group().get("members") or []:
         assignment = member.get("member_assignment") or {}
         split.append(sum(per_partition[p] for a in assignment.get("assigned_partitions", [])
                          if a.get("topic") == ns.settings.topic_raw
@@ -181,8 +160,8 @@ def _warm_up(ns: Namespace, workers: int) -> list[int]:
     fetch it.
     """
     pids = [ns.start_worker().pid for _ in range(workers)]
+    ns.wait_for_group(workers, timeout=300)
     deadline = time.monotonic() + 300
-    _wait_for_group(ns, workers, deadline)
     producer = _producer(ns)
     partitions = ns.settings.topic_partitions
     while ns.count() < partitions:
@@ -194,7 +173,7 @@ def _warm_up(ns: Namespace, workers: int) -> list[int]:
                           value=json.dumps({"id": f"warm-{p}", "body": body}).encode())
         producer.flush()
         ns.wait_for_count(partitions, timeout=20)
-    _wait_for_group(ns, workers, deadline)
+    ns.wait_for_group(workers, timeout=60)
     return pids
 
 
@@ -275,10 +254,10 @@ def main() -> None:
             run = [dict(a, id=f"{a['id']}-{uuid.uuid4().hex[:6]}") for a in articles]
             e2e = pipeline_rate(ns, run)
             after = _cpu_seconds(pids)
-            split = _articles_per_worker(ns, run)
+            split = _articles_per_worker(ns, run) if workers > 1 else []
             lat = None
             if workers == max(args.workers):
-                lat = latencies(ns, _spread(articles, args.latency_articles, "lat"), e2e / 2)
+                lat = latencies(ns, _spread(articles, args.latency_articles), e2e / 2)
         finally:
             ns.cleanup()
         second = ceiling(texts, workers)

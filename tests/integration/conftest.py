@@ -95,6 +95,27 @@ class Namespace:
         return [hit["_id"] for hit in hits]
 
     # --- workers -------------------------------------------------------------------------
+    def group(self) -> dict:
+        """The consumer group as Kafka describes it (state, members, their assignments)."""
+        admin = KafkaAdminClient(**client_kwargs(self.settings))
+        try:
+            return admin.describe_groups([self.settings.consumer_group]).get(  # type: ignore[no-any-return]
+                self.settings.consumer_group, {})
+        finally:
+            admin.close()
+
+    def wait_for_group(self, members: int, *, timeout: float = 240) -> None:
+        """Until the group is stable with ``members`` workers; AssertionError if it never is."""
+        deadline = time.monotonic() + timeout
+        group = self.group()
+        while not (group.get("group_state") == "Stable"
+                   and len(group.get("members") or []) == members):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"group never settled with {members} workers: {group}\n{self.logs()}")
+            time.sleep(0.5)
+            group = self.group()
+
     def start_worker(self) -> subprocess.Popen:
         log = (self.tmp / f"worker-{len(self._workers)}.log").open("w")
         proc = subprocess.Popen(

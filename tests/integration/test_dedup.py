@@ -6,9 +6,7 @@ import json
 import time
 
 import pytest
-from kafka.admin import KafkaAdminClient
 
-from pipeline.kafka_config import client_kwargs
 from tests.integration.conftest import Namespace
 
 pytestmark = pytest.mark.stack
@@ -86,23 +84,11 @@ def _docs(ns: Namespace) -> dict[str, dict]:
     return {hit["_id"]: hit["_source"] for hit in hits}
 
 
-def _wait_for_group(ns: Namespace, *, members: int, timeout: float = 240) -> None:
+def _wait_for_group(ns: Namespace, *, members: int) -> None:
     """Until the workers have settled: articles in flight while the group rebalances are
     test_two_workers.py's subject."""
-    admin = KafkaAdminClient(**client_kwargs(ns.settings))
-    group: dict = {}
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            group = admin.describe_groups([ns.settings.consumer_group]).get(
-                ns.settings.consumer_group, {})
-            if group.get("group_state") == "Stable" and len(group.get("members") or []) == members:
-                time.sleep(3)  # the new owner of the dedup partition recovers its tables
-                return
-            time.sleep(0.5)
-    finally:
-        admin.close()
-    raise AssertionError(f"group never settled with {members} workers: {group}\n{ns.logs()}")
+    ns.wait_for_group(members, timeout=240)
+    time.sleep(3)  # the new owner of the dedup partition recovers its tables
 
 
 def test_syndicated_copies_share_the_first_copys_story_across_workers_and_restarts(
