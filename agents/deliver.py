@@ -33,11 +33,11 @@ from pydantic import ValidationError
 
 from agents.alerts import alerts_topic, rules_ready, wait_for_rule
 from agents.app import app, batches, dead_letter, send_dead_letters, settings
-from pipeline.alert_delivery import deliver, failure_letter
-from pipeline.alerting import Pending, due_at, sends_at_once
-from pipeline.channels import http_client
-from pipeline.es_client import es_client
-from pipeline.index_writer import IndexUnavailable, index_documents
+from pipeline.alerts.channels import http_client
+from pipeline.alerts.delivery import deliver, failure_letter
+from pipeline.alerts.rulebook import Pending, due_at, sends_at_once
+from pipeline.core.es_client import es_client
+from pipeline.index.writer import IndexUnavailable, index_documents
 from schemas import Alert, AlertRule, DeadLetter
 
 log = logging.getLogger("newsflow.deliver")

@@ -21,10 +21,10 @@ from agents.app import (
     send_dead_letters,
     settings,
 )
-from pipeline.enrich import EnrichError
-from pipeline.enrich_pool import EnrichmentPool
-from pipeline.metrics import IN, OUT, count, dead_lettered, observe_batch
-from pipeline.validate import InvalidArticle, parse_raw
+from pipeline.enrichment.enrich import EnrichError
+from pipeline.enrichment.pool import EnrichmentPool
+from pipeline.ingest.validate import InvalidArticle, parse_raw
+from pipeline.operations.metrics import IN, OUT, count, dead_lettered, observe_batch
 from schemas import RawArticle
 
 log = logging.getLogger("newsflow.enrich")

@@ -15,9 +15,9 @@ from elasticsearch import Elasticsearch
 from faust.types import EventT, StreamT
 
 from agents.app import app, batches, dead_letter, enriched_topic, send_dead_letters, settings
-from pipeline.es_client import es_client
-from pipeline.index_writer import IndexUnavailable, Rejected, index_sources
-from pipeline.metrics import (
+from pipeline.core.es_client import es_client
+from pipeline.index.writer import IndexUnavailable, Rejected, index_sources
+from pipeline.operations.metrics import (
     IN,
     OUT,
     count,

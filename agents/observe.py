@@ -14,8 +14,8 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from agents.app import app, settings
-from pipeline.metrics import set_lag, start_metrics_server
-from pipeline.offsets import admin_client, consumed_topics, group_offsets
+from pipeline.operations.metrics import set_lag, start_metrics_server
+from pipeline.operations.offsets import admin_client, consumed_topics, group_offsets
 
 log = logging.getLogger("newsflow.observe")
 

@@ -10,7 +10,7 @@ import faust
 # importing registers the agents (observe: /metrics and the consumer-lag timer)
 from agents import alerts, dedup, deliver, enrich, index, observe  # noqa: F401
 from agents.app import app, settings
-from pipeline.logs import logging_config
+from pipeline.operations.logs import logging_config
 
 
 def run_worker(*, loglevel: str = "info") -> None:

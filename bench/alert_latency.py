@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaProducer  # noqa: E402
 
-from pipeline.kafka_config import client_kwargs  # noqa: E402
-from pipeline.rule_store import RuleStore  # noqa: E402
-from pipeline.setup import create_topics, install_indices  # noqa: E402
+from pipeline.alerts.store import RuleStore  # noqa: E402
+from pipeline.core.kafka_client import client_kwargs  # noqa: E402
+from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
 from schemas import AlertRule, WebhookChannel  # noqa: E402
 from tests.integration.conftest import Namespace  # noqa: E402
 

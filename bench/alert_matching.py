@@ -23,9 +23,9 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.config import Settings
-from pipeline.rules import Matcher, RuleSyntaxError, analyze, naive_match, parse_rule
-from pipeline.rules.document import Document
+from pipeline.alerts.rules import Matcher, RuleSyntaxError, analyze, naive_match, parse_rule
+from pipeline.alerts.rules.document import Document
+from pipeline.core.settings import Settings
 from schemas.articles import EnrichedArticle
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpora/us-immigration-2020.jsonl"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.dedup import (
+from pipeline.stories.dedup import (
     BandEntry,
     decide,
     fingerprint,

@@ -18,9 +18,16 @@ from pathlib import Path
 
 from datasketch import MinHash  # type: ignore[import-untyped]
 
-from pipeline.config import Settings
-from pipeline.dedup import NUM_PERM, SEED, band_keys, fingerprint, normalise_words, signature
-from pipeline.nlp import Ner
+from pipeline.core.settings import Settings
+from pipeline.enrichment.nlp import Ner
+from pipeline.stories.dedup import (
+    NUM_PERM,
+    SEED,
+    band_keys,
+    fingerprint,
+    normalise_words,
+    signature,
+)
 
 CORPUS = Path("/work/shared/corpora/us-immigration-2020.jsonl")
 WORDS = 1000

@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import pipeline.language as language  # noqa: E402
+import pipeline.enrichment.language as language  # noqa: E402
 from bench.ner_eval import read_conll  # noqa: E402
-from pipeline.enrich import clean_text  # noqa: E402
+from pipeline.enrichment.enrich import clean_text  # noqa: E402
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 _ENGLISH = ("us-immigration-2020.jsonl", "guardian-migration.jsonl", "bbc-2005.jsonl")

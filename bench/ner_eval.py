@@ -27,10 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.entities import refine_entities
-from pipeline.gazetteer import get_gazetteer
-from pipeline.geo import resolve_places
-from pipeline.nlp import load_ner_pipeline
+from pipeline.enrichment.entities import refine_entities
+from pipeline.enrichment.gazetteer import get_gazetteer
+from pipeline.enrichment.geo import resolve_places
+from pipeline.enrichment.nlp import load_ner_pipeline
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared/corpora"
 EN_TEST = CORPORA / "ner" / "conll2003-en-test.txt"

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.config import Settings
-from pipeline.enrich import Enricher, clean_text
-from pipeline.language import detect_language
-from pipeline.nlp import Ner
+from pipeline.core.settings import Settings
+from pipeline.enrichment.enrich import Enricher, clean_text
+from pipeline.enrichment.language import detect_language
+from pipeline.enrichment.nlp import Ner
 from schemas import RawArticle
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpora/us-immigration-2020.jsonl"

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.tagging import Tagger, load_tagger  # noqa: E402
+from pipeline.enrichment.tagging import Tagger, load_tagger  # noqa: E402
 from schemas import Entity, Mention  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared/corpora"

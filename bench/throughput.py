@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaProducer  # noqa: E402
 from kafka.partitioner.default import murmur2  # noqa: E402
 
-from pipeline.kafka_config import client_kwargs  # noqa: E402
-from pipeline.setup import create_topics, install_indices  # noqa: E402
+from pipeline.core.kafka_client import client_kwargs  # noqa: E402
+from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
 from tests.integration.conftest import Namespace  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "us-immigration-2020.jsonl"
@@ -66,8 +66,8 @@ def _spread(articles: list[dict], n: int) -> list[dict]:
 
 
 def _ceiling_worker(texts: list[str], ready: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    from pipeline.config import Settings
-    from pipeline.nlp import MAX_NER_CHARS, load_ner_pipeline
+    from pipeline.core.settings import Settings
+    from pipeline.enrichment.nlp import MAX_NER_CHARS, load_ner_pipeline
 
     nlp = load_ner_pipeline(Settings().model_en)
     ready.wait()

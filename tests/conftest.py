@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import stack as local_stack
-from pipeline.config import Settings
-from pipeline.setup import create_topics, install_indices
+from pipeline.core.settings import Settings
+from pipeline.operations.setup import create_topics, install_indices
 from tests.integration.conftest import Namespace
 
 

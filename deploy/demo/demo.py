@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.config import get_settings
-from pipeline.es_client import es_client
-from pipeline.ids import article_id
-from pipeline.inputs import Parsed, read_sources
+from pipeline.core.settings import get_settings
+from pipeline.core.es_client import es_client
+from pipeline.ingest.ids import article_id
+from pipeline.ingest.inputs import Parsed, read_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -18,9 +18,9 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
 
-from pipeline.config import Settings
-from pipeline.es_client import es_client
-from pipeline.kafka_config import client_kwargs
+from pipeline.core.es_client import es_client
+from pipeline.core.kafka_client import client_kwargs
+from pipeline.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

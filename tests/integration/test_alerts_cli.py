@@ -18,10 +18,10 @@ import pytest
 from elasticsearch import NotFoundError
 from typer.testing import CliRunner, Result
 
-from pipeline.cli import app
-from pipeline.config import get_settings
-from pipeline.index_writer import index_documents
-from pipeline.rule_store import load_rules
+from agents.cli import app
+from pipeline.alerts.store import load_rules
+from pipeline.core.settings import get_settings
+from pipeline.index.writer import index_documents
 from schemas.articles import EnrichedArticle
 
 pytestmark = pytest.mark.stack

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.channels import verify_signature
+from pipeline.alerts.channels import verify_signature
 from schemas import Alert, DeadLetter
 from tests.integration.conftest import ROOT, Namespace
 

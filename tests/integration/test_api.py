@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from pipeline.api import create_api
-from pipeline.index_writer import index_documents
-from pipeline.rule_store import load_rules
+from pipeline.alerts.api import create_api
+from pipeline.alerts.store import load_rules
+from pipeline.index.writer import index_documents
 from schemas.articles import EnrichedArticle
 
 pytestmark = pytest.mark.stack

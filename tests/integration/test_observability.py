@@ -17,9 +17,9 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.kafka_config import client_kwargs
-from pipeline.offsets import admin_client, group_offsets
-from pipeline.rule_store import RuleStore
+from pipeline.alerts.store import RuleStore
+from pipeline.core.kafka_client import client_kwargs
+from pipeline.operations.offsets import admin_client, group_offsets
 from schemas import AlertRule, DeadLetter
 from schemas.alerts import WebhookChannel
 from tests.integration.conftest import ROOT, Namespace, article_json

@@ -17,11 +17,11 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
-from pipeline.config import Settings
-from pipeline.ids import article_id
-from pipeline.inputs import Parsed, read_path
-from pipeline.kafka_config import client_kwargs
-from pipeline.publish import KafkaUnavailable, publish
+from pipeline.core.kafka_client import client_kwargs
+from pipeline.core.settings import Settings
+from pipeline.ingest.ids import article_id
+from pipeline.ingest.inputs import Parsed, read_path
+from pipeline.ingest.publish import KafkaUnavailable, publish
 from schemas import RawArticle
 
 DEMO_SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "samples"
@@ -158,7 +158,7 @@ def test_dry_run_needs_no_kafka(tmp_path: Path) -> None:
 def _cli(args: list[str], *, env: dict[str, str], stdin: str | None = None,
          ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import main; main()", *args],
+        [sys.executable, "-c", "from agents.cli import main; main()", *args],
         input=stdin, env=env, capture_output=True, text=True, timeout=120,
     )
 

@@ -13,17 +13,17 @@ import pytest
 from elasticsearch import NotFoundError
 from kafka import KafkaProducer
 
-from pipeline.backtest import backtest
-from pipeline.index_writer import index_documents
-from pipeline.kafka_config import client_kwargs
-from pipeline.rule_store import (
+from pipeline.alerts.backtest import backtest
+from pipeline.alerts.rules import RuleSyntaxError
+from pipeline.alerts.store import (
     RuleStore,
     decode_rule,
     encode_rule,
     load_rules,
     mirror_document,
 )
-from pipeline.rules import RuleSyntaxError
+from pipeline.core.kafka_client import client_kwargs
+from pipeline.index.writer import index_documents
 from schemas.alerts import AlertRule, WebhookChannel
 from schemas.articles import EnrichedArticle
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from pipeline.config import Settings
-from pipeline.es_client import es_client
-from pipeline.rules import Matcher, es_query, naive_match, parse_rule
+from pipeline.alerts.rules import Matcher, es_query, naive_match, parse_rule
+from pipeline.core.es_client import es_client
+from pipeline.core.settings import Settings
 from schemas.articles import EnrichedArticle
 from schemas.index import article_template
 

@@ -16,11 +16,11 @@ import pytest
 from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
-from pipeline import config as config_module
-from pipeline.cli import app
-from pipeline.config import Settings
-from pipeline.es_client import es_client
-from pipeline.search import (
+from agents.cli import app
+from pipeline.core import settings as config_module
+from pipeline.core.es_client import es_client
+from pipeline.core.settings import Settings
+from pipeline.index.search import (
     HIGHLIGHT_POST,
     HIGHLIGHT_PRE,
     ClusterUnavailable,

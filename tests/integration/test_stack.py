@@ -13,13 +13,13 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError
 
 from pipeline import stack as local_stack
-from pipeline.config import Settings
+from pipeline.core.settings import Settings
 
 pytestmark = pytest.mark.stack
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()",
+    return subprocess.run([sys.executable, "-c", "from agents.cli import main; main()",
                            "stack", *args], capture_output=True, text=True, timeout=600)
 
 

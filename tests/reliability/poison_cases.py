@@ -43,7 +43,7 @@ class Case:
     expect: DeadLettered | Indexed
 
 
-# Characters no stored title, body, source or author may keep (pipeline.enrich cleans them).
+# Characters no stored title, body, source or author may keep (enrichment cleans them).
 INVISIBLE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u2069\ufeff]"

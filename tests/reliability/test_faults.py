@@ -35,7 +35,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from pipeline import stack as local_stack
-from pipeline.kafka_config import client_kwargs
+from pipeline.core.kafka_client import client_kwargs
 from schemas import Alert, DeadLetter
 from tests.integration.conftest import ROOT, Namespace
 from tests.integration.test_alerts_e2e import Received, Receiver

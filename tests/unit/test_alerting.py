@@ -1,12 +1,19 @@
-"""pipeline.alerting: the rule book, alerts built from matches, throttle and digest timing."""
+"""pipeline.alerts.rulebook: the rule book, alerts from matches, throttle and digest timing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.alerting import Pending, RuleBook, alerts_for, build_alert, due_at, sends_at_once
-from pipeline.rule_store import encode_rule
+from pipeline.alerts.rulebook import (
+    Pending,
+    RuleBook,
+    alerts_for,
+    build_alert,
+    due_at,
+    sends_at_once,
+)
+from pipeline.alerts.store import encode_rule
 from schemas import Alert, AlertRule, EnrichedArticle
 
 _NOW = datetime(2024, 5, 2, 10, 17, 30, tzinfo=UTC)

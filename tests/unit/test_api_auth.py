@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.api import ApiConfigError, create_api, load_api_keys
-from pipeline.config import Settings
-from pipeline.rules import RuleSyntaxError, parse_rule
+from pipeline.alerts.api import ApiConfigError, create_api, load_api_keys
+from pipeline.alerts.rules import RuleSyntaxError, parse_rule
+from pipeline.core.settings import Settings
 
 KEY = "k-unit-3f9a1c"
 OTHER_KEY = "k-unit-other-77"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import HttpUrl
 
-from pipeline.channels import group_by_rule, idempotency_key
-from pipeline.channels.base import check_batch
-from pipeline.channels.digest import build, render_html, render_text
+from pipeline.alerts.channels import group_by_rule, idempotency_key
+from pipeline.alerts.channels.base import check_batch
+from pipeline.alerts.channels.digest import build, render_html, render_text
 from schemas import Alert, AlertRule
 
 T0 = datetime(2025, 5, 6, 8, 0, tzinfo=UTC)

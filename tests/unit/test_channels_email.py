@@ -17,9 +17,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import HttpUrl
 
-from pipeline.channels import DeliveryError, channel_for, idempotency_key
-from pipeline.channels.email import message_id
-from pipeline.config import Settings
+from pipeline.alerts.channels import DeliveryError, channel_for, idempotency_key
+from pipeline.alerts.channels.email import message_id
+from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, EmailChannel
 
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)

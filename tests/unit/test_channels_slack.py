@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pydantic import HttpUrl
 
-from pipeline.channels import DeliveryError, TargetRefusedError, channel_for, http_client
-from pipeline.channels import idempotency_key as make_key
-from pipeline.config import Settings
+from pipeline.alerts.channels import DeliveryError, TargetRefusedError, channel_for, http_client
+from pipeline.alerts.channels import idempotency_key as make_key
+from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, SlackChannel
 
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)

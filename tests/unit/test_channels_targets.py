@@ -11,8 +11,8 @@ import ipaddress
 
 import pytest
 
-from pipeline.channels import TargetRefusedError
-from pipeline.channels.targets import address_problem, check_target, describe
+from pipeline.alerts.channels import TargetRefusedError
+from pipeline.alerts.channels.targets import address_problem, check_target, describe
 
 
 @pytest.mark.parametrize(

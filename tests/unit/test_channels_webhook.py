@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import HttpUrl, SecretStr
 
-from pipeline.channels import (
+from pipeline.alerts.channels import (
     DeliveryError,
     TargetRefusedError,
     channel_for,
@@ -23,7 +23,7 @@ from pipeline.channels import (
     idempotency_key,
     verify_signature,
 )
-from pipeline.config import Settings
+from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, WebhookChannel
 
 SECRET = "s3cret-for-tests"

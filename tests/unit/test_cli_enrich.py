@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from agents.cli import app
 from schemas import EnrichedArticle
 
 GOOD_EN = {"id": "c-1", "body": "Kamala Harris spoke about asylum seekers in El Paso."}

@@ -1,4 +1,4 @@
-"""pipeline.deadletters without a broker: filters and where a replay goes."""
+"""pipeline.operations.deadletters without a broker: filters and where a replay goes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.deadletters import DeadLetterError, StoredLetter, replay_target, select
+from pipeline.core.settings import Settings
+from pipeline.operations.deadletters import DeadLetterError, StoredLetter, replay_target, select
 from schemas import Alert, DeadLetter
 
 SETTINGS = Settings(topic_raw="x.raw", topic_enriched="x.enriched", topic_dedup="x.dedup",

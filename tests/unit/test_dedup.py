@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.dedup import (
+from pipeline.stories.dedup import (
     BANDS,
     MIN_WORDS,
     NUM_PERM,

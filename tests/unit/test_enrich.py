@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.enrich import Enricher, EnrichError, clean_text, clean_title
-from pipeline.ids import article_id
+from pipeline.core.settings import Settings
+from pipeline.enrichment.enrich import Enricher, EnrichError, clean_text, clean_title
+from pipeline.ingest.ids import article_id
 from schemas import EnrichedArticle, RawArticle
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"

@@ -7,9 +7,9 @@ import multiprocessing
 import os
 import signal
 
-from pipeline.config import Settings
-from pipeline.enrich import EnrichError
-from pipeline.enrich_pool import Enriched, EnrichmentPool
+from pipeline.core.settings import Settings
+from pipeline.enrichment.enrich import EnrichError
+from pipeline.enrichment.pool import Enriched, EnrichmentPool
 from schemas import EnrichedArticle, RawArticle
 
 RAWS = [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.entities import keyword_fields, refine_entities
-from pipeline.nlp import load_ner_pipeline
+from pipeline.core.settings import Settings
+from pipeline.enrichment.entities import keyword_fields, refine_entities
+from pipeline.enrichment.nlp import load_ner_pipeline
 from schemas import Entity
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.entities import refine_entities
-from pipeline.geo import resolve_places
-from pipeline.nlp import load_ner_pipeline
+from pipeline.core.settings import Settings
+from pipeline.enrichment.entities import refine_entities
+from pipeline.enrichment.geo import resolve_places
+from pipeline.enrichment.nlp import load_ner_pipeline
 from schemas import Entity, Mention, Place
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"

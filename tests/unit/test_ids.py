@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pipeline.ids import article_id, canonical_url, normalise_text
+from pipeline.ingest.ids import article_id, canonical_url, normalise_text
 from schemas import RawArticle
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")

@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.inputs import Parsed, Rejected, find_dateline, read_path, read_sources, to_raw_article
-from pipeline.inputs.feeds import strip_html
-from pipeline.inputs.records import RecordError, to_aware_datetime
+from pipeline.ingest.inputs import (
+    Parsed,
+    Rejected,
+    find_dateline,
+    read_path,
+    read_sources,
+    to_raw_article,
+)
+from pipeline.ingest.inputs.feeds import strip_html
+from pipeline.ingest.inputs.records import RecordError, to_aware_datetime
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "chile-bolivia-border.txt"
 DEMO_SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "samples"

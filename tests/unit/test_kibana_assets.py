@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.kibana import (
+from pipeline.core.settings import Settings
+from pipeline.index.kibana import (
     DATE_TYPES,
     GEO_TYPES,
     NDJSON_PATH,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.language import DETECT_CHARS, UNDETERMINED, detect_language
+from pipeline.enrichment.language import DETECT_CHARS, UNDETERMINED, detect_language
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""pipeline.logs: one JSON object per line with extras; secrets stay out of settings' repr."""
+"""pipeline.operations.logs: one JSON object per line; secrets stay out of settings' repr."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import logging.config
 
 from pydantic import SecretStr
 
-from pipeline.config import Settings
-from pipeline.logs import JsonFormatter, logging_config
+from pipeline.core.settings import Settings
+from pipeline.operations.logs import JsonFormatter, logging_config
 
 
 def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:

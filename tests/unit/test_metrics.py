@@ -1,11 +1,11 @@
-"""pipeline.metrics: the helpers move the right series, and /metrics serves them."""
+"""pipeline.operations.metrics: the helpers move the right series, and /metrics serves them."""
 
 from __future__ import annotations
 
 import httpx
 from prometheus_client import REGISTRY
 
-from pipeline import metrics
+from pipeline.operations import metrics
 
 
 def _value(name: str, **labels: str) -> float:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import spacy
 
-import pipeline.nlp as nlp_module
-from pipeline.config import Settings
-from pipeline.nlp import Ner, RawSpan, load_ner_pipeline
+import pipeline.enrichment.nlp as nlp_module
+from pipeline.core.settings import Settings
+from pipeline.enrichment.nlp import Ner, RawSpan, load_ner_pipeline
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()

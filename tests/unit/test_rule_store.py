@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.rule_store import (
+from pipeline.alerts.store import (
     RuleDecodeError,
     decode_rule,
     encode_rule,

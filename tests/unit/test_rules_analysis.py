@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.rules import analyze
-from pipeline.rules.analysis import DEFAULT_FIELDS, KEYWORD_FIELDS, TEXT_FIELDS, lowercase
+from pipeline.alerts.rules import analyze
+from pipeline.alerts.rules.analysis import DEFAULT_FIELDS, KEYWORD_FIELDS, TEXT_FIELDS, lowercase
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.rules import Matcher, RuleSyntaxError, naive_match, parse_rule
+from pipeline.alerts.rules import Matcher, RuleSyntaxError, naive_match, parse_rule
 from schemas.articles import EnrichedArticle
 
 _NOW = datetime(2024, 5, 1, tzinfo=UTC)

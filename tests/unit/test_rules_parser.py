@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.rules import RuleSyntaxError, parse_rule
-from pipeline.rules.query import Bool, Keyword, Phrase, Term, Wildcard
+from pipeline.alerts.rules import RuleSyntaxError, parse_rule
+from pipeline.alerts.rules.query import Bool, Keyword, Phrase, Term, Wildcard
 
 TB = ("title", "body")
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.rules.es import es_query
-from pipeline.search import (
+from pipeline.alerts.rules.es import es_query
+from pipeline.index.search import (
     DEFAULT_OPERATOR,
     FACETS,
     SearchRequest,
@@ -36,7 +36,7 @@ def test_query_string_over_title_and_body() -> None:
     must = body["query"]["bool"]["must"][0]["query_string"]
     assert must["query"] == "migra* AND places:Iquique"
     assert must["fields"] == ["title", "body"]
-    # The same query alert rules are matched against (pipeline.rules.es).
+    # The same query alert rules are matched against (pipeline.alerts.rules.es).
     assert must == es_query("migra* AND places:Iquique")["query_string"]
     assert must["default_operator"] == DEFAULT_OPERATOR == "OR"
     assert body["query"]["bool"]["filter"] == []

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.tagging import Tagger, TaggingRulesError, TagResult, load_tagger
-from pipeline.tagging._rules import BUILTIN_RULES
+from pipeline.enrichment.tagging import Tagger, TaggingRulesError, TagResult, load_tagger
+from pipeline.enrichment.tagging._rules import BUILTIN_RULES
 from schemas import Entity, Mention
 
 TAXONOMY = Path(__file__).resolve().parents[3] / "shared/taxonomy.json"

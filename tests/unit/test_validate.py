@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.validate import InvalidArticle, parse_raw
+from pipeline.ingest.validate import InvalidArticle, parse_raw
 
 LIMIT = 2_000_000
 

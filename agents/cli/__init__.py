@@ -1,0 +1,56 @@
+"""The ``newsflow`` command line: the one entry point, one sub-command per module.
+
+It sits on top of everything (it may import ``agents`` and ``pipeline``); ``main`` is what
+the console script, ``python -m agents.cli`` and the tests run, so they all get the same
+commands and the same logging.
+"""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+
+from agents.cli.alerts import alerts_app
+from agents.cli.api import api_command
+from agents.cli.deadletter import deadletter_app
+from agents.cli.enrich import enrich_command
+from agents.cli.kibana import kibana_app
+from agents.cli.publish import publish_command
+from agents.cli.search import search_command
+from agents.cli.setup import setup_command
+from agents.cli.stack import stack_app
+from agents.cli.status import status_command
+from agents.cli.worker import worker_command
+from pipeline.core.settings import get_settings
+from pipeline.operations.logs import configure_logging
+
+app = typer.Typer(
+    help="newsflow: streaming news ingestion for people who follow migration in the news.",
+    no_args_is_help=True,
+)
+
+app.add_typer(stack_app, name="stack")
+app.command("setup")(setup_command)
+app.command("worker")(worker_command)
+app.command("publish")(publish_command)
+app.command("enrich")(enrich_command)
+app.command("search")(search_command)
+app.add_typer(alerts_app, name="alerts")
+app.command("api")(api_command)
+app.add_typer(kibana_app, name="kibana")
+app.command("status")(status_command)
+app.add_typer(deadletter_app, name="deadletter")
+
+
+def main() -> None:
+    _configure_logging()
+    app()
+
+
+def _configure_logging() -> None:
+    """Library warnings in the chosen format (NEWSFLOW_LOG_FORMAT); commands print results."""
+    try:
+        fmt = get_settings().log_format
+    except ValidationError:
+        return  # the command itself reports the bad setting, in one line
+    configure_logging(fmt=fmt)

@@ -1,0 +1,252 @@
+"""``newsflow alerts …``: add, list, show, enable, disable, delete and test alert rules.
+
+Rules go to the compacted rules topic (every worker follows it) and to the Elasticsearch
+mirror Kibana lists.  Secrets are never printed.  Exit codes: 0 done, 1 no such rule,
+2 invalid input or a service that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
+from pipeline.alerts.rules import RuleSyntaxError, parse_rule
+from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_id_from_name
+from pipeline.core.es_client import es_client
+from pipeline.core.settings import get_settings
+from pipeline.index.search import SearchError
+from schemas.alerts import AlertRule, EmailChannel, SlackChannel, WebhookChannel
+
+alerts_app = typer.Typer(help="Manage keyword alert rules.", no_args_is_help=True)
+
+_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.secho(f"error: {' '.join(message.split())}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _store() -> Iterator[RuleStore]:
+    store = RuleStore(get_settings())
+    try:
+        yield store
+    except RuleStoreError as e:
+        _fail(str(e), 2)
+    except RuleNotFound as e:
+        _fail(f"no rule {e.args[0]!r} (see `newsflow alerts list`)", 1)
+    finally:
+        store.close()
+
+
+def _validation_message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "rule"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"invalid {where}: {first['msg']}{more}"
+
+
+def _channel_summary(rule: AlertRule) -> str:
+    parts = []
+    for channel in rule.channels:
+        if isinstance(channel, EmailChannel):
+            parts.append(f"email:{','.join(channel.to)}")
+        else:
+            signed = " (signed)" if isinstance(channel, WebhookChannel) and channel.secret else ""
+            parts.append(f"{channel.kind}:{channel.url.host}{signed}")
+    return "\n".join(parts) or "-"
+
+
+def _masked_json(rule: AlertRule) -> dict[str, Any]:
+    return rule.model_dump(mode="json")
+
+
+@alerts_app.command("add")
+def add_command(
+    name: Annotated[str, typer.Option(help="What the rule watches, for people.")],
+    query: Annotated[str, typer.Option(help="Lucene query string, as typed in Kibana.")],
+    webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON here.")] = None,
+    secret: Annotated[
+        str | None, typer.Option(help="Sign webhook bodies with HMAC-SHA256 and this secret.")
+    ] = None,
+    slack: Annotated[str | None, typer.Option(help="Slack incoming-webhook URL.")] = None,
+    email: Annotated[list[str] | None, typer.Option(help="Recipient address (repeatable).")] = None,
+    mode: Annotated[str, typer.Option(help="instant, or an hourly/daily digest.")] = "instant",
+    throttle: Annotated[int, typer.Option(min=0, help="Minimum seconds between two messages.")] = 0,
+    rule_id: Annotated[
+        str | None, typer.Option("--id", help="Rule id (default: a slug of the name).")
+    ] = None,
+    disabled: Annotated[bool, typer.Option(help="Store the rule switched off.")] = False,
+) -> None:
+    """Add a rule, or update the rule with the same id (its creation time is kept)."""
+    if secret is not None and webhook is None:
+        _fail("--secret signs a webhook: give --webhook too")
+    if mode not in ("instant", "hourly", "daily"):
+        _fail(f"invalid --mode {mode!r}: use instant, hourly or daily")
+    try:
+        parse_rule(query)
+    except RuleSyntaxError as e:
+        _fail(f"invalid query: {e}")
+    channels: list[Any] = []
+    now = datetime.now(UTC)
+    try:
+        if webhook is not None:
+            channels.append(WebhookChannel.model_validate({"url": webhook, "secret": secret}))
+        if slack is not None:
+            channels.append(SlackChannel.model_validate({"url": slack}))
+        if email:
+            channels.append(EmailChannel(to=email))
+        rule = AlertRule(
+            id=rule_id or rule_id_from_name(name),
+            name=name,
+            query=query,
+            enabled=not disabled,
+            channels=channels,
+            mode=mode,  # type: ignore[arg-type]
+            throttle_seconds=throttle,
+            created_at=now,
+            updated_at=now,
+        )
+    except ValidationError as e:
+        _fail(_validation_message(e))
+    except ValueError as e:
+        _fail(str(e))
+    with _store() as store:
+        stored, created = store.put_rule(rule)
+    state = "" if stored.enabled else " (disabled)"
+    typer.echo(f"{'added' if created else 'updated'} rule {stored.id}{state}")
+
+
+@alerts_app.command("list")
+def list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rules as JSON.")] = False,
+) -> None:
+    """List every rule (secrets masked)."""
+    with _store() as store:
+        rules = sorted(store.load_rules().values(), key=lambda r: r.id)
+    if as_json:
+        typer.echo(json.dumps([_masked_json(r) for r in rules], indent=2))
+        return
+    if not rules:
+        typer.echo("no rules (add one with `newsflow alerts add`)")
+        return
+    table = Table(title=f"{len(rules)} alert rule{'s' if len(rules) != 1 else ''}")
+    table.add_column("id", no_wrap=True)
+    for column in ("name", "on", "mode", "throttle", "channels", "query"):
+        table.add_column(column, overflow="fold")
+    for rule in rules:
+        table.add_row(
+            escape(rule.id),
+            escape(rule.name),
+            "yes" if rule.enabled else "no",
+            rule.mode,
+            f"{rule.throttle_seconds}s" if rule.throttle_seconds else "-",
+            escape(_channel_summary(rule)),
+            escape(rule.query),
+        )
+    Console(highlight=False).print(table)
+
+
+@alerts_app.command("show")
+def show_command(rule_id: Annotated[str, typer.Argument(help="Rule id.")]) -> None:
+    """Print one rule as JSON (secrets masked)."""
+    with _store() as store:
+        rule = store.get_rule(rule_id)
+    typer.echo(json.dumps(_masked_json(rule), indent=2))
+
+
+def _switch(rule_id: str, enabled: bool) -> None:
+    with _store() as store:
+        rule = store.set_enabled(rule_id, enabled)
+    typer.echo(f"rule {rule.id} {'enabled' if rule.enabled else 'disabled'}")
+
+
+@alerts_app.command("enable")
+def enable_command(rule_id: Annotated[str, typer.Argument(help="Rule id.")]) -> None:
+    """Switch a rule on."""
+    _switch(rule_id, True)
+
+
+@alerts_app.command("disable")
+def disable_command(rule_id: Annotated[str, typer.Argument(help="Rule id.")]) -> None:
+    """Switch a rule off (it is kept; `enable` brings it back)."""
+    _switch(rule_id, False)
+
+
+@alerts_app.command("delete")
+def delete_command(rule_id: Annotated[str, typer.Argument(help="Rule id.")]) -> None:
+    """Delete a rule (a tombstone on the rules topic; workers drop it)."""
+    with _store() as store:
+        existed = store.delete_rule(rule_id)
+    if not existed:
+        _fail(f"no rule {rule_id!r} (see `newsflow alerts list`)", 1)
+    typer.echo(f"deleted rule {rule_id}")
+
+
+@alerts_app.command("sync")
+def sync_command() -> None:
+    """Rewrite the Elasticsearch mirror of the rules from the rules topic."""
+    with _store() as store:
+        count = store.sync_mirror()
+    typer.echo(f"mirrored {count} rule{'s' if count != 1 else ''}")
+
+
+def _print_backtest(result: BacktestResult, label: str, console: Console) -> None:
+    days = (result.until - result.since).total_seconds() / 86_400
+    more = "" if result.articles_is_exact else "+"
+    console.print(
+        f"{label} would have matched [bold]{result.articles}{more}[/bold] article"
+        f"{'s' if result.articles != 1 else ''} in [bold]{result.stories}[/bold] "
+        f"stor{'ies' if result.stories != 1 else 'y'} in the last {days:g} days"
+    )
+    for match in result.matches:
+        when = match.published_at.strftime("%Y-%m-%d %H:%M") if match.published_at else "?"
+        copies = f" ({match.copies} copies)" if match.copies and match.copies > 1 else ""
+        console.print(
+            f"  {when}  [bold]{escape(match.title or '(no title)')}[/bold]"
+            f"  [dim]{escape(match.source or '?')} · {escape(match.id)}{copies}[/dim]"
+        )
+
+
+@alerts_app.command("test")
+def test_command(
+    query_or_id: Annotated[str, typer.Argument(help="A stored rule's id, or a query.")],
+    days: Annotated[float, typer.Option(min=0.01, help="Window, back from now.")] = 7.0,
+    limit: Annotated[
+        int, typer.Option(min=0, max=MAX_MATCHES, help="Latest matches to show.")
+    ] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Backtest: what a rule (or query) would have matched in the last days."""
+    settings = get_settings()
+    rule: AlertRule | None = None
+    if _RULE_ID.match(query_or_id):  # could be an id: a stored rule wins over the query
+        with _store() as store:
+            rule = store.load_rules().get(query_or_id)
+    query = rule.query if rule is not None else query_or_id
+    label = f"rule {rule.id}" if rule is not None else "query"
+    client = es_client(settings, max_retries=1, request_timeout=15.0)
+    try:
+        result = backtest(client, settings.index_articles, query, days=days, size=limit)
+    except RuleSyntaxError as e:
+        _fail(f"invalid query: {e}")
+    except SearchError as e:
+        _fail(str(e))
+    finally:
+        client.close()
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _print_backtest(result, label, Console(highlight=False))

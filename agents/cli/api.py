@@ -1,0 +1,36 @@
+"""``newsflow api``: serve the alert-rule HTTP API with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipeline.core.settings import get_settings
+
+
+def api_command(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: NEWSFLOW_API_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port to listen on (default: NEWSFLOW_API_PORT)."),
+    ] = None,
+) -> None:
+    """Serve the alert-rule API (OpenAPI schema at /openapi.json, docs at /docs).
+
+    Every /rules call needs a key from NEWSFLOW_API_KEYS or the 0600 key file, sent as
+    X-API-Key or Authorization: Bearer.
+    """
+    import uvicorn
+
+    from pipeline.alerts.api import ApiConfigError, create_api
+
+    settings = get_settings()
+    try:
+        app = create_api(settings)
+    except ApiConfigError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from e
+    uvicorn.run(app, host=host or settings.api_host, port=port or settings.api_port)

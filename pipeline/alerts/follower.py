@@ -1,0 +1,106 @@
+"""Follow the compacted rules topic from its beginning, forever, in a thread.
+
+Every worker needs *all* rules, so this is not a consumer-group member (a group would
+split the topic's partitions between workers): it assigns itself every partition, reads
+from the beginning and keeps polling.  Records go to a callback in topic order; a second
+callback says once that the records present at start have all been delivered, so a
+worker can hold back matching until it knows every rule that existed when it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from pipeline.core.kafka_client import client_kwargs
+from pipeline.core.settings import Settings
+
+log = logging.getLogger("newsflow.rules")
+
+Records = list[tuple[bytes | None, bytes | None]]
+_RETRY_MAX_S = 10.0
+
+
+def follow_rules(
+    settings: Settings,
+    *,
+    on_records: Callable[[Records], None],
+    on_caught_up: Callable[[], None],
+    stop: threading.Event,
+    poll_seconds: float = 0.2,
+) -> None:
+    """Block until ``stop`` is set, delivering every record of the rules topic.
+
+    Connection failures are logged and retried with backoff; after one, the topic is
+    read again from the beginning (replaying records is harmless: last value wins).
+    """
+    delay = 0.5
+    told = threading.Event()
+
+    def caught_up_once() -> None:
+        if not told.is_set():
+            told.set()
+            on_caught_up()
+
+    while not stop.is_set():
+        try:
+            _follow_once(
+                settings,
+                on_records=on_records,
+                on_caught_up=caught_up_once,
+                stop=stop,
+                poll_seconds=poll_seconds,
+            )
+            return
+        except KafkaError as e:
+            log.warning("rules topic: %s; reading it again in %.1fs", e, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)
+
+
+def _follow_once(
+    settings: Settings,
+    *,
+    on_records: Callable[[Records], None],
+    on_caught_up: Callable[[], None],
+    stop: threading.Event,
+    poll_seconds: float,
+) -> None:
+    topic = settings.topic_alert_rules
+    consumer = KafkaConsumer(
+        **client_kwargs(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        client_id="newsflow-rules-follower",
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        while not partitions and not stop.is_set():
+            log.warning("rules topic %r does not exist yet (run `newsflow setup`)", topic)
+            stop.wait(2.0)
+            partitions = consumer.partitions_for_topic(topic)
+        if stop.is_set():
+            return
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        ends = consumer.end_offsets(assigned)
+        pending_start = True
+        started = time.monotonic()
+        timeout_ms = int(poll_seconds * 1000)
+        while not stop.is_set():
+            batches = consumer.poll(timeout_ms=timeout_ms)
+            records = [(m.key, m.value) for batch in batches.values() for m in batch]
+            if records:
+                on_records(records)
+            if pending_start and all(consumer.position(tp) >= ends[tp] for tp in assigned):
+                pending_start = False
+                log.info("rules topic read to its end in %.2fs", time.monotonic() - started)
+                on_caught_up()
+    finally:
+        consumer.close()

@@ -1,0 +1,198 @@
+"""Migration-topic tagging: is an article about human migration, and which topics.
+
+Single keywords cannot tell refugees from "refugees from the heat" or deportation from a
+history of it, so every cue is a rule: terms that fire only when required context (a word
+for people on the move, a nationality, a disaster) is within a window of characters and no
+veto context (birds, servers, footballers, cocaine, level crossings) is.  Rules and lexicons
+are data (``pipeline/enrichment/data/tagging/rules.json``) that users extend without touching code.
+One Aho-Corasick pass over the folded text finds every term; NER entities add context.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.enrichment.tagging._match import CueIndex, Hit, Positions, fold
+from pipeline.enrichment.tagging._rules import RulesFile, TaggingRulesError, load_rules
+from schemas import Entity, Evidence, TopicTag
+
+__all__ = ["TagResult", "Tagger", "TaggingRulesError", "load_tagger"]
+
+
+@dataclass(frozen=True)
+class TagResult:
+    migration_related: bool
+    topics: list[TopicTag] = field(default_factory=list)
+    relevance: float = 0.0  # summed cue weight; compared with a length-dependent threshold
+
+
+@dataclass(frozen=True)
+class _CompiledRule:
+    id: str
+    tag: str | None
+    weight: float
+    require: tuple[tuple[int, ...], ...]  # any clause; every lexicon slot in a clause
+    veto: tuple[int, ...]
+    window: int
+
+
+class Tagger:
+    """Built from validated rules; immutable and safe to share between threads."""
+
+    def __init__(self, rules: RulesFile) -> None:
+        self._settings = rules.settings
+        self.taxonomy: dict[str, str] = {t.id: t.label for t in rules.taxonomy}
+        self._lexicon_slot = {name: i for i, name in enumerate(rules.lexicons)}
+        base = len(self._lexicon_slot)
+        self._rules = [
+            _CompiledRule(
+                id=r.id,
+                tag=r.tag,
+                weight=r.weight,
+                require=tuple(
+                    tuple(self._lexicon_slot[n] for n in clause.split("+")) for clause in r.require
+                ),
+                veto=tuple(self._lexicon_slot[n] for n in r.veto),
+                window=r.window or rules.settings.window,
+            )
+            for r in rules.rules
+        ]
+        self._entity_slots = {
+            label: tuple(self._lexicon_slot[n] for n in names)
+            for label, names in rules.entity_lexicons.items()
+        }
+        languages = {lang for langs in rules.lexicons.values() for lang in langs}
+        languages |= {lang for r in rules.rules for lang in r.terms}
+        self._indexes = {
+            lang: CueIndex(self._terms(rules, [lang], base)) for lang in sorted(languages)
+        }
+        # Unknown or undetermined language: every language's cues at once.
+        self._any = CueIndex(self._terms(rules, sorted(languages), base))
+        self._base = base
+
+    @staticmethod
+    def _terms(rules: RulesFile, langs: list[str], base: int) -> list[tuple[str, int]]:
+        slot = {name: i for i, name in enumerate(rules.lexicons)}
+        out: list[tuple[str, int]] = []
+        for name, by_lang in rules.lexicons.items():
+            for lang in langs:
+                out.extend((t, slot[name]) for t in by_lang.get(lang, []))
+        for i, rule in enumerate(rules.rules):
+            for lang in langs:
+                for term in rule.terms.get(lang, []):
+                    if term.startswith("@"):
+                        refs = rules.lexicons[term[1:]].get(lang, [])
+                        out.extend((t, base + i) for t in refs)
+                    else:
+                        out.append((term, base + i))
+        return out
+
+    def tag(
+        self, *, title: str | None, body: str, language: str, entities: Sequence[Entity]
+    ) -> TagResult:
+        """Tags for one article; ``entities`` (mentions with offsets into ``body``) may be empty."""
+        s = self._settings
+        title = title or ""
+        offset = len(title) + 1 if title else 0
+        text = f"{title}\n{body}" if title else body
+        folded = fold(text)
+        hits = self._indexes.get(language, self._any).find(folded)
+
+        context = Positions()
+        cue_hits: list[Hit] = []
+        for hit in hits:
+            if hit.slot < self._base:
+                context.add(hit.slot, hit.start, hit.end)
+            else:
+                cue_hits.append(hit)
+        for entity in entities:
+            for slot in self._entity_slots.get(entity.label, ()):
+                for m in entity.mentions:
+                    context.add(slot, m.start + offset, m.end + offset)
+        context.freeze()
+
+        per_term: dict[tuple[int, str], int] = {}
+        tag_weight: dict[str, float] = {}
+        evidence: dict[str, list[Evidence]] = {}
+        relevance = 0.0
+        # Longest (then heaviest) first at each start: a cue inside a longer accepted topic
+        # cue is not counted again ("border" in "crossed the border"), nor given to another
+        # topic ("removal" in "immigration removal centre" is detention, not deportation).
+        rules = self._rules
+        base = self._base
+        cue_hits.sort(key=lambda h: (h.start, -h.end, -rules[h.slot - base].weight))
+        covered: dict[str | None, int] = {}  # per tag (None: no topic), end of last accepted
+        topic_end = -1  # end of the last accepted topic cue, any topic
+        feasible: dict[int, list[tuple[int, ...]]] = {}
+        for hit in cue_hits:
+            rule = self._rules[hit.slot - self._base]
+            if hit.end <= covered.get(rule.tag, -1):
+                continue
+            if rule.tag is not None and hit.end <= topic_end:
+                continue
+            clauses = feasible.get(hit.slot)
+            if clauses is None:  # required clauses whose lexicons occur in this article
+                clauses = feasible[hit.slot] = [
+                    c for c in rule.require if all(context.has(slot) for slot in c)
+                ]
+            if rule.require and not clauses:
+                continue
+            if not self._accepted(rule, clauses, hit, context):
+                continue
+            covered[rule.tag] = hit.end
+            if rule.tag is not None:
+                topic_end = max(topic_end, hit.end)
+            key = (hit.slot, folded[hit.start : hit.end])
+            per_term[key] = per_term.get(key, 0) + 1
+            if per_term[key] > s.max_hits_per_term:
+                continue
+            in_title = hit.start < offset
+            weight = rule.weight * (s.title_boost if in_title else 1.0)
+            relevance += weight
+            if rule.tag is None:
+                continue
+            tag_weight[rule.tag] = tag_weight.get(rule.tag, 0.0) + weight
+            found = evidence.setdefault(rule.tag, [])
+            if len(found) < s.max_evidence_per_tag:
+                shift = 0 if in_title else offset
+                found.append(
+                    Evidence(
+                        cue=text[hit.start : hit.end],
+                        field="title" if in_title else "body",
+                        start=hit.start - shift,
+                        end=hit.end - shift,
+                    )
+                )
+
+        # A long article mentions migration in passing more often than a short one does.
+        extra = max(0, len(body.split()) + len(title.split()) - s.relevance_free_words)
+        needed = min(s.relevance_max, s.relevance_base + s.relevance_per_1000_words * extra / 1000)
+        if relevance < needed:
+            return TagResult(migration_related=False, relevance=relevance)
+        topics = [
+            TopicTag(id=tag, score=round(score, 3), evidence=evidence[tag])
+            for tag, weight in tag_weight.items()
+            if (score := 1.0 - math.exp(-weight)) >= s.tag_threshold
+        ]
+        topics.sort(key=lambda t: (-t.score, t.id))
+        return TagResult(migration_related=True, topics=topics, relevance=relevance)
+
+    @staticmethod
+    def _accepted(
+        rule: _CompiledRule, clauses: list[tuple[int, ...]], hit: Hit, context: Positions
+    ) -> bool:
+        w, start, end = rule.window, hit.start, hit.end
+        if rule.require and not any(
+            all(context.near(slot, start, end, w) for slot in clause) for clause in clauses
+        ):
+            return False
+        return not any(context.near(v, start, end, w) for v in rule.veto)
+
+
+def load_tagger(path: Path | None = None) -> Tagger:
+    """``None`` loads the packaged rules; a path loads a user's copy, or a file with
+    ``"extends": "builtin"`` layered on the packaged rules.  Raises ``TaggingRulesError``."""
+    return Tagger(load_rules(path))

@@ -1,0 +1,159 @@
+"""The local Elasticsearch node, security on, run as an unprivileged user when root.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from pipeline.core.settings import Settings
+from pipeline.stack._layout import Echo, Layout, StackError, render
+from pipeline.stack._process import spawn, wait_until
+
+
+def _service_user(lay: Layout) -> pwd.struct_passwd | None:
+    """When root, the unprivileged user Elasticsearch runs as (created if missing)."""
+    if os.geteuid() != 0:
+        return None
+    name = lay.settings.stack_service_user
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StackError(f"cannot create user {name!r} for Elasticsearch: {done.stderr.strip()}")
+    return pwd.getpwnam(name)
+
+
+def _grant_traverse(path: Path, echo: Echo) -> None:
+    """Let the service user reach ``path``: add o+x to ancestors that lack it (e.g. /root).
+
+    o+x only allows walking through a directory by name, not listing it.
+    """
+    for parent in reversed(path.resolve().parents):
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            echo(f"  granting o+x on {parent} so the service user can reach {path}")
+            parent.chmod(mode | 0o001)
+
+
+def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
+    for root, dirs, files in os.walk(path):
+        for name in [root, *(os.path.join(root, d) for d in dirs),
+                     *(os.path.join(root, f) for f in files)]:
+            os.chown(name, user.pw_uid, user.pw_gid)
+
+
+def _as_user(user: pwd.struct_passwd | None) -> list[str]:
+    """Command prefix that drops to ``user`` *by exec* (setpriv), so the pid we record is the
+    service's own, not a wrapper's."""
+    if user is None:
+        return []
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
+
+
+def _es_env(lay: Layout, java: Path, user: pwd.struct_passwd | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAVA_", "ES_"))}
+    env.update(ES_JAVA_HOME=str(java), ES_PATH_CONF=str(lay.es_config),
+               ES_TMPDIR=str(lay.stack / "es-tmp"))
+    if user is not None:
+        env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
+    return env
+
+
+def _prepare_elasticsearch(lay: Layout, java: Path, echo: Echo) -> pwd.struct_passwd | None:
+    """Config dir (copied from the dist once), yml, heap, keystore password, ownership."""
+    user = _service_user(lay)
+    svc = lay.elasticsearch
+    if not lay.es_config.is_dir():
+        shutil.copytree(lay.es_home / "config", lay.es_config)
+    for d in (lay.es_data, lay.es_logs, lay.stack / "es-tmp"):
+        d.mkdir(parents=True, exist_ok=True)
+    render("elasticsearch.yml.template", lay.es_config / "elasticsearch.yml",
+            host=svc.host, port=svc.port, transport_port=lay.settings.stack_es_transport_port,
+            data_dir=lay.es_data, log_dir=lay.es_logs)
+    heap = lay.settings.stack_es_heap
+    (lay.es_config / "jvm.options.d" / "newsflow-heap.options").write_text(
+        f"-Xms{heap}\n-Xmx{heap}\n")
+    if user is not None:
+        for d in (lay.es_config, lay.es_data, lay.es_logs, lay.stack / "es-tmp"):
+            _chown_tree(d, user)
+        _grant_traverse(lay.es_home, echo)
+        _grant_traverse(lay.es_data, echo)
+    _ensure_password(lay, java, user, echo)
+    return user
+
+
+def _ensure_password(lay: Layout, java: Path, user: pwd.struct_passwd | None, echo: Echo) -> None:
+    """Generate the ``elastic`` password once (0600 file) and put it in the keystore as
+    ``bootstrap.password``, which is the password until someone changes it via the API."""
+    keystore = lay.es_config / "elasticsearch.keystore"
+    if lay.password_file.exists() and keystore.exists():
+        return
+    password = lay.password_file.read_text().strip() if lay.password_file.exists() else ""
+    if not password:
+        password = secrets.token_urlsafe(18)
+        lay.password_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lay.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        os.chmod(lay.password_file, 0o600)
+        echo(f"Generated the elastic password in {lay.password_file} (mode 0600)")
+    tool = [*_as_user(user), str(lay.es_home / "bin" / "elasticsearch-keystore")]
+    env = _es_env(lay, java, user)
+    if not keystore.exists():
+        _run_tool([*tool, "create"], env=env)
+    _run_tool([*tool, "add", "--force", "--stdin", "bootstrap.password"], env=env,
+              stdin=password)
+
+
+def _run_tool(cmd: list[str], *, env: dict[str, str], stdin: str | None = None) -> None:
+    done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:]
+        raise StackError(f"{Path(cmd[-2] if stdin else cmd[-1]).name} failed: {' '.join(last)}")
+
+
+def _es_health(settings: Settings, *, timeout: float = 3.0) -> tuple[int, dict[str, object]]:
+    """GET /_cluster/health with the configured credentials: (HTTP status, body or {})."""
+    import json
+
+    req = urllib.request.Request(settings.es_url.rstrip("/") + "/_cluster/health")
+    secret = settings.es_secret()
+    if secret:
+        token = base64.b64encode(f"{settings.es_user}:{secret}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+    except (urllib.error.URLError, OSError):
+        return 0, {}
+
+
+def es_ready(settings: Settings) -> bool:
+    status, body = _es_health(settings)
+    return status == 200 and body.get("status") in ("green", "yellow")
+
+
+def start_elasticsearch(lay: Layout, java: Path, echo: Echo) -> int:
+    svc = lay.elasticsearch
+    user = _prepare_elasticsearch(lay, java, echo)
+    echo(f"Starting Elasticsearch {lay.versions.elasticsearch} (Java at {java}"
+         f"{', as user ' + user.pw_name if user else ''}) ...")
+    cmd = [*_as_user(user), str(lay.es_home / "bin" / "elasticsearch")]
+    pid = spawn(cmd, log_file=svc.log_file, env=_es_env(lay, java, user), cwd=lay.es_home)
+    svc.pid_file.write_text(str(pid))
+    wait_until(lambda: es_ready(lay.settings), service=svc, pid=pid,
+               timeout=lay.settings.stack_start_timeout)
+    return pid
