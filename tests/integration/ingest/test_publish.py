@@ -23,8 +23,9 @@ from pipeline.ingest.ids import article_id
 from pipeline.ingest.inputs import Parsed, read_path
 from pipeline.ingest.publish import KafkaUnavailable, publish
 from schemas import RawArticle
+from tests.support import ROOT
 
-DEMO_SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "samples"
+DEMO_SAMPLES = ROOT / "deploy" / "demo" / "samples"
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,12 +27,13 @@ from pipeline.index.kibana import (
     field_types,
 )
 from schemas.index import alert_template, article_template
+from tests.support import ROOT
 
 _DEFAULTS = Settings(
     index_articles=Settings.model_fields["index_articles"].default,
     index_alerts=Settings.model_fields["index_alerts"].default,
 )
-_TAXONOMY = Path(__file__).resolve().parents[3] / "shared" / "taxonomy.json"
+_TAXONOMY = ROOT.parent / "shared" / "taxonomy.json"
 
 
 @pytest.fixture(scope="module")

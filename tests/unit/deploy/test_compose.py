@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import typer
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 COMPOSE_DIR = ROOT / "deploy" / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"

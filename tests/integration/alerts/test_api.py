@@ -21,10 +21,10 @@ from pipeline.alerts.api import create_api
 from pipeline.alerts.store import load_rules
 from pipeline.index.writer import index_documents
 from schemas.articles import EnrichedArticle
+from tests.support import ROOT
 
 pytestmark = pytest.mark.stack
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "api-integration-key-c81f"
 SECRET = "whsec-api-test-20ab"
 RULE = {

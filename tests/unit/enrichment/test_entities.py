@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipeline.core.settings import Settings
 from pipeline.enrichment.entities import keyword_fields, refine_entities
 from pipeline.enrichment.nlp import load_ner_pipeline
 from schemas import Entity
+from tests.support import ROOT
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
+SAMPLE = ROOT.parent / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
 from schemas import DeadLetter
 from tests.integration.conftest import Namespace, article_json
+from tests.support import ROOT
 
 pytestmark = pytest.mark.stack
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "chile-bolivia-border.txt"
+SAMPLE = ROOT.parent / "shared" / "samples" / "chile-bolivia-border.txt"
 
 
 def test_sample_article_becomes_searchable_with_its_entities(namespace: Namespace) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,9 @@ from pipeline.core.settings import Settings
 from pipeline.enrichment.enrich import Enricher, EnrichError, clean_text, clean_title
 from pipeline.ingest.ids import article_id
 from schemas import EnrichedArticle, RawArticle
+from tests.support import ROOT
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
+SAMPLE = ROOT.parent / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()
 SPANISH = (
     "La ministra Carolina Valdivia se reunió en Santiago con la Organización Internacional "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -12,8 +11,9 @@ from pydantic import BaseModel, ValidationError
 from schemas import Alert, AlertRule, DeadLetter, EnrichedArticle, RawArticle
 from schemas.index import article_template, properties
 from schemas.jsonschema import EXPORTED, SCHEMA_DIR, render
+from tests.support import ROOT
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "chile-bolivia-border.txt"
+SAMPLE = ROOT.parent / "shared" / "samples" / "chile-bolivia-border.txt"
 
 
 def _raw(**fields: object) -> dict:

@@ -11,8 +11,9 @@ import pytest
 from pipeline.enrichment.tagging import Tagger, TaggingRulesError, TagResult, load_tagger
 from pipeline.enrichment.tagging._rules import BUILTIN_RULES
 from schemas import Entity, Mention
+from tests.support import ROOT
 
-TAXONOMY = Path(__file__).resolve().parents[3] / "shared/taxonomy.json"
+TAXONOMY = ROOT.parent / "shared/taxonomy.json"
 
 
 @pytest.fixture(scope="module")
@@ -289,7 +290,7 @@ def test_missing_rules_file_is_a_clear_error(tmp_path: Path) -> None:
         load_tagger(tmp_path / "nope.json")
 
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
+SAMPLE = ROOT.parent / "shared/samples/chile-bolivia-border.txt"
 
 
 def test_the_sample_article_is_a_border_story_with_anti_migrant_protests(tagger: Tagger) -> None:

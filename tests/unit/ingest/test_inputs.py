@@ -19,9 +19,10 @@ from pipeline.ingest.inputs import (
 )
 from pipeline.ingest.inputs.feeds import strip_html
 from pipeline.ingest.inputs.records import RecordError, to_aware_datetime
+from tests.support import ROOT
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "chile-bolivia-border.txt"
-DEMO_SAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "samples"
+SAMPLE = ROOT.parent / "shared" / "samples" / "chile-bolivia-border.txt"
+DEMO_SAMPLES = ROOT / "deploy" / "demo" / "samples"
 
 BODY_EN = "Officials at the northern crossing said 300 people arrived overnight seeking asylum."
 BODY_ES = "Unas 200 personas cruzaron el río durante la madrugada, según la policía fronteriza."

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from elasticsearch import NotFoundError
@@ -23,10 +22,10 @@ from pipeline.alerts.store import load_rules
 from pipeline.core.settings import get_settings
 from pipeline.index.writer import index_documents
 from schemas.articles import EnrichedArticle
+from tests.support import ROOT
 
 pytestmark = pytest.mark.stack
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec-cli-test-9d2c44"
 Run = Callable[..., Result]
 

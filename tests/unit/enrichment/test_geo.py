@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipeline.core.settings import Settings
@@ -11,8 +9,9 @@ from pipeline.enrichment.entities import refine_entities
 from pipeline.enrichment.geo import resolve_places
 from pipeline.enrichment.nlp import load_ner_pipeline
 from schemas import Entity, Mention, Place
+from tests.support import ROOT
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
+SAMPLE = ROOT.parent / "shared/samples/chile-bolivia-border.txt"
 # Chile's mainland, generously: a point outside it is a wrong resolution.
 CHILE_LAT, CHILE_LON = (-56.0, -17.0), (-76.0, -66.0)
 

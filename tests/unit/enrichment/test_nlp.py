@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import pytest
 import spacy
@@ -11,8 +10,9 @@ import spacy
 import pipeline.enrichment.nlp as nlp_module
 from pipeline.core.settings import Settings
 from pipeline.enrichment.nlp import Ner, RawSpan, load_ner_pipeline
+from tests.support import ROOT
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/chile-bolivia-border.txt"
+SAMPLE = ROOT.parent / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()
 SPANISH = (
     "El ministro del Interior, Rodrigo Delgado, viajó el martes a Iquique para reunirse "
