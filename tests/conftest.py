@@ -19,7 +19,7 @@ import pytest
 from pipeline import stack as local_stack
 from pipeline.core.settings import Settings
 from pipeline.operations.setup import create_topics, install_indices
-from tests.integration.conftest import Namespace
+from tests.support import Namespace
 
 
 @pytest.fixture(scope="session")

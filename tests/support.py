@@ -1,8 +1,245 @@
-"""What several test modules share: the repository's root and the fixture folder."""
+"""What the test suites share: paths, an isolated namespace on the real stack with real
+workers, and a loopback webhook receiver.
+
+A ``Namespace`` gives a test its own topics, indices and consumer group (a random prefix),
+so tests can run against a stack that also serves the demo, and leave nothing behind.
+"""
+
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient
+
+from pipeline.core.es_client import es_client
+from pipeline.core.kafka_client import client_kwargs
+from pipeline.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
+
+
+class Namespace:
+    """Settings, environment and clients for one isolated pipeline."""
+
+    def __init__(self, prefix: str, tmp: Path) -> None:
+        names = {
+            "topic_raw": f"{prefix}.raw",
+            "topic_enriched": f"{prefix}.enriched",
+            "topic_deadletter": f"{prefix}.deadletter",
+            "topic_alert_rules": f"{prefix}.alert-rules",
+            "topic_alerts": f"{prefix}.alerts",
+            "topic_dedup": f"{prefix}.dedup",
+            "index_articles": f"{prefix}-articles",
+            "index_alerts": f"{prefix}-alerts",
+            "index_alert_rules": f"{prefix}-alert-rules",
+            "consumer_group": prefix,
+            "topic_partitions": "4",
+            "metrics_port": "0",  # several workers on one host: each picks a free port
+        }
+        self.env = {**os.environ, **{f"NEWSFLOW_{k.upper()}": v for k, v in names.items()}}
+        self.settings = Settings(**names)  # type: ignore[arg-type]
+        self.tmp = tmp
+        self.es: Elasticsearch = es_client(self.settings)
+        self._workers: list[subprocess.Popen] = []
+
+    # --- Kafka ---------------------------------------------------------------------------
+    def produce(self, messages: list[tuple[bytes | None, bytes | None]]) -> None:
+        producer = KafkaProducer(
+            **client_kwargs(self.settings), acks="all",
+            max_request_size=self.settings.max_message_bytes,
+        )
+        futures = [producer.send(self.settings.topic_raw, key=k, value=v) for k, v in messages]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+        producer.close()
+
+    def consume(self, topic: str, *, expect: int, timeout: float = 60) -> list:
+        consumer = KafkaConsumer(
+            topic, **client_kwargs(self.settings), auto_offset_reset="earliest",
+            enable_auto_commit=False, consumer_timeout_ms=1000,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=64 * 1024 * 1024,
+        )
+        records: list = []
+        deadline = time.monotonic() + timeout
+        while len(records) < expect and time.monotonic() < deadline:
+            records.extend(consumer)
+        consumer.close()
+        return records
+
+    # --- Elasticsearch -------------------------------------------------------------------
+    def count(self) -> int:
+        self.es.indices.refresh(index=self.settings.index_articles)
+        return int(self.es.count(index=self.settings.index_articles)["count"])
+
+    def wait_for_count(self, n: int, *, timeout: float = 180) -> int:
+        deadline = time.monotonic() + timeout
+        seen = self.count()
+        while seen < n and time.monotonic() < deadline:
+            time.sleep(0.5)
+            seen = self.count()
+        return seen
+
+    def ids(self) -> list[str]:
+        self.es.indices.refresh(index=self.settings.index_articles)
+        hits = self.es.search(index=self.settings.index_articles, size=10_000,
+                              source=False, query={"match_all": {}})["hits"]["hits"]
+        return [hit["_id"] for hit in hits]
+
+    # --- workers -------------------------------------------------------------------------
+    def group(self) -> dict:
+        """The consumer group as Kafka describes it (state, members, their assignments)."""
+        admin = KafkaAdminClient(**client_kwargs(self.settings))
+        try:
+            return admin.describe_groups([self.settings.consumer_group]).get(  # type: ignore[no-any-return]
+                self.settings.consumer_group, {})
+        finally:
+            admin.close()
+
+    def wait_for_group(self, members: int, *, timeout: float = 240) -> None:
+        """Until the group is stable with ``members`` workers; AssertionError if it never is."""
+        deadline = time.monotonic() + timeout
+        group = self.group()
+        while not (group.get("group_state") == "Stable"
+                   and len(group.get("members") or []) == members):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"group never settled with {members} workers: {group}\n{self.logs()}")
+            time.sleep(0.5)
+            group = self.group()
+
+    def start_worker(self) -> subprocess.Popen:
+        log = (self.tmp / f"worker-{len(self._workers)}.log").open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"],
+            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._workers.append(proc)
+        return proc
+
+    def kill_worker(self, proc: subprocess.Popen) -> None:
+        """SIGKILL the worker and its NER child: no shutdown, no commit."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for proc in self._workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self._workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-4000:] for p in sorted(self.tmp.glob("worker-*.log")))
+
+    def cleanup(self) -> None:
+        self.stop_all()
+        s = self.settings
+        for alias in (s.index_articles, s.index_alerts, s.index_alert_rules):
+            for index in self.es.options(ignore_status=404).indices.get_alias(name=alias):
+                if index.startswith(alias):
+                    self.es.indices.delete(index=index)
+        for name in (s.index_articles, s.index_alerts, s.index_alert_rules):
+            self.es.options(ignore_status=404).indices.delete_index_template(name=name)
+        admin = KafkaAdminClient(**client_kwargs(s))
+        mine = [t for t in admin.list_topics() if t.startswith(s.consumer_group)]
+        if mine:
+            admin.delete_topics(mine)
+        admin.close()
+
+
+def article_json(i: int, **fields: object) -> bytes:
+    """A short synthetic article: quick to enrich, with entities to find."""
+    cities = ["Iquique", "Tijuana", "Lampedusa", "Calais", "Tapachula", "Ceuta"]
+    body = (
+        f"Report {i}: about {i % 90 + 10} migrants crossed the border near "
+        f"{cities[i % len(cities)]} on Monday, police said. Aid groups asked for shelter."
+    )
+    return json.dumps({"id": f"art-{i:05d}", "body": body, "source": "newsflow-tests",
+                       "published_at": "2024-03-01T12:00:00Z", **fields}).encode()
+
+
+
+@dataclass(frozen=True)
+class Received:
+    key: str
+    signature: str | None
+    body: bytes
+
+    @property
+    def alerts(self) -> list[dict]:
+        return json.loads(self.body)["alerts"]
+
+
+class Receiver:
+    """HTTP server on a random loopback port; answers ``status`` after ``delay`` s."""
+
+    def __init__(self, *, delay: float = 0.0, status: int = 200) -> None:
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(delay)
+                with receiver._lock:
+                    receiver.requests.append(Received(
+                        self.headers.get("Idempotency-Key", ""),
+                        self.headers.get("X-Newsflow-Signature"), body))
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the worker was killed while waiting for the answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def snapshot(self) -> list[Received]:
+        with self._lock:
+            return list(self.requests)
+
+    def wait_for(self, done: Callable[[list[Received]], bool], *, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done(self.snapshot()):
+                return True
+            time.sleep(0.1)
+        return done(self.snapshot())
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+

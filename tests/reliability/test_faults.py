@@ -37,8 +37,7 @@ from kafka.errors import KafkaError
 from pipeline import stack as local_stack
 from pipeline.core.kafka_client import client_kwargs
 from schemas import Alert, DeadLetter
-from tests.integration.conftest import ROOT, Namespace
-from tests.integration.test_alerts_e2e import Received, Receiver
+from tests.support import ROOT, Namespace, Received, Receiver
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults, pytest.mark.timeout(1500)]
 

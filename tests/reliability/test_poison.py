@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from schemas import DeadLetter
-from tests.integration.conftest import Namespace, article_json
 from tests.reliability.poison_cases import Case, DeadLettered, Indexed, cases
+from tests.support import Namespace, article_json
 
 pytestmark = pytest.mark.stack
 

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from schemas import DeadLetter
-from tests.integration.conftest import Namespace, article_json
-from tests.support import ROOT
+from tests.support import ROOT, Namespace, article_json
 
 pytestmark = pytest.mark.stack
 

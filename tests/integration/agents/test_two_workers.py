@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import Namespace, article_json
+from tests.support import Namespace, article_json
 
 pytestmark = pytest.mark.stack
 

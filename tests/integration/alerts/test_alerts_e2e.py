@@ -11,17 +11,14 @@ import json
 import random
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 
 import pytest
 
 from pipeline.alerts.channels import verify_signature
 from schemas import Alert, DeadLetter
-from tests.integration.conftest import ROOT, Namespace
+from tests.support import ROOT, Namespace, Received, Receiver
 
 pytestmark = pytest.mark.stack
 
@@ -31,70 +28,6 @@ STARTUP_S = 180.0  # a cold worker loads spaCy models and recovers its tables
 
 
 # --- a real webhook receiver -----------------------------------------------------------
-@dataclass(frozen=True)
-class Received:
-    key: str
-    signature: str | None
-    body: bytes
-
-    @property
-    def alerts(self) -> list[dict]:
-        return json.loads(self.body)["alerts"]
-
-
-class Receiver:
-    """HTTP server on a random loopback port; answers ``status`` after ``delay`` s."""
-
-    def __init__(self, *, delay: float = 0.0, status: int = 200) -> None:
-        self.requests: list[Received] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(delay)
-                with receiver._lock:
-                    receiver.requests.append(Received(
-                        self.headers.get("Idempotency-Key", ""),
-                        self.headers.get("X-Newsflow-Signature"), body))
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"{}")
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the worker was killed while waiting for the answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def snapshot(self) -> list[Received]:
-        with self._lock:
-            return list(self.requests)
-
-    def wait_for(self, done: Callable[[list[Received]], bool], *, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if done(self.snapshot()):
-                return True
-            time.sleep(0.1)
-        return done(self.snapshot())
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()

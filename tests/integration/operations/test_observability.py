@@ -22,7 +22,7 @@ from pipeline.core.kafka_client import client_kwargs
 from pipeline.operations.offsets import admin_client, group_offsets
 from schemas import AlertRule, DeadLetter
 from schemas.alerts import WebhookChannel
-from tests.integration.conftest import ROOT, Namespace, article_json
+from tests.support import ROOT, Namespace, article_json
 
 pytestmark = pytest.mark.stack
 

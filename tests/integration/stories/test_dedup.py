@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import Namespace
+from tests.support import Namespace
 
 pytestmark = pytest.mark.stack
 
