@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field, create_model, model_validator
 from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
 from pipeline.alerts.rules import RuleSyntaxError
 from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_id_from_name
+from pipeline.core.errors import NewsflowError
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import Settings
 from pipeline.index.search import QueryError, SearchError
@@ -43,7 +44,7 @@ from schemas.alerts import AlertRule, RuleId
 _SERVER_SET = ("created_at", "updated_at")
 
 
-class ApiConfigError(RuntimeError):
+class ApiConfigError(NewsflowError, RuntimeError):
     """The API cannot start safely (no key, or a key file others can read)."""
 
 

@@ -24,6 +24,7 @@ from kafka.errors import KafkaError
 from pydantic import SecretStr, ValidationError
 
 from pipeline.alerts.rules import parse_rule
+from pipeline.core.errors import NewsflowError
 from pipeline.core.es_client import es_client
 from pipeline.core.kafka_client import client_kwargs
 from pipeline.core.settings import Settings
@@ -39,15 +40,15 @@ _READ_TIMEOUT_S = 60.0
 _BOOTSTRAP_MS = 10_000
 
 
-class RuleStoreError(RuntimeError):
+class RuleStoreError(NewsflowError, RuntimeError):
     """Kafka or Elasticsearch refused or could not be reached; the message is one line."""
 
 
-class RuleDecodeError(ValueError):
+class RuleDecodeError(NewsflowError, ValueError):
     """A record on the rules topic is not a rule (or its key and id disagree)."""
 
 
-class RuleNotFound(KeyError):
+class RuleNotFound(NewsflowError, KeyError):
     """No rule with that id."""
 
 

@@ -22,6 +22,8 @@ from typing import NamedTuple
 import spacy
 from spacy.language import Language
 
+from pipeline.core.errors import NewsflowError
+
 # NER sees at most this many characters of an article.  spaCy's memory grows with the
 # length of a Doc (about 1 GB per 100k characters with the full pipeline, less with NER
 # only), so a 1 MB article would cost several GB; the entities that matter for search and
@@ -47,7 +49,7 @@ class RawSpan(NamedTuple):
     label: str
 
 
-class NerError(RuntimeError):
+class NerError(NewsflowError, RuntimeError):
     """A model could not be loaded or run."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.core.errors import NewsflowError
 from pipeline.core.settings import Settings
 from pipeline.enrichment.enrich import Enricher, EnrichError
 from schemas import RawArticle
@@ -85,7 +86,7 @@ def _from_wire(item: _Wire) -> PoolOutcome:
     return Enriched(a, b) if kind == "ok" else EnrichError(a, b)
 
 
-class EnrichPoolError(RuntimeError):
+class EnrichPoolError(NewsflowError, RuntimeError):
     """The child could not start (e.g. a model is missing)."""
 
 

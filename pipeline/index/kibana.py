@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.errors import NewsflowError
 from pipeline.core.settings import Settings
 from schemas.index import alert_template, article_template
 
@@ -69,7 +70,7 @@ _PANEL_VERSION = "8.11.0"
 _COUNT = "___records___"
 
 
-class KibanaAssetError(ValueError):
+class KibanaAssetError(NewsflowError, ValueError):
     """A saved object refers to a field the index template lacks or types differently."""
 
 

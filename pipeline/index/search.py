@@ -30,6 +30,7 @@ from elasticsearch import (
 from pydantic import BaseModel, Field
 
 from pipeline.alerts.rules.es import es_query
+from pipeline.core.errors import NewsflowError
 
 DEFAULT_OPERATOR: str = es_query("x")["query_string"]["default_operator"]
 HIGHLIGHT_PRE = "<em>"
@@ -50,7 +51,7 @@ _SOURCE_FIELDS = [
 ]  # fmt: skip
 
 
-class SearchError(RuntimeError):
+class SearchError(NewsflowError, RuntimeError):
     """A failure the user can act on; the message is one line, meant to be printed as is."""
 
 

@@ -15,8 +15,10 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
 from pydantic import BaseModel
 
+from pipeline.core.errors import NewsflowError
 
-class IndexUnavailable(Exception):
+
+class IndexUnavailable(NewsflowError):
     """Elasticsearch cannot take writes right now; the batch must be retried as a whole."""
 
 

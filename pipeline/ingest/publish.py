@@ -24,6 +24,7 @@ from kafka.producer.future import FutureRecordMetadata
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from pipeline.core.errors import NewsflowError
 from pipeline.core.kafka_client import client_kwargs
 from pipeline.core.settings import Settings
 from pipeline.ingest.ids import article_id
@@ -34,7 +35,7 @@ from schemas import RawArticle
 _DRAIN_EVERY = 1_000
 
 
-class PublishError(Exception):
+class PublishError(NewsflowError):
     """Publishing could not run at all (as opposed to single articles being rejected)."""
 
 

@@ -15,13 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.core.errors import NewsflowError
 from schemas import RawArticle
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
                bool: "boolean", type(None): "null"}  # fmt: skip
 
 
-class InvalidArticle(Exception):
+class InvalidArticle(NewsflowError):
     """Why a message cannot become an article. ``reason`` is a short code for metrics."""
 
     def __init__(self, reason: str, detail: str) -> None:

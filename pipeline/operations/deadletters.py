@@ -28,12 +28,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
 
+from pipeline.core.errors import NewsflowError
 from pipeline.core.kafka_client import client_kwargs
 from pipeline.core.settings import Settings
 from schemas import Alert, DeadLetter
 
 
-class DeadLetterError(Exception):
+class DeadLetterError(NewsflowError):
     """The dead-letter topic could not be read or written; the message is one line."""
 
 

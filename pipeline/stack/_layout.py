@@ -10,6 +10,7 @@ from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
 
+from pipeline.core.errors import NewsflowError
 from pipeline.core.settings import Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local"
@@ -19,7 +20,7 @@ ES_MIN_JAVA = 21
 Echo = Callable[[str], None]
 
 
-class StackError(RuntimeError):
+class StackError(NewsflowError, RuntimeError):
     """A failure the user can act on; the message is one line, meant to be printed as is."""
 
 

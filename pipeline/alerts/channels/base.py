@@ -12,10 +12,11 @@ import hashlib
 from collections.abc import Sequence
 from typing import Protocol
 
+from pipeline.core.errors import NewsflowError
 from schemas import Alert, AlertRule
 
 
-class DeliveryError(Exception):
+class DeliveryError(NewsflowError):
     """A channel gave up on a message.
 
     ``reason`` is one line fit for a log or a dead letter: it names the target by scheme,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pipeline.core.errors import NewsflowError
 
-class RuleSyntaxError(ValueError):
+
+class RuleSyntaxError(NewsflowError, ValueError):
     """A rule that cannot be parsed, or that uses something we refuse to match.
 
     ``position`` is a 0-based character offset into the query, so a UI can put a caret

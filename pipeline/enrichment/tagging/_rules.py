@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.core.errors import NewsflowError
+
 BUILTIN_RULES = Path(__file__).resolve().parent.parent / "data" / "tagging" / "rules.json"
 FORMAT = "newsflow-tagging/1"
 
@@ -21,7 +23,7 @@ _NAME = r"^[a-z][a-z0-9_]{0,63}$"
 _TERM_CHARS = re.compile(r"^[^*@]+\*?$")
 
 
-class TaggingRulesError(ValueError):
+class TaggingRulesError(NewsflowError, ValueError):
     """A rules file cannot be used; the message names the file and the problem."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.core.errors import NewsflowError
 from schemas import RawArticle
 
 # Alias → RawArticle field.  An alias is used only when the field itself is absent; else the
@@ -38,7 +39,7 @@ _FIELDS = frozenset(RawArticle.model_fields)
 _EPOCH_MS_THRESHOLD = 10_000_000_000
 
 
-class RecordError(ValueError):
+class RecordError(NewsflowError, ValueError):
     """A record that cannot become a ``RawArticle``; the message is one line for humans."""
 
 
