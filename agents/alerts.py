@@ -19,19 +19,19 @@ from datetime import UTC, datetime
 from faust.types import EventT, StreamT, TopicT
 from pydantic import ValidationError
 
-from agents.app import app, batches, enriched_topic, send_all, settings
+from agents.app import alerts_topic, app, batches, enriched_topic, send_all, services, settings
 from pipeline.alerts.follower import Records, follow_rules
-from pipeline.alerts.rulebook import RuleBook, alerts_for
+from pipeline.alerts.rulebook import alerts_for
+from pipeline.core.retry import until_done
 from schemas import AlertRule, EnrichedArticle
 
 log = logging.getLogger("newsflow.alerts")
 
-alerts_topic = app.topic(settings.topic_alerts, internal=False)
-rule_book = RuleBook()
 _rules_ready = asyncio.Event()
 
 
 def _apply(records: Records) -> None:
+    rule_book = services().rule_book
     for key, value in records:
         skipped = rule_book.apply(key, value)
         if skipped:
@@ -76,6 +76,7 @@ async def wait_for_rule(rule_id: str, *, timeout: float) -> AlertRule | None:
     Another worker's match stage may see a new rule a moment before this one does.
     """
     await rules_ready()
+    rule_book = services().rule_book
     deadline = time.monotonic() + timeout
     rule = rule_book.get(rule_id)
     while rule is None and time.monotonic() < deadline:
@@ -86,6 +87,7 @@ async def wait_for_rule(rule_id: str, *, timeout: float) -> AlertRule | None:
 
 async def match_batch(events: list[EventT]) -> int:
     """Send one alert per (rule, article) match; returns how many were sent."""
+    rule_book = services().rule_book
     if not len(rule_book):
         return 0  # parsing and analysing the articles was a fifth of a worker's own CPU
     now = datetime.now(UTC)
@@ -97,16 +99,9 @@ async def match_batch(events: list[EventT]) -> int:
             continue  # the index agent dead-letters it; one dead letter per message
         for alert in alerts_for(rule_book.match(article), article, matched_at=now):
             outputs.append((alerts_topic, alert.rule_id.encode(), alert.model_dump_json().encode()))
-    delay = 0.5
-    while True:  # raising would ack the batch (take_events acks in a finally): retry here
-        try:
-            await send_all(outputs)
-            return len(outputs)
-        except Exception as e:  # noqa: BLE001 - any send failure: same answer, try again
-            log.warning("match: sending %d alert(s) failed (%s); retrying in %.1fs",
-                        len(outputs), e, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+    await until_done(lambda: send_all(outputs), retry_on=Exception, log=log,
+                     what=f"match: sending {len(outputs)} alert(s) failed")
+    return len(outputs)
 
 
 @app.agent(enriched_topic)

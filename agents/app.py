@@ -1,8 +1,12 @@
-"""The composition root: the Faust app, its topics and the resources agents share.
+"""The composition root: the Faust app, its topics and the services agents share.
 
 Agents import ``app`` and the topics from here and hold no business logic; everything
 they call lives in ``pipeline``.  Every topic carries raw bytes: the pydantic models in
 ``schemas`` are the wire format, decoded where a failure can be dead-lettered.
+
+The app and its topics exist at import, because Faust registers agents and tables with
+decorators; everything that connects or spawns (the Elasticsearch client, the enrichment
+process, the rule book) is built once by ``start_services`` when the worker starts.
 """
 
 from __future__ import annotations
@@ -11,14 +15,20 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from elasticsearch import Elasticsearch
 from faust.types import EventT, StreamT
 
 from agents import faust_fixes
+from pipeline.alerts.rulebook import RuleBook
+from pipeline.core.es_client import es_client
+from pipeline.core.retry import until_done
 from pipeline.core.settings import Settings, get_settings
+from pipeline.enrichment.pool import EnrichmentPool
 from schemas import DeadLetter
 from schemas.deadletter import Stage
 
@@ -76,6 +86,40 @@ raw_topic = app.topic(settings.topic_raw, internal=False)
 enriched_topic = app.topic(settings.topic_enriched, internal=False)
 deadletter_topic = app.topic(settings.topic_deadletter, internal=False)
 dedup_topic = app.topic(settings.topic_dedup, internal=False)
+alerts_topic = app.topic(settings.topic_alerts, internal=False)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What agents share: one of each per worker."""
+
+    es: Elasticsearch
+    pool: EnrichmentPool
+    rule_book: RuleBook
+
+
+_services: list[Services] = []
+
+
+async def start_services() -> None:
+    """Build the services; the enrichment process is started and its models loaded, so the
+    worker joins the consumer group only once it can process what it is given."""
+    pool = EnrichmentPool.from_settings(settings)
+    await pool.start()
+    _services.append(Services(es=es_client(settings), pool=pool, rule_book=RuleBook()))
+
+
+async def close_services() -> None:
+    while _services:
+        built = _services.pop()
+        await built.pool.close()
+        built.es.close()
+
+
+def services() -> Services:
+    if not _services:
+        raise RuntimeError("services not started: run the worker with agents.worker.run_worker")
+    return _services[0]
 
 
 async def batches(stream: StreamT, size: int, *, within: float) -> AsyncIterator[list[EventT]]:
@@ -158,11 +202,15 @@ async def send_all(sends: list[tuple[faust.TopicT, bytes | None, bytes]]) -> Non
 
 
 async def send_dead_letters(letters: list[tuple[bytes | None, DeadLetter]]) -> None:
+    """Send dead letters until the broker takes them: a batch is acked only after its
+    letters are safe."""
+    if not letters:
+        return
     for _, letter in letters:
         log.warning(
             "dead letter: stage=%s reason=%s key=%s offset=%s/%s %s",
             letter.stage, letter.reason, letter.key, letter.partition, letter.offset, letter.error,
         )
-    await send_all(
-        [(deadletter_topic, key, letter.model_dump_json().encode()) for key, letter in letters]
-    )
+    sends = [(deadletter_topic, key, letter.model_dump_json().encode()) for key, letter in letters]
+    await until_done(lambda: send_all(sends), retry_on=Exception,
+                     what=f"{len(letters)} dead letter(s) not sent", log=log)

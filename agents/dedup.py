@@ -26,14 +26,8 @@ from agents.app import (
     send_dead_letters,
     settings,
 )
-from pipeline.stories.dedup import (
-    BandEntry,
-    Fingerprint,
-    decide,
-    fingerprint,
-    pack_signature,
-    unpack_signature,
-)
+from pipeline.stories.assign import StoryAssigner
+from pipeline.stories.dedup import fingerprint
 from schemas import EnrichedArticle
 
 log = logging.getLogger("newsflow.dedup")
@@ -52,28 +46,7 @@ story_signatures = app.Table(
 )
 
 
-def _lookup(key: str) -> BandEntry | None:
-    value = bands.get(key)
-    if value is None:
-        return None
-    story_id, first_id = value
-    packed = story_signatures.get(story_id)
-    return BandEntry(story_id=story_id, first_id=first_id,
-                     signature=unpack_signature(packed) if packed else None)
-
-
-def _assign(article: EnrichedArticle, fp: Fingerprint) -> EnrichedArticle:
-    decision = decide(article.id, fp, _lookup)
-    first_id = decision.duplicate_of or article.id
-    for key in decision.record:
-        bands[key] = [decision.story_id, first_id]
-    if decision.is_original and fp.signature is not None:
-        packed = pack_signature(fp.signature)
-        if story_signatures.get(decision.story_id) != packed:  # a replay finds it there
-            story_signatures[decision.story_id] = packed
-    return article.model_copy(
-        update={"story_id": decision.story_id, "duplicate_of": decision.duplicate_of}
-    )
+_stories = StoryAssigner(bands, story_signatures)
 
 
 async def dedup_batch(events: list[EventT]) -> None:
@@ -91,12 +64,13 @@ async def dedup_batch(events: list[EventT]) -> None:
     outputs: list[tuple[TopicT, bytes | None, bytes]] = []
     copies = 0
     for article, fp in zip(articles, fps, strict=True):
-        final = _assign(article, fp)
-        copies += final.duplicate_of is not None
+        decision = _stories.assign(article.id, fp)
+        copies += decision.duplicate_of is not None
+        final = article.model_copy(
+            update={"story_id": decision.story_id, "duplicate_of": decision.duplicate_of})
         outputs.append((enriched_topic, article.id.encode(), final.model_dump_json().encode()))
     await send_all(outputs)
-    if letters:
-        await send_dead_letters(letters)
+    await send_dead_letters(letters)
     log.info("dedup: %d articles, %d copies, %d dead-lettered", len(outputs), copies, len(letters))
 
 

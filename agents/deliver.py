@@ -8,6 +8,8 @@ Both tables put a key in the changelog partition of its *rule* (``partition_for_
 which is the rule's partition of ``news.alerts``; the default (the current event's
 partition) would be wrong in a batch that mixes partitions, and undefined in the timer.
 
+What to send now and what to hold for a throttle or digest is decided by
+``pipeline.alerts.ledger.AlertLedger`` over the two tables; this module only wires it.
 Per batch: drop alerts already fired or waiting → index the rest (``_id`` = alert id)
 while sending them → record them → flush the changelog → let the batch be acked.  A crash
 before the record re-sends with the same ``Idempotency-Key``; a crash after it sends
@@ -21,27 +23,33 @@ import logging
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import faust
 import httpx
 from aiokafka.partitioner import murmur2
-from elasticsearch import Elasticsearch
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
-from agents.alerts import alerts_topic, rules_ready, wait_for_rule
-from agents.app import app, batches, dead_letter, send_dead_letters, settings
+from agents.alerts import rules_ready, wait_for_rule
+from agents.app import (
+    alerts_topic,
+    app,
+    batches,
+    dead_letter,
+    send_dead_letters,
+    services,
+    settings,
+)
 from pipeline.alerts.channels import http_client
 from pipeline.alerts.delivery import deliver, failure_letter
-from pipeline.alerts.rulebook import Pending, due_at, sends_at_once
-from pipeline.core.es_client import es_client
+from pipeline.alerts.ledger import AlertLedger
+from pipeline.alerts.rulebook import sends_at_once
+from pipeline.core.retry import until_done
 from pipeline.index.writer import IndexUnavailable, index_documents
 from schemas import Alert, AlertRule, DeadLetter
 
 log = logging.getLogger("newsflow.deliver")
-_MAX_BACKOFF = 30.0
 Letters = list[tuple[bytes | None, DeadLetter]]
 
 
@@ -77,50 +85,41 @@ class _ByRule(faust.Table):
             await asyncio.gather(*futures)
 
 
-def _table(name: str, help: str) -> faust.Table:
+def _table(name: str, help: str) -> _ByRule:
     table = _ByRule(app, name=name, beacon=app.tables.beacon, key_type=str, value_type=str,
                     partitions=settings.topic_partitions, help=help)
-    return app.tables.add(table)  # type: ignore[return-value]
+    app.tables.add(table)
+    return table
 
 
 fired = _table("alerts-fired", "<rule id>/<alert id> -> sent | held | failed")
 pending = _table("alerts-pending", "rule id -> Pending JSON (last message, waiting alerts)")
+ledger = AlertLedger(fired, pending)
 
 
 class _Shared:
-    """What the agent and the flush timer share: the HTTP client (owned by the agent)
-    and one lock per rule, so a digest flush and a new alert of the same rule never
-    interleave their read-modify-write of ``pending``."""
+    """What the agent and the flush timer share: the HTTP client (owned by the agent), a
+    bound on messages in flight, and one lock per rule, so a digest flush and a new alert
+    of the same rule never interleave their read-modify-write of ``pending``."""
 
     http: httpx.AsyncClient | None = None
-    slots = asyncio.Semaphore(settings.alert_deliver_concurrency)  # messages in flight
+    slots = asyncio.Semaphore(settings.alert_deliver_concurrency)
     locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-
-
-@cache
-def _es() -> Elasticsearch:
-    return es_client(settings)
-
-
-def _fired_key(alert: Alert) -> str:
-    return f"{alert.rule_id}/{alert.id}"
 
 
 async def _index(alerts: list[Alert]) -> list[tuple[Alert, str]]:
     """Index until Elasticsearch takes the batch; returns refused alerts with the reason."""
     if not alerts:
         return []
-    delay = 0.5
-    while True:
-        try:
-            rejected = await asyncio.to_thread(
-                index_documents, _es(), alerts, index=settings.index_alerts)
-            by_id = {alert.id: alert for alert in alerts}
-            return [(by_id[r.id], f"es_{r.status}: {r.reason}") for r in rejected]
-        except IndexUnavailable as e:
-            log.warning("deliver: alerts index: %s; retrying in %.1fs", e, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF)
+
+    async def write() -> list[tuple[Alert, str]]:
+        rejected = await asyncio.to_thread(
+            index_documents, services().es, alerts, index=settings.index_alerts)
+        by_id = {alert.id: alert for alert in alerts}
+        return [(by_id[r.id], f"es_{r.status}: {r.reason}") for r in rejected]
+
+    return await until_done(write, retry_on=IndexUnavailable, log=log,
+                            what=f"deliver: alerts index, {len(alerts)} alert(s)")
 
 
 async def _send(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT]) -> Letters:
@@ -142,32 +141,23 @@ async def _send(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT])
 
 
 async def _handle_rule(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT]) -> Letters:
-    """Send now, or hold for a throttle/digest; records every alert in ``fired``."""
+    """Send now, or hold for a throttle/digest; records every alert in the ledger."""
+    letters: Letters = []
     async with _Shared.locks[rule.id]:
-        if sends_at_once(rule):
+        if sends_at_once(rule):  # no per-rule state: all at once
             results = await asyncio.gather(*(_send(rule, [a], events) for a in alerts))
-            for alert, failed in zip(alerts, results, strict=True):
-                fired[_fired_key(alert)] = "failed" if failed else "sent"
-            return [letter for failed in results for letter in failed]
-        letters: Letters = []
+            for alert, sent in zip(alerts, results, strict=True):
+                ledger.sent(rule, alert, failed=bool(sent), now=time.time())
+            return [letter for sent in results for letter in sent]
         for alert in alerts:
             now = time.time()
-            state = Pending.from_json(pending.get(rule.id))
-            due = due_at(rule, now=now, last_sent=state.last_sent)
-            if not state.alerts and due <= now:
+            if ledger.sends_now(rule, now=now):
                 sent = await _send(rule, [alert], events)
+                ledger.sent(rule, alert, failed=bool(sent), now=now)
                 letters += sent
-                state = Pending.from_json(pending.get(rule.id))
-                state.last_sent = now
-                pending[rule.id] = state.to_json()
-                fired[_fired_key(alert)] = "failed" if sent else "sent"
             else:
-                if not state.alerts:
-                    state.due = due
-                state.alerts.append(alert)
-                pending[rule.id] = state.to_json()  # before ``fired``: see deliver_batch
-                fired[_fired_key(alert)] = "held"
-        return letters
+                ledger.hold(rule, alert, now=now)
+    return letters
 
 
 def _decode(events: list[EventT], letters: Letters) -> dict[str, tuple[EventT, Alert]]:
@@ -180,11 +170,8 @@ def _decode(events: list[EventT], letters: Letters) -> dict[str, tuple[EventT, A
             letters.append((event.message.key, dead_letter(
                 event, stage="deliver", reason="invalid_alert", error=str(e).splitlines()[0])))
             continue
-        if alert.id in fresh or _fired_key(alert) in fired:
-            continue
-        if Pending.from_json(pending.get(alert.rule_id)).holds(alert.id):
-            continue  # its ``fired`` record was lost in a crash; the alert still waits
-        fresh[alert.id] = (event, alert)
+        if alert.id not in fresh and ledger.is_new(alert):
+            fresh[alert.id] = (event, alert)
     return fresh
 
 
@@ -213,15 +200,18 @@ async def deliver_batch(events: list[EventT]) -> None:
             event_of[alert.id], stage="deliver", reason=reason.split(":")[0], error=reason)))
     letters += [letter for rule_letters in per_rule for letter in rule_letters]
     await _tables_written()  # the batch is acked after this: changelog first
-    await _send_letters(letters)
+    await send_dead_letters(letters)
+    log.info("deliver: %d event(s) (offsets %s), %d new alert(s) sent or held, %d dead-lettered",
+             len(events), _offset_spans(events), len(live), len(letters))
+
+
+def _offset_spans(events: list[EventT]) -> str:
     spans: dict[int, list[int]] = {}
     for event in events:
         span = spans.setdefault(event.message.partition, [event.message.offset] * 2)
         span[0] = min(span[0], event.message.offset)
         span[1] = max(span[1], event.message.offset)
-    log.info("deliver: %d event(s) (offsets %s), %d new alert(s) sent or held, %d dead-lettered",
-             len(events), " ".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(spans.items())),
-             len(live), len(letters))
+    return " ".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(spans.items()))
 
 
 @app.agent(alerts_topic)
@@ -238,8 +228,9 @@ async def deliver_alerts(stream: StreamT) -> None:
             _Shared.http = None
 
 
-def _owned() -> set[int]:
-    return {tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_alerts}
+def _owns(rule_id: str) -> bool:
+    return rule_partition(rule_id) in {
+        tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_alerts}
 
 
 @app.timer(interval=settings.alert_flush_interval_seconds)
@@ -247,49 +238,25 @@ async def flush_waiting_alerts() -> None:
     """Send each due throttle/digest message of the rules this worker owns."""
     if _Shared.http is None or app.rebalancing or getattr(app, "in_recovery", False):
         return
-    owned = _owned()
     now = time.time()
-    due = [rule_id for rule_id, text in list(pending.items())
-           if rule_partition(rule_id) in owned and _is_due(Pending.from_json(text), now)]
+    due = ledger.due_rules(now=now, owned=_owns)
     letters: Letters = []
     for rule_id in due:
         async with _Shared.locks[rule_id]:
-            state = Pending.from_json(pending.get(rule_id))
-            if not _is_due(state, now):
+            waiting = ledger.waiting(rule_id, now=now)
+            if not waiting:
                 continue
             rule = await wait_for_rule(rule_id, timeout=0)
             if rule is not None and rule.enabled:
-                letters += await _send(rule, state.alerts, {})
+                letters += await _send(rule, waiting, {})
             else:
                 log.info("deliver: rule %s is %s; %d waiting alert(s) not sent", rule_id,
-                         "gone" if rule is None else "disabled", len(state.alerts))
-            after = Pending.from_json(pending.get(rule_id))
-            after.alerts = after.without(alert.id for alert in state.alerts)
-            after.last_sent = now
-            after.due = due_at(rule, now=now, last_sent=now) if after.alerts and rule else None
-            pending[rule_id] = after.to_json()
+                         "gone" if rule is None else "disabled", len(waiting))
+            ledger.flushed(rule, rule_id, waiting, now=now)
     if due:
         await _tables_written()
-    await _send_letters(letters)
-
-
-async def _send_letters(letters: Letters) -> None:
-    """Dead letters until the broker takes them: raising would ack the batch without them."""
-    delay = 0.5
-    while letters:
-        try:
-            await send_dead_letters(letters)
-            return
-        except Exception as e:  # noqa: BLE001 - any send failure: same answer, try again
-            log.warning("deliver: %d dead letter(s) not sent (%s); retrying in %.1fs",
-                        len(letters), e, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF)
+    await send_dead_letters(letters)
 
 
 async def _tables_written() -> None:
-    await asyncio.gather(fired.written(), pending.written())  # type: ignore[attr-defined]
-
-
-def _is_due(state: Pending, now: float) -> bool:
-    return bool(state.alerts) and (state.due or 0.0) <= now
+    await asyncio.gather(fired.written(), pending.written())

@@ -19,6 +19,7 @@ from agents.app import (
     raw_topic,
     send_all,
     send_dead_letters,
+    services,
     settings,
 )
 from pipeline.enrichment.enrich import EnrichError
@@ -52,8 +53,7 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
         else:
             outputs.append((dedup_topic, outcome.id.encode(), outcome.json.encode()))
     await send_all(outputs)
-    if letters:
-        await send_dead_letters(letters)
+    await send_dead_letters(letters)
     _observe(len(events), len(valid), len(outputs), [letter.reason for _, letter in letters],
              invalid=invalid, seconds=enrich_seconds)
     log.info("enrich: %d enriched, %d dead-lettered", len(outputs), len(letters))
@@ -71,17 +71,11 @@ def _observe(taken: int, valid: int, enriched: int, reasons: list[str], *,
     dead_lettered("enrich", reasons[invalid:])
 
 
-# Started by ``agents.worker.run_worker`` before the worker joins the consumer group: an
-# agent that spends its first seconds loading models while the group rebalances around it
-# never resumed its stream (two workers started together stalled one of them).
-pool = EnrichmentPool.from_settings(settings)
-
-
 @app.agent(raw_topic)
 async def enrich(stream: StreamT) -> None:
     await overlapping_batches(
         stream,
         settings.enrich_batch_size,
         within=settings.enrich_batch_seconds,
-        process=lambda events: enrich_batch(pool, events),
+        process=lambda events: enrich_batch(services().pool, events),
     )

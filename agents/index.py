@@ -9,13 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from functools import cache
 
-from elasticsearch import Elasticsearch
 from faust.types import EventT, StreamT
 
-from agents.app import app, batches, dead_letter, enriched_topic, send_dead_letters, settings
-from pipeline.core.es_client import es_client
+from agents.app import (
+    app,
+    batches,
+    dead_letter,
+    enriched_topic,
+    send_dead_letters,
+    services,
+    settings,
+)
+from pipeline.core.retry import until_done
 from pipeline.index.writer import IndexUnavailable, Rejected, index_sources
 from pipeline.operations.metrics import (
     IN,
@@ -28,26 +34,16 @@ from pipeline.operations.metrics import (
 )
 
 log = logging.getLogger("newsflow.index")
-_MAX_BACKOFF = 30.0
-
-
-@cache
-def _es() -> Elasticsearch:
-    return es_client(settings)
 
 
 async def _write_until_accepted(documents: list[tuple[str, bytes]]) -> list[Rejected]:
-    delay = 0.5
-    while True:
-        try:
-            with timed_bulk():
-                return await asyncio.to_thread(
-                    index_sources, _es(), documents, index=settings.index_articles
-                )
-        except IndexUnavailable as e:
-            log.warning("index: %s; retrying %d articles in %.1fs", e, len(documents), delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_BACKOFF)
+    async def write() -> list[Rejected]:
+        with timed_bulk():
+            return await asyncio.to_thread(
+                index_sources, services().es, documents, index=settings.index_articles)
+
+    return await until_done(write, retry_on=IndexUnavailable, log=log,
+                            what=f"index: {len(documents)} articles")
 
 
 def _document(event: EventT) -> tuple[str, bytes]:
@@ -85,8 +81,7 @@ async def index_batch(events: list[EventT]) -> None:
     observe_batch("index", len(events), time.perf_counter() - started)
     observe_index_latency(by_id[doc_id].message.timestamp for doc_id, _ in documents
                           if doc_id not in refused)
-    if letters:
-        await send_dead_letters(letters)
+    await send_dead_letters(letters)
     count("index", IN, len(events))
     count("index", OUT, len(documents) - len(refused))
     dead_lettered("index", (letter.reason for _, letter in letters))

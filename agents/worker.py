@@ -9,7 +9,7 @@ import faust
 
 # importing registers the agents (observe: /metrics and the consumer-lag timer)
 from agents import alerts, dedup, deliver, enrich, index, observe  # noqa: F401
-from agents.app import app, settings
+from agents.app import app, close_services, settings, start_services
 from pipeline.operations.logs import logging_config
 
 
@@ -24,10 +24,11 @@ def run_worker(*, loglevel: str = "info") -> None:
     # The ES client logs every failed connection with a traceback; the index agent
     # already says, once per retry, that Elasticsearch is unavailable.
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
-    # Models load before the worker joins the group, so it takes partitions only when it
-    # can process them.
-    asyncio.run(enrich.pool.start())
+    # Models load before the worker joins the group: an agent that spends its first seconds
+    # loading them while the group rebalances around it never resumed its stream (two
+    # workers started together stalled one of them).
+    asyncio.run(start_services())
     try:
         worker.execute_from_commandline()
     finally:
-        asyncio.run(enrich.pool.close())
+        asyncio.run(close_services())

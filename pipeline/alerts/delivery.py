@@ -18,6 +18,7 @@ import httpx
 
 from pipeline.alerts.channels import DeliveryError, channel_for, idempotency_key
 from pipeline.core.settings import Settings
+from pipeline.operations.metrics import count_deliveries
 from schemas import Alert, AlertRule, DeadLetter
 
 log = logging.getLogger("newsflow.deliver")
@@ -56,7 +57,9 @@ async def deliver(
         *(_to_channel(config, rule, alerts, key, settings=settings, http=http)
           for config in rule.channels)
     )
-    return [failure for failure in results if failure is not None]
+    failures = [failure for failure in results if failure is not None]
+    count_deliveries((config.kind for config in rule.channels), (f.kind for f in failures))
+    return failures
 
 
 async def _to_channel(

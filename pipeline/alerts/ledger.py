@@ -1,0 +1,86 @@
+"""What the deliver stage did with each alert, and what waits for a throttle or a digest.
+
+Two key-value stores (in the worker, changelog-backed Faust tables; in tests, dicts):
+``fired`` maps ``<rule id>/<alert id>`` to ``sent``, ``held`` or ``failed``, so a replayed
+alert is never sent twice; ``pending`` maps a rule id to its ``Pending`` JSON (when it last
+sent a message, which alerts wait for the next one).  Every key starts with the rule id, so
+one worker (the owner of the rule's partition) holds all of a rule's state.
+
+Write order matters for a crash between two writes: ``pending`` is written before ``fired``,
+and ``is_new`` checks both, so an alert is never lost between them nor sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+
+from pipeline.alerts.rulebook import Pending, due_at, sends_at_once
+from schemas import Alert, AlertRule
+
+SENT, HELD, FAILED = "sent", "held", "failed"
+
+
+def fired_key(alert: Alert) -> str:
+    return f"{alert.rule_id}/{alert.id}"
+
+
+class AlertLedger:
+    def __init__(self, fired: MutableMapping[str, str], pending: MutableMapping[str, str]):
+        self._fired = fired
+        self._pending = pending
+
+    def state(self, rule_id: str) -> Pending:
+        return Pending.from_json(self._pending.get(rule_id))
+
+    def is_new(self, alert: Alert) -> bool:
+        """Neither sent, held nor failed before (its ``fired`` record may have been lost in a
+        crash while the alert still waits in ``pending``)."""
+        return fired_key(alert) not in self._fired and not self.state(alert.rule_id).holds(
+            alert.id)
+
+    def sends_now(self, rule: AlertRule, *, now: float) -> bool:
+        """Whether an alert of ``rule`` arriving ``now`` goes out at once (else: ``hold``)."""
+        if sends_at_once(rule):
+            return True
+        state = self.state(rule.id)
+        return not state.alerts and due_at(rule, now=now, last_sent=state.last_sent) <= now
+
+    def sent(self, rule: AlertRule, alert: Alert, *, failed: bool, now: float) -> None:
+        """Record a message sent (or given up on) for one alert."""
+        if not sends_at_once(rule):
+            state = self.state(rule.id)
+            state.last_sent = now
+            self._pending[rule.id] = state.to_json()
+        self._fired[fired_key(alert)] = FAILED if failed else SENT
+
+    def hold(self, rule: AlertRule, alert: Alert, *, now: float) -> None:
+        """Keep ``alert`` for the rule's next message (throttle gap or digest period)."""
+        state = self.state(rule.id)
+        if not state.alerts:
+            state.due = due_at(rule, now=now, last_sent=state.last_sent)
+        state.alerts.append(alert)
+        self._pending[rule.id] = state.to_json()  # before ``fired``: see the module doc
+        self._fired[fired_key(alert)] = HELD
+
+    def due_rules(self, *, now: float, owned: Callable[[str], bool]) -> list[str]:
+        """Rules (of those ``owned`` here) whose waiting alerts are due."""
+        return [rule_id for rule_id, text in list(self._pending.items())
+                if owned(rule_id) and _is_due(Pending.from_json(text), now)]
+
+    def waiting(self, rule_id: str, *, now: float) -> list[Alert]:
+        """The alerts of ``rule_id`` to send now as one message, or none if not due."""
+        state = self.state(rule_id)
+        return list(state.alerts) if _is_due(state, now) else []
+
+    def flushed(self, rule: AlertRule | None, rule_id: str, alerts: list[Alert], *,
+                now: float) -> None:
+        """``alerts`` went out (or were dropped with their deleted or disabled ``rule``)."""
+        state = self.state(rule_id)
+        state.alerts = state.without(alert.id for alert in alerts)
+        state.last_sent = now
+        state.due = due_at(rule, now=now, last_sent=now) if state.alerts and rule else None
+        self._pending[rule_id] = state.to_json()
+
+
+def _is_due(state: Pending, now: float) -> bool:
+    return bool(state.alerts) and (state.due or 0.0) <= now
