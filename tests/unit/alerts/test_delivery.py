@@ -9,9 +9,9 @@ from pydantic import HttpUrl, SecretStr
 
 from pipeline.alerts.channels import http_client
 from pipeline.alerts.delivery import deliver
+from schemas import AlertRule, WebhookChannel
 from tests.support import Receiver
 from tests.unit.alerts.channels.test_webhook import T0, alert, settings
-from schemas import AlertRule, WebhookChannel
 
 
 def _deliveries(outcome: str) -> float:
