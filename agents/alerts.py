@@ -55,7 +55,7 @@ async def follow_rule_topic() -> None:
             "on_records": lambda records: loop.call_soon_threadsafe(_apply, records),
             "on_caught_up": lambda: loop.call_soon_threadsafe(_rules_ready.set),
             "stop": stop,
-            "poll_seconds": settings.alert_rules_poll_seconds,
+            "poll_seconds": settings.alerts.rules_poll_seconds,
         },
     )
     thread.start()
@@ -108,7 +108,7 @@ async def match_batch(events: list[EventT]) -> int:
 async def match(stream: StreamT) -> None:
     await rules_ready()
     async for events in batches(
-        stream, settings.alert_batch_size, within=settings.alert_batch_seconds
+        stream, settings.alerts.batch_size, within=settings.alerts.batch_seconds
     ):
         sent = await match_batch(events)
         if sent:

@@ -36,41 +36,41 @@ log = logging.getLogger("newsflow.agents")
 
 
 def _broker_credentials(settings: Settings) -> Any:
-    if settings.kafka_security_protocol == "PLAINTEXT":
+    if settings.kafka.security_protocol == "PLAINTEXT":
         return None
     ssl_context = None
-    if settings.kafka_security_protocol in {"SSL", "SASL_SSL"}:
+    if settings.kafka.security_protocol in {"SSL", "SASL_SSL"}:
         import ssl
 
         ssl_context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+            cafile=str(settings.kafka.ssl_cafile) if settings.kafka.ssl_cafile else None
         )
-    if settings.kafka_security_protocol == "SSL":
+    if settings.kafka.security_protocol == "SSL":
         return faust.SSLCredentials(ssl_context)
-    password = settings.kafka_sasl_password
+    password = settings.kafka.sasl_password
     return faust.SASLCredentials(
-        username=settings.kafka_sasl_username,
+        username=settings.kafka.sasl_username,
         password=password.get_secret_value() if password else None,
-        mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+        mechanism=settings.kafka.sasl_mechanism or "PLAIN",
         ssl_context=ssl_context,
     )
 
 
 def create_app(settings: Settings) -> faust.App:
     return faust.App(
-        settings.consumer_group,
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        settings.kafka.consumer_group,
+        broker=[f"kafka://{host}" for host in settings.kafka.bootstrap.split(",")],
         broker_credentials=_broker_credentials(settings),
         key_serializer="raw",
         value_serializer="raw",
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
+        topic_partitions=settings.topics.partitions,
+        topic_replication_factor=settings.topics.replication,
         producer_acks=-1,
-        producer_max_request_size=2 * settings.max_message_bytes,
+        producer_max_request_size=2 * settings.kafka.max_message_bytes,
         # Faust's default (16 KB) holds one enriched article (13 KB on average) per batch;
         # below the broker's default 1 MB message limit, which internal topics keep.
         producer_max_batch_size=256 * 1024,
-        consumer_max_fetch_size=settings.max_message_bytes,
+        consumer_max_fetch_size=settings.kafka.max_message_bytes,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         web_enabled=False,
@@ -82,11 +82,11 @@ faust_fixes.install()
 settings = get_settings()
 app = create_app(settings)
 
-raw_topic = app.topic(settings.topic_raw, internal=False)
-enriched_topic = app.topic(settings.topic_enriched, internal=False)
-deadletter_topic = app.topic(settings.topic_deadletter, internal=False)
-dedup_topic = app.topic(settings.topic_dedup, internal=False)
-alerts_topic = app.topic(settings.topic_alerts, internal=False)
+raw_topic = app.topic(settings.topics.raw, internal=False)
+enriched_topic = app.topic(settings.topics.enriched, internal=False)
+deadletter_topic = app.topic(settings.topics.deadletter, internal=False)
+dedup_topic = app.topic(settings.topics.dedup, internal=False)
+alerts_topic = app.topic(settings.topics.alerts, internal=False)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,6 @@ async def dedup_batch(events: list[EventT]) -> None:
 @app.agent(dedup_topic)
 async def dedup(stream: StreamT) -> None:
     async for events in batches(
-        stream, settings.index_batch_size, within=settings.index_batch_seconds
+        stream, settings.index.batch_size, within=settings.index.batch_seconds
     ):
         await dedup_batch(events)

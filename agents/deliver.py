@@ -56,7 +56,7 @@ Letters = list[tuple[bytes | None, DeadLetter]]
 def rule_partition(rule_id: str) -> int:
     """The partition of ``news.alerts`` (and of both tables) that holds ``rule_id``: what
     the producer's default partitioner picks for the key ``rule_id.encode()``."""
-    return (murmur2(rule_id.encode()) & 0x7FFFFFFF) % settings.topic_partitions
+    return (murmur2(rule_id.encode()) & 0x7FFFFFFF) % settings.topics.partitions
 
 
 class _ByRule(faust.Table):
@@ -87,7 +87,7 @@ class _ByRule(faust.Table):
 
 def _table(name: str, help: str) -> _ByRule:
     table = _ByRule(app, name=name, beacon=app.tables.beacon, key_type=str, value_type=str,
-                    partitions=settings.topic_partitions, help=help)
+                    partitions=settings.topics.partitions, help=help)
     app.tables.add(table)
     return table
 
@@ -103,7 +103,7 @@ class _Shared:
     of the same rule never interleave their read-modify-write of ``pending``."""
 
     http: httpx.AsyncClient | None = None
-    slots = asyncio.Semaphore(settings.alert_deliver_concurrency)
+    slots = asyncio.Semaphore(settings.alerts.deliver_concurrency)
     locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
 
@@ -114,7 +114,7 @@ async def _index(alerts: list[Alert]) -> list[tuple[Alert, str]]:
 
     async def write() -> list[tuple[Alert, str]]:
         rejected = await asyncio.to_thread(
-            index_documents, services().es, alerts, index=settings.index_alerts)
+            index_documents, services().es, alerts, index=settings.index.alerts)
         by_id = {alert.id: alert for alert in alerts}
         return [(by_id[r.id], f"es_{r.status}: {r.reason}") for r in rejected]
 
@@ -134,7 +134,7 @@ async def _send(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT])
             event = events.get(alert.id)
             where = ({"topic": event.message.topic, "partition": event.message.partition,
                       "offset": event.message.offset} if event is not None
-                     else {"topic": settings.topic_alerts})
+                     else {"topic": settings.topics.alerts})
             letters.append((alert.rule_id.encode(),
                             failure_letter(alert, failure, first_seen=now, **where)))
     return letters
@@ -183,7 +183,7 @@ async def deliver_batch(events: list[EventT]) -> None:
         by_rule[alert.rule_id].append(alert)
     rules: dict[str, AlertRule] = {}
     for rule_id in by_rule:
-        rule = await wait_for_rule(rule_id, timeout=settings.alert_rule_wait_seconds)
+        rule = await wait_for_rule(rule_id, timeout=settings.alerts.rule_wait_seconds)
         if rule is None or not rule.enabled:
             log.info("deliver: rule %s is %s; %d alert(s) not sent", rule_id,
                      "gone" if rule is None else "disabled", len(by_rule[rule_id]))
@@ -221,7 +221,7 @@ async def deliver_alerts(stream: StreamT) -> None:
         _Shared.http = http
         try:
             async for events in batches(
-                stream, settings.alert_batch_size, within=settings.alert_batch_seconds
+                stream, settings.alerts.batch_size, within=settings.alerts.batch_seconds
             ):
                 await deliver_batch(events)
         finally:
@@ -230,10 +230,10 @@ async def deliver_alerts(stream: StreamT) -> None:
 
 def _owns(rule_id: str) -> bool:
     return rule_partition(rule_id) in {
-        tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topic_alerts}
+        tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topics.alerts}
 
 
-@app.timer(interval=settings.alert_flush_interval_seconds)
+@app.timer(interval=settings.alerts.flush_interval_seconds)
 async def flush_waiting_alerts() -> None:
     """Send each due throttle/digest message of the rules this worker owns."""
     if _Shared.http is None or app.rebalancing or getattr(app, "in_recovery", False):

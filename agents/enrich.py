@@ -36,7 +36,7 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
     letters = []
     for event in events:
         try:
-            raw = parse_raw(event.message.value, max_bytes=settings.max_message_bytes)
+            raw = parse_raw(event.message.value, max_bytes=settings.kafka.max_message_bytes)
             valid.append((event, raw))
         except InvalidArticle as e:
             letters.append((event.message.key, dead_letter(
@@ -75,7 +75,7 @@ def _observe(taken: int, valid: int, enriched: int, reasons: list[str], *,
 async def enrich(stream: StreamT) -> None:
     await overlapping_batches(
         stream,
-        settings.enrich_batch_size,
-        within=settings.enrich_batch_seconds,
+        settings.enrich.batch_size,
+        within=settings.enrich.batch_seconds,
         process=lambda events: enrich_batch(services().pool, events),
     )

@@ -40,7 +40,7 @@ async def _write_until_accepted(documents: list[tuple[str, bytes]]) -> list[Reje
     async def write() -> list[Rejected]:
         with timed_bulk():
             return await asyncio.to_thread(
-                index_sources, services().es, documents, index=settings.index_articles)
+                index_sources, services().es, documents, index=settings.index.articles)
 
     return await until_done(write, retry_on=IndexUnavailable, log=log,
                             what=f"index: {len(documents)} articles")
@@ -91,6 +91,6 @@ async def index_batch(events: list[EventT]) -> None:
 @app.agent(enriched_topic)
 async def index(stream: StreamT) -> None:
     async for events in batches(
-        stream, settings.index_batch_size, within=settings.index_batch_seconds
+        stream, settings.index.batch_size, within=settings.index.batch_seconds
     ):
         await index_batch(events)

@@ -30,7 +30,8 @@ class _LagReader:
         if self._admin is None:
             self._admin = admin_client(settings)
         try:
-            rows = group_offsets(self._admin, settings.consumer_group, consumed_topics(settings))
+            rows = group_offsets(
+                self._admin, settings.kafka.consumer_group, consumed_topics(settings))
         except KafkaError:
             self.close()
             raise
@@ -48,14 +49,14 @@ _lag_reader = _LagReader()
 @app.task
 async def serve_metrics() -> None:
     try:
-        start_metrics_server(settings.metrics_port)
+        start_metrics_server(settings.metrics.port)
     except OSError as e:
         log.error("metrics: cannot listen on port %d (%s); set NEWSFLOW_METRICS_PORT to a "
                   "free port per worker, or 0 for any; running without /metrics",
-                  settings.metrics_port, e)
+                  settings.metrics.port, e)
 
 
-@app.timer(interval=settings.metrics_lag_seconds)
+@app.timer(interval=settings.metrics.lag_seconds)
 async def update_lag() -> None:
     try:
         set_lag(await asyncio.to_thread(_lag_reader.read))

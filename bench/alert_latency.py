@@ -31,12 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaProducer  # noqa: E402
+from tests.integration.conftest import Namespace  # noqa: E402
 
 from pipeline.alerts.store import RuleStore  # noqa: E402
 from pipeline.core.kafka_client import client_kwargs  # noqa: E402
 from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
 from schemas import AlertRule, WebhookChannel  # noqa: E402
-from tests.integration.conftest import Namespace  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "us-immigration-2020.jsonl"
 TARGET_P99_S = 1.5
@@ -129,12 +129,12 @@ def main() -> None:
     ns.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
     receiver = _Receiver()
     producer = KafkaProducer(**client_kwargs(ns.settings), acks="all", linger_ms=0,
-                             max_request_size=ns.settings.max_message_bytes)
+                             max_request_size=ns.settings.kafka.max_message_bytes)
     sent_at: dict[str, float] = {}
 
     def publish(article: dict) -> None:
         sent_at[article["id"]] = time.time()
-        producer.send(ns.settings.topic_raw, key=article["id"].encode(),
+        producer.send(ns.settings.topics.raw, key=article["id"].encode(),
                       value=json.dumps(article).encode())
 
     try:

@@ -165,7 +165,7 @@ def main() -> None:
     words = sum(len(t.split()) for t in texts)
     print(f"articles: {n} (mean {words / n:.0f} words) from {args.corpus.name}")
 
-    nlp = spacy.load(Settings().model_en, enable=["ner"])
+    nlp = spacy.load(Settings().enrich.model_en, enable=["ner"])
     list(nlp.pipe(texts[:8]))  # warm-up
     t0 = time.perf_counter()
     docs = list(nlp.pipe(texts, batch_size=32))
@@ -212,7 +212,7 @@ def main() -> None:
     ner_ms = ner_s / n * 1e3
     match_us = match_s / n * 1e6
     print(f"matcher build (parse + automaton): {build_s:.2f} s")
-    print(f"spaCy NER ({Settings().model_en}, ner only, nlp.pipe): {ner_ms:.1f} ms/article")
+    print(f"spaCy NER ({Settings().enrich.model_en}, ner only, nlp.pipe): {ner_ms:.1f} ms/article")
     print(
         f"analysis alone (tokenise title+body, once per article): "
         f"{analyse_s / n * 1e6:.0f} µs/article"

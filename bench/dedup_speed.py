@@ -64,7 +64,7 @@ def main(argv: list[str]) -> None:
     n = int(next((a for a in argv if a.isdigit()), "60"))
     settings = Settings()
     texts = _texts(n)
-    ner = Ner({"en": settings.model_en}, batch_size=settings.enrich_batch_size)
+    ner = Ner({"en": settings.enrich.model_en}, batch_size=settings.enrich.batch_size)
     ner.extract(texts[:4], "en")  # warm up
     fingerprint(texts[0])
     sigs = [signature(t) for t in texts]

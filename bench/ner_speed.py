@@ -50,7 +50,7 @@ def main(argv: list[str]) -> None:
     print(f"{len(raws)} articles, {chars / len(raws):,.0f} chars on average")
 
     enricher = Enricher.from_settings(settings)
-    ner = Ner({"en": settings.model_en}, batch_size=settings.enrich_batch_size)
+    ner = Ner({"en": settings.enrich.model_en}, batch_size=settings.enrich.batch_size)
     # Warm up: spaCy buffers, and lingua's lazily loaded models (a short text loads the
     # high-accuracy ones, a few seconds once per process).
     enricher.enrich(raws[:8])
@@ -70,16 +70,16 @@ def main(argv: list[str]) -> None:
             ner_in_enrich += time.process_time() - started
 
     def enrich_all() -> None:
-        for i in range(0, len(raws), settings.enrich_batch_size):
-            enricher.enrich(raws[i : i + settings.enrich_batch_size])
+        for i in range(0, len(raws), settings.enrich.batch_size):
+            enricher.enrich(raws[i : i + settings.enrich.batch_size])
 
     rows: dict[str, float] = {}
     if "--no-baseline" not in argv:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            full = spacy.load(settings.model_en)
+            full = spacy.load(settings.enrich.model_en)
         rows["full spaCy pipeline (baseline)"] = _timed(
-            lambda: list(full.pipe(bodies, batch_size=settings.enrich_batch_size))
+            lambda: list(full.pipe(bodies, batch_size=settings.enrich.batch_size))
         )
     rows["NER-only pipeline"] = _timed(lambda: ner.extract(bodies, "en"))
     rows["clean_text"] = _timed(lambda: [clean_text(r.body) for r in raws])

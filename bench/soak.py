@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaAdminClient, KafkaProducer  # noqa: E402
+from tests.integration.conftest import Namespace  # noqa: E402
 
 from pipeline.core.kafka_client import client_kwargs  # noqa: E402
 from pipeline.operations.offsets import group_offsets  # noqa: E402
 from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
-from tests.integration.conftest import Namespace  # noqa: E402
 
 CORPUS = ROOT.parent / "shared/corpora/us-immigration-2020.jsonl"
 SAMPLE_EVERY = 10.0
@@ -58,7 +58,7 @@ def _rss_kib(pid: int) -> int:
 
 def _lag(ns: Namespace, admin: KafkaAdminClient) -> int:
     """Messages on the raw topic that the group has not committed yet."""
-    rows = group_offsets(admin, ns.settings.consumer_group, [ns.settings.topic_raw])
+    rows = group_offsets(admin, ns.settings.kafka.consumer_group, [ns.settings.topics.raw])
     return sum(row.end - (row.committed if row.committed is not None else row.start)
                for row in rows)
 
@@ -90,13 +90,13 @@ def main() -> None:
         admin = KafkaAdminClient(**client_kwargs(ns.settings))
 
         for key, value in (next_article() for _ in range(4)):
-            producer.send(ns.settings.topic_raw, key=key, value=value)
+            producer.send(ns.settings.topics.raw, key=key, value=value)
         producer.flush()
         ns.wait_for_count(4, timeout=300)
 
         start = time.perf_counter()
         for key, value in (next_article() for _ in range(args.burst)):
-            producer.send(ns.settings.topic_raw, key=key, value=value)
+            producer.send(ns.settings.topics.raw, key=key, value=value)
         producer.flush()
         ns.wait_for_count(4 + args.burst, timeout=900)
         max_rate = args.burst / (time.perf_counter() - start)
@@ -111,7 +111,7 @@ def main() -> None:
         while (now := time.perf_counter()) - t0 < args.minutes * 60:
             if now >= next_send:
                 key, value = next_article()
-                producer.send(ns.settings.topic_raw, key=key, value=value)
+                producer.send(ns.settings.topics.raw, key=key, value=value)
                 sent += 1
                 next_send += 1 / rate
             if now >= next_sample:

@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaProducer  # noqa: E402
 from kafka.partitioner.default import murmur2  # noqa: E402
+from tests.integration.conftest import Namespace  # noqa: E402
 
 from pipeline.core.kafka_client import client_kwargs  # noqa: E402
 from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
-from tests.integration.conftest import Namespace  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "us-immigration-2020.jsonl"
 # How often the throughput run counts the index.  Each count costs Elasticsearch about 5 ms
@@ -69,7 +69,7 @@ def _ceiling_worker(texts: list[str], ready: mp.Barrier, out: mp.Queue) -> None:
     from pipeline.core.settings import Settings
     from pipeline.enrichment.nlp import MAX_NER_CHARS, load_ner_pipeline
 
-    nlp = load_ner_pipeline(Settings().model_en)
+    nlp = load_ner_pipeline(Settings().enrich.model_en)
     ready.wait()
     start = time.process_time()
     for _ in nlp.pipe((t[:MAX_NER_CHARS] for t in texts), batch_size=32):
@@ -128,7 +128,7 @@ def _cpu_seconds(worker_pids: list[int]) -> dict[str, float]:
 
 def _producer(ns: Namespace) -> KafkaProducer:
     return KafkaProducer(**client_kwargs(ns.settings), acks="all", linger_ms=5,
-                         max_request_size=ns.settings.max_message_bytes)
+                         max_request_size=ns.settings.kafka.max_message_bytes)
 
 
 def _articles_per_worker(ns: Namespace, articles: list[dict]) -> list[int]:
@@ -138,14 +138,14 @@ def _articles_per_worker(ns: Namespace, articles: list[dict]) -> list[int]:
     unevenly between workers, and the worker with less to do stands idle at the end; the
     ceiling's processes get equal shares.
     """
-    partitions = ns.settings.topic_partitions
+    partitions = ns.settings.topics.partitions
     per_partition = Counter((murmur2(a["id"].encode()) & 0x7FFFFFFF) % partitions
                             for a in articles)
     split = []
     for member in ns.group().get("members") or []:
         assignment = member.get("member_assignment") or {}
         split.append(sum(per_partition[p] for a in assignment.get("assigned_partitions", [])
-                         if a.get("topic") == ns.settings.topic_raw
+                         if a.get("topic") == ns.settings.topics.raw
                          for p in a.get("partitions", [])))
     return sorted(split, reverse=True)
 
@@ -163,13 +163,13 @@ def _warm_up(ns: Namespace, workers: int) -> list[int]:
     ns.wait_for_group(workers, timeout=300)
     deadline = time.monotonic() + 300
     producer = _producer(ns)
-    partitions = ns.settings.topic_partitions
+    partitions = ns.settings.topics.partitions
     while ns.count() < partitions:
         if time.monotonic() > deadline:
             sys.exit("workers did not start:\n" + ns.logs())
         for p in range(partitions):
             body = f"Warm-up {p}: migrants crossed the border near Tijuana, officials said."
-            producer.send(ns.settings.topic_raw, key=f"w{p}".encode(), partition=p,
+            producer.send(ns.settings.topics.raw, key=f"w{p}".encode(), partition=p,
                           value=json.dumps({"id": f"warm-{p}", "body": body}).encode())
         producer.flush()
         ns.wait_for_count(partitions, timeout=20)
@@ -183,7 +183,7 @@ def pipeline_rate(ns: Namespace, articles: list[dict]) -> float:
     producer = _producer(ns)
     start = time.perf_counter()
     for key, value in payloads:
-        producer.send(ns.settings.topic_raw, key=key, value=value)
+        producer.send(ns.settings.topics.raw, key=key, value=value)
     producer.flush()
     target = base + len(articles)
     deadline = time.monotonic() + 60 + 10 * len(articles)
@@ -199,7 +199,7 @@ def latencies(ns: Namespace, articles: list[dict], rate: float) -> list[float]:
     producer = _producer(ns)
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
-    index = ns.settings.index_articles
+    index = ns.settings.index.articles
     interval = 1.0 / rate
     next_send = time.perf_counter()
     pending = list(articles)
@@ -207,7 +207,7 @@ def latencies(ns: Namespace, articles: list[dict], rate: float) -> list[float]:
         now = time.perf_counter()
         while pending and now >= next_send:
             article = pending.pop(0)
-            producer.send(ns.settings.topic_raw, key=article["id"].encode(),
+            producer.send(ns.settings.topics.raw, key=article["id"].encode(),
                           value=json.dumps(article).encode())
             producer.flush()
             sent[article["id"]] = time.perf_counter()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
@@ -36,22 +37,23 @@ class Namespace:
     """Settings, environment and clients for one isolated pipeline."""
 
     def __init__(self, prefix: str, tmp: Path) -> None:
-        names = {
-            "topic_raw": f"{prefix}.raw",
-            "topic_enriched": f"{prefix}.enriched",
-            "topic_deadletter": f"{prefix}.deadletter",
-            "topic_alert_rules": f"{prefix}.alert-rules",
-            "topic_alerts": f"{prefix}.alerts",
-            "topic_dedup": f"{prefix}.dedup",
-            "index_articles": f"{prefix}-articles",
-            "index_alerts": f"{prefix}-alerts",
-            "index_alert_rules": f"{prefix}-alert-rules",
-            "consumer_group": prefix,
-            "topic_partitions": "4",
-            "metrics_port": "0",  # several workers on one host: each picks a free port
+        topics = {name: f"{prefix}.{name.replace('_', '-')}"
+                  for name in ("raw", "enriched", "deadletter", "alert_rules", "alerts", "dedup")}
+        indices = {name: f"{prefix}-{name.replace('_', '-')}"
+                   for name in ("articles", "alerts", "alert_rules")}
+        self.settings = Settings().replaced(
+            topics={**topics, "partitions": 4}, index=indices,
+            kafka={"consumer_group": prefix},
+            metrics={"port": 0},  # several workers on one host: each picks a free port
+        )
+        self.env = {
+            **os.environ,
+            **{f"NEWSFLOW_TOPIC_{k.upper()}": v for k, v in topics.items()},
+            **{f"NEWSFLOW_INDEX_{k.upper()}": v for k, v in indices.items()},
+            "NEWSFLOW_TOPIC_PARTITIONS": "4",
+            "NEWSFLOW_CONSUMER_GROUP": prefix,
+            "NEWSFLOW_METRICS_PORT": "0",
         }
-        self.env = {**os.environ, **{f"NEWSFLOW_{k.upper()}": v for k, v in names.items()}}
-        self.settings = Settings(**names)  # type: ignore[arg-type]
         self.tmp = tmp
         self.es: Elasticsearch = es_client(self.settings)
         self._workers: list[subprocess.Popen] = []
@@ -60,9 +62,9 @@ class Namespace:
     def produce(self, messages: list[tuple[bytes | None, bytes | None]]) -> None:
         producer = KafkaProducer(
             **client_kwargs(self.settings), acks="all",
-            max_request_size=self.settings.max_message_bytes,
+            max_request_size=self.settings.kafka.max_message_bytes,
         )
-        futures = [producer.send(self.settings.topic_raw, key=k, value=v) for k, v in messages]
+        futures = [producer.send(self.settings.topics.raw, key=k, value=v) for k, v in messages]
         producer.flush()
         for future in futures:
             future.get(timeout=30)
@@ -84,8 +86,8 @@ class Namespace:
 
     # --- Elasticsearch -------------------------------------------------------------------
     def count(self) -> int:
-        self.es.indices.refresh(index=self.settings.index_articles)
-        return int(self.es.count(index=self.settings.index_articles)["count"])
+        self.es.indices.refresh(index=self.settings.index.articles)
+        return int(self.es.count(index=self.settings.index.articles)["count"])
 
     def wait_for_count(self, n: int, *, timeout: float = 180) -> int:
         deadline = time.monotonic() + timeout
@@ -96,8 +98,8 @@ class Namespace:
         return seen
 
     def ids(self) -> list[str]:
-        self.es.indices.refresh(index=self.settings.index_articles)
-        hits = self.es.search(index=self.settings.index_articles, size=10_000,
+        self.es.indices.refresh(index=self.settings.index.articles)
+        hits = self.es.search(index=self.settings.index.articles, size=10_000,
                               source=False, query={"match_all": {}})["hits"]["hits"]
         return [hit["_id"] for hit in hits]
 
@@ -106,8 +108,8 @@ class Namespace:
         """The consumer group as Kafka describes it (state, members, their assignments)."""
         admin = KafkaAdminClient(**client_kwargs(self.settings))
         try:
-            return admin.describe_groups([self.settings.consumer_group]).get(  # type: ignore[no-any-return]
-                self.settings.consumer_group, {})
+            return admin.describe_groups([self.settings.kafka.consumer_group]).get(  # type: ignore[no-any-return]
+                self.settings.kafka.consumer_group, {})
         finally:
             admin.close()
 
@@ -154,14 +156,14 @@ class Namespace:
     def cleanup(self) -> None:
         self.stop_all()
         s = self.settings
-        for alias in (s.index_articles, s.index_alerts, s.index_alert_rules):
+        for alias in (s.index.articles, s.index.alerts, s.index.alert_rules):
             for index in self.es.options(ignore_status=404).indices.get_alias(name=alias):
                 if index.startswith(alias):
                     self.es.indices.delete(index=index)
-        for name in (s.index_articles, s.index_alerts, s.index_alert_rules):
+        for name in (s.index.articles, s.index.alerts, s.index.alert_rules):
             self.es.options(ignore_status=404).indices.delete_index_template(name=name)
         admin = KafkaAdminClient(**client_kwargs(s))
-        mine = [t for t in admin.list_topics() if t.startswith(s.consumer_group)]
+        mine = [t for t in admin.list_topics() if t.startswith(s.kafka.consumer_group)]
         if mine:
             admin.delete_topics(mine)
         admin.close()
@@ -243,3 +245,16 @@ class Receiver:
         self._server.server_close()
 
 
+def settings_with(base: Settings | None = None, **fields: Any) -> Settings:
+    """Settings with some fields changed, named ``section__field`` (``webhook__max_attempts=2``)
+    or, for the top level, by name (``home=tmp_path``)."""
+    sections: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] = {}
+    for key, value in fields.items():
+        section, _, name = key.partition("__")
+        if name:
+            sections.setdefault(section, {})[name] = value
+        else:
+            top[key] = value
+    settings = base or Settings(**top)
+    return settings.replaced(**sections) if sections else settings

@@ -239,7 +239,7 @@ def test_command(
     label = f"rule {rule.id}" if rule is not None else "query"
     client = es_client(settings, max_retries=1, request_timeout=15.0)
     try:
-        result = backtest(client, settings.index_articles, query, days=days, size=limit)
+        result = backtest(client, settings.index.articles, query, days=days, size=limit)
     except RuleSyntaxError as e:
         _fail(f"invalid query: {e}")
     except SearchError as e:

@@ -33,4 +33,4 @@ def api_command(
     except ApiConfigError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from e
-    uvicorn.run(app, host=host or settings.api_host, port=port or settings.api_port)
+    uvicorn.run(app, host=host or settings.api.host, port=port or settings.api.port)

@@ -119,12 +119,12 @@ def enrich_command(
             if not line.strip():
                 continue
             try:
-                raw = parse_raw(line, max_bytes=settings.max_message_bytes)
+                raw = parse_raw(line, max_bytes=settings.kafka.max_message_bytes)
             except InvalidArticle as e:
                 run.reject(line_no, e.reason, e.detail, invalid=True)
             else:
                 batch.append((line_no, raw))
-            if len(batch) >= settings.enrich_batch_size:
+            if len(batch) >= settings.enrich.batch_size:
                 run.flush(batch)
                 batch = []
         if batch:

@@ -100,7 +100,7 @@ def import_command(
                 "no credentials: pass --api-key, or --user/--password, or set NEWSFLOW_ES_PASSWORD"
             )
             return
-        auth = httpx.BasicAuth(user or settings.es_user, secret)
+        auth = httpx.BasicAuth(user or settings.es.user, secret)
     prefix = f"/s/{space}" if space else ""
     endpoint = f"{url.rstrip('/')}{prefix}/api/saved_objects/_import"
     verify: Any = str(ca_file) if ca_file is not None else True

@@ -145,7 +145,7 @@ def search_command(
     settings = get_settings()
     client = es_client(settings, max_retries=1, request_timeout=15.0)
     try:
-        result = run_search(client, settings.index_articles, request)
+        result = run_search(client, settings.index.articles, request)
     except (QueryError, ClusterUnavailable) as e:
         _fail(str(e), 2)
         return

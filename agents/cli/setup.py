@@ -20,13 +20,13 @@ def setup_command() -> None:
     try:
         topics = create_topics(settings)
     except KafkaError as e:
-        typer.echo(f"error: Kafka at {settings.kafka_bootstrap} is not reachable ({e}); "
+        typer.echo(f"error: Kafka at {settings.kafka.bootstrap} is not reachable ({e}); "
                    "is the stack up? run `newsflow stack up`", err=True)
         raise typer.Exit(2) from e
     try:
         indices = install_indices(es_client(settings), settings)
     except (ApiError, TransportError) as e:
-        typer.echo(f"error: Elasticsearch at {settings.es_url} refused setup ({e}); "
+        typer.echo(f"error: Elasticsearch at {settings.es.url} refused setup ({e}); "
                    "is the stack up? run `newsflow stack up`", err=True)
         raise typer.Exit(2) from e
     typer.echo(f"topics: {', '.join(topics) if topics else 'all present'}")

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.core.settings import get_settings
 from pipeline.core.es_client import es_client
+from pipeline.core.settings import get_settings
 from pipeline.ingest.ids import article_id
 from pipeline.ingest.inputs import Parsed, read_sources
 
@@ -58,8 +58,9 @@ def _wait_searchable(ids: set[str]) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     found = 0
     while time.monotonic() < deadline:
-        es.indices.refresh(index=settings.index_articles)
-        found = es.count(index=settings.index_articles, query={"ids": {"values": list(ids)}})["count"]
+        es.indices.refresh(index=settings.index.articles)
+        found = es.count(index=settings.index.articles,
+                         query={"ids": {"values": list(ids)}})["count"]
         print(f"\r{found}/{len(ids)} articles searchable", end="", flush=True)
         if found == len(ids):
             print()
@@ -81,7 +82,7 @@ def main() -> None:
 
     sources = SAMPLES + ([SHARED_SAMPLE] if SHARED_SAMPLE.exists() else [])
     ids = {article_id(item.article) for item in read_sources(sources) if isinstance(item, Parsed)}
-    _say(f"Publishing {len(ids)} sample articles to {settings.topic_raw}")
+    _say(f"Publishing {len(ids)} sample articles to {settings.topics.raw}")
     _run("publish", *map(str, sources))
     _say("Waiting until they are searchable")
     _wait_searchable(ids)
@@ -92,7 +93,7 @@ def main() -> None:
     _say("Done. Next:")
     print(f"""  publish your own:   .venv/bin/newsflow publish FILE_OR_DIR ...   (JSON, JSONL, text, HTML, RSS)
   search:             .venv/bin/newsflow search 'migra* AND places:Iquique' --collapse
-  Elasticsearch:      {settings.es_url}  (user {settings.es_user}, password in {settings.stack_dir / 'elastic.password'})
+  Elasticsearch:      {settings.es.url}  (user {settings.es.user}, password in {settings.stack_dir / 'elastic.password'})
   the worker:         pid {pid}, log {settings.home / 'demo-worker.log'}; stop it with: kill {pid}
   the stack:          .venv/bin/newsflow stack status | down""")
 

@@ -91,12 +91,12 @@ def load_api_keys(settings: Settings) -> list[str]:
         ApiConfigError: the key file is readable or writable by group or others, or an
             explicitly configured key file is missing.
     """
-    keys = [k.get_secret_value() for k in settings.api_keys if k.get_secret_value()]
-    path = settings.api_key_file or settings.home / "api.keys"
+    keys = [k.get_secret_value() for k in settings.api.keys if k.get_secret_value()]
+    path = settings.api.key_file or settings.home / "api.keys"
     try:
         mode = path.stat().st_mode
     except FileNotFoundError as e:
-        if settings.api_key_file is not None:
+        if settings.api.key_file is not None:
             raise ApiConfigError(f"API key file {path} does not exist") from e
         return keys
     if stat.S_IMODE(mode) & 0o077:
@@ -175,7 +175,7 @@ def _rules_router(store: RuleStore, es: Elasticsearch, settings: Settings) -> AP
     @router.post("/test", response_model=BacktestResult)
     def test_rule(request: BacktestRequest) -> BacktestResult:
         query = request.query or store.get_rule(request.rule_id or "").query
-        return backtest(es, settings.index_articles, query, days=request.days, size=request.size)
+        return backtest(es, settings.index.articles, query, days=request.days, size=request.size)
 
     @router.get("/{rule_id}", response_model=AlertRule)
     def get_rule(rule_id: str) -> AlertRule:
@@ -242,7 +242,7 @@ def create_api(
     if not keys:
         raise ApiConfigError(
             "no API key: set NEWSFLOW_API_KEYS='[\"…\"]' or write one key a line to "
-            f"{settings.api_key_file or settings.home / 'api.keys'} (chmod 600)"
+            f"{settings.api.key_file or settings.home / 'api.keys'} (chmod 600)"
         )
     client = es or es_client(settings, max_retries=1, request_timeout=15.0)
     rules = store or RuleStore(settings, es=client)

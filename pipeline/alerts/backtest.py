@@ -56,7 +56,7 @@ def backtest(
 
     Args:
         es: the cluster.
-        index: the article index or alias (``settings.index_articles``).
+        index: the article index or alias (``settings.index.articles``).
         query: a rule's Lucene query string.
         days: the window's length, back from ``now``.
         size: how many of the newest matching stories to return (at most 500).

@@ -72,8 +72,8 @@ async def _to_channel(
     http: httpx.AsyncClient,
 ) -> Failure | None:
     channel = channel_for(config, settings, http=http)  # type: ignore[arg-type]
-    delay = settings.alert_deliver_backoff_seconds
-    rounds = settings.alert_deliver_rounds
+    delay = settings.alerts.deliver_backoff_seconds
+    rounds = settings.alerts.deliver_rounds
     for attempt in range(1, rounds + 1):
         try:
             await channel.send(alerts, rule=rule, idempotency_key=key)

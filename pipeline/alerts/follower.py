@@ -71,7 +71,7 @@ def _follow_once(
     stop: threading.Event,
     poll_seconds: float,
 ) -> None:
-    topic = settings.topic_alert_rules
+    topic = settings.topics.alert_rules
     consumer = KafkaConsumer(
         **client_kwargs(settings),
         group_id=None,

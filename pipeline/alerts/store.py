@@ -4,7 +4,7 @@ The topic is the source of truth: every worker replays it at start and follows i
 change reaches the stream within seconds without a database.  The key is the rule id,
 the value the rule's JSON *with* webhook secrets (workers must sign with them), and a
 tombstone (``None`` value) deletes.  The Elasticsearch index behind
-``settings.index_alert_rules`` is a read-only mirror for Kibana, with secrets masked; its
+``settings.index.alert_rules`` is a read-only mirror for Kibana, with secrets masked; its
 documents carry the topic offset as an external version, so concurrent writers can
 never leave an older rule in the mirror.
 """
@@ -183,7 +183,7 @@ class RuleStore:
         for record in records.values():
             self._mirror(record.rule, record.offset)
         es = self._client()
-        alias = self.settings.index_alert_rules
+        alias = self.settings.index.alert_rules
         try:
             es.indices.refresh(index=alias)  # see documents others wrote without a refresh
             hits = es.search(index=alias, size=10_000, source=False, query={"match_all": {}})
@@ -205,7 +205,7 @@ class RuleStore:
 
     # --- private ----------------------------------------------------------------------
     def _send(self, rule_id: str, value: bytes | None) -> int:
-        topic = self.settings.topic_alert_rules
+        topic = self.settings.topics.alert_rules
         try:
             if self._producer is None:
                 self._producer = KafkaProducer(
@@ -219,7 +219,7 @@ class RuleStore:
             metadata = self._producer.send(topic, key=rule_id.encode(), value=value).get(timeout=30)
         except KafkaError as e:
             raise RuleStoreError(
-                f"Kafka at {self.settings.kafka_bootstrap} did not take the rule ({_one_line(e)})"
+                f"Kafka at {self.settings.kafka.bootstrap} did not take the rule ({_one_line(e)})"
             ) from e
         return int(metadata.offset)
 
@@ -230,7 +230,7 @@ class RuleStore:
 
     def _mirror(self, rule: AlertRule, offset: int) -> None:
         es = self._client()
-        alias = self.settings.index_alert_rules
+        alias = self.settings.index.alert_rules
         try:
             es.index(
                 index=alias,
@@ -249,7 +249,7 @@ class RuleStore:
             ) from e
 
     def _unmirror(self, rule_id: str, offset: int) -> None:
-        alias = self.settings.index_alert_rules
+        alias = self.settings.index.alert_rules
         try:
             self._client().options(ignore_status=(404, 409)).delete(
                 index=alias,
@@ -283,7 +283,7 @@ def _keep_masked_secrets(new: AlertRule, old: AlertRule) -> list[Any]:
 
 
 def _read_topic(settings: Settings) -> dict[str, _Record]:
-    topic = settings.topic_alert_rules
+    topic = settings.topics.alert_rules
     try:
         consumer = KafkaConsumer(
             **client_kwargs(settings),
@@ -294,7 +294,7 @@ def _read_topic(settings: Settings) -> dict[str, _Record]:
         )
     except KafkaError as e:
         raise RuleStoreError(
-            f"Kafka at {settings.kafka_bootstrap} is not reachable ({_one_line(e)}); "
+            f"Kafka at {settings.kafka.bootstrap} is not reachable ({_one_line(e)}); "
             "is the stack up? run `newsflow stack up`"
         ) from e
     try:

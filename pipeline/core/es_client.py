@@ -24,7 +24,7 @@ def es_client(
     request_timeout: float = 30.0,
     max_retries: int = 3,
 ) -> Elasticsearch:
-    """A client for ``settings.es_url`` as ``settings.es_user`` with ``settings.es_secret()``.
+    """A client for ``settings.es.url`` as ``settings.es.user`` with ``settings.es_secret()``.
 
     Args:
         settings: where the cluster is and how to authenticate (user, password or password
@@ -35,11 +35,11 @@ def es_client(
     secret = settings.es_secret()
     options: dict[str, Any] = {}
     if secret is not None:
-        options["basic_auth"] = (settings.es_user, secret)
-    if settings.es_ca_file is not None:
-        options["ca_certs"] = str(settings.es_ca_file)
+        options["basic_auth"] = (settings.es.user, secret)
+    if settings.es.ca_file is not None:
+        options["ca_certs"] = str(settings.es.ca_file)
     return Elasticsearch(
-        settings.es_url,
+        settings.es.url,
         **options,
         request_timeout=request_timeout,
         max_retries=max_retries,

@@ -19,15 +19,15 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
     client defaults.
     """
     kwargs: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in settings.kafka_bootstrap.split(",") if s.strip()],
-        "security_protocol": settings.kafka_security_protocol,
+        "bootstrap_servers": [s.strip() for s in settings.kafka.bootstrap.split(",") if s.strip()],
+        "security_protocol": settings.kafka.security_protocol,
     }
-    if settings.kafka_sasl_mechanism:
-        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        if settings.kafka_sasl_username is not None:
-            kwargs["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            kwargs["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_cafile is not None:
-        kwargs["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    if settings.kafka.sasl_mechanism:
+        kwargs["sasl_mechanism"] = settings.kafka.sasl_mechanism
+        if settings.kafka.sasl_username is not None:
+            kwargs["sasl_plain_username"] = settings.kafka.sasl_username
+        if settings.kafka.sasl_password is not None:
+            kwargs["sasl_plain_password"] = settings.kafka.sasl_password.get_secret_value()
+    if settings.kafka.ssl_cafile is not None:
+        kwargs["ssl_cafile"] = str(settings.kafka.ssl_cafile)
     return kwargs

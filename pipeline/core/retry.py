@@ -43,4 +43,8 @@ async def until_done(
         before_sleep=_log,
         reraise=True,
     )
-    return await retrying(attempt)
+
+    async def _attempt() -> _T:  # tenacity awaits only what a coroutine function returns
+        return await attempt()
+
+    return await retrying(_attempt)

@@ -114,9 +114,9 @@ class EnrichmentPool:
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> EnrichmentPool:
         return cls(
-            model_en=settings.model_en,
-            model_es=settings.model_es,
-            batch_size=settings.enrich_batch_size,
+            model_en=settings.enrich.model_en,
+            model_es=settings.enrich.model_es,
+            batch_size=settings.enrich.batch_size,
             **options,
         )
 

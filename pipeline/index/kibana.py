@@ -386,8 +386,8 @@ def _dashboard(panels: list[tuple[str, str, tuple[int, int, int, int]]]):
 
 def build_saved_objects(settings: Settings) -> list[dict[str, Any]]:
     """Every saved object, data views first, the dashboard last."""
-    articles = _Fields(DV_ARTICLES, article_template(settings.index_articles))
-    alerts = _Fields(DV_ALERTS, alert_template(settings.index_alerts))
+    articles = _Fields(DV_ARTICLES, article_template(settings.index.articles))
+    alerts = _Fields(DV_ALERTS, alert_template(settings.index.alerts))
     columns = [articles.need(c, TERMS_TYPES, "column") for c in
                ("source", "language", "tags", "places", "persons")]  # fmt: skip
     columns.insert(0, "title")
@@ -397,9 +397,9 @@ def build_saved_objects(settings: Settings) -> list[dict[str, Any]]:
     language = articles.need("language", TERMS_TYPES, "search")
 
     objects = [
-        _data_view(DV_ARTICLES, f"{settings.index_articles}-*", "newsflow articles",
+        _data_view(DV_ARTICLES, f"{settings.index.articles}-*", "newsflow articles",
                    ARTICLE_TIME_FIELD, articles),
-        _data_view(DV_ALERTS, f"{settings.index_alerts}-*", "newsflow alerts",
+        _data_view(DV_ALERTS, f"{settings.index.alerts}-*", "newsflow alerts",
                    ALERT_TIME_FIELD, alerts),
         _saved_search("newsflow-search-latest", "Latest articles", "", articles,
                       columns=columns),

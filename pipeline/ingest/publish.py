@@ -79,10 +79,10 @@ def publish(
         flush_timeout: seconds to wait for the last acknowledgements.
 
     Raises:
-        KafkaUnavailable: no broker at ``settings.kafka_bootstrap``.
+        KafkaUnavailable: no broker at ``settings.kafka.bootstrap``.
         PublishError: the topic's metadata never became available.
     """
-    summary = PublishSummary(topic=None if dry_run else settings.topic_raw)
+    summary = PublishSummary(topic=None if dry_run else settings.topics.raw)
     items = read_sources(sources, stdin=stdin)
     with _progress(enabled=progress, verb="read" if dry_run else "sent") as tick:
         if dry_run:
@@ -92,7 +92,7 @@ def publish(
             return summary
         producer = _producer(settings, connect_timeout=connect_timeout)
         try:
-            _send_all(producer, items, settings.topic_raw, summary, tick,
+            _send_all(producer, items, settings.topics.raw, summary, tick,
                       flush_timeout=flush_timeout)
         finally:
             producer.close(timeout=5)
@@ -123,16 +123,16 @@ def _producer(settings: Settings, *, connect_timeout: float) -> KafkaProducer:
             enable_idempotence=True,
             compression_type=compression(),
             linger_ms=20,
-            max_request_size=settings.max_message_bytes,
+            max_request_size=settings.kafka.max_message_bytes,
             bootstrap_timeout_ms=int(connect_timeout * 1000),
             max_block_ms=int(max(connect_timeout, 10.0) * 1000),
         )
     except KafkaTimeoutError as e:
         raise KafkaUnavailable(
-            f"no Kafka broker answered at {settings.kafka_bootstrap} within {connect_timeout:g}s"
+            f"no Kafka broker answered at {settings.kafka.bootstrap} within {connect_timeout:g}s"
         ) from e
     except KafkaError as e:
-        raise KafkaUnavailable(f"cannot connect to Kafka at {settings.kafka_bootstrap}: {e}") from e
+        raise KafkaUnavailable(f"cannot connect to Kafka at {settings.kafka.bootstrap}: {e}") from e
 
 
 def _send_all(producer: KafkaProducer, items: Iterator[Item], topic: str,

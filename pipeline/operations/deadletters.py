@@ -71,17 +71,17 @@ def read_letters(settings: Settings, *, last: int | None = None,
     try:
         consumer = KafkaConsumer(
             **client_kwargs(settings), group_id=None, enable_auto_commit=False,
-            fetch_max_bytes=4 * settings.max_message_bytes,
-            max_partition_fetch_bytes=2 * settings.max_message_bytes + 1024,
+            fetch_max_bytes=4 * settings.kafka.max_message_bytes,
+            max_partition_fetch_bytes=2 * settings.kafka.max_message_bytes + 1024,
             request_timeout_ms=int(max(timeout, 31.0) * 1000),
             bootstrap_timeout_ms=int(connect_timeout * 1000),
         )
     except KafkaError as e:
-        raise DeadLetterError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {e}") from e
+        raise DeadLetterError(f"Kafka at {settings.kafka.bootstrap} is not reachable: {e}") from e
     try:
-        return _scan(consumer, settings.topic_deadletter, last=last, timeout=timeout)
+        return _scan(consumer, settings.topics.deadletter, last=last, timeout=timeout)
     except KafkaError as e:
-        raise DeadLetterError(f"cannot read {settings.topic_deadletter}: {e}") from e
+        raise DeadLetterError(f"cannot read {settings.topics.deadletter}: {e}") from e
     finally:
         consumer.close()
 
@@ -133,19 +133,19 @@ def by_stage_and_reason(letters: Iterable[StoredLetter]) -> Counter[tuple[str, s
 
 def replay_target(letter: DeadLetter, settings: Settings) -> tuple[str, bytes | None]:
     """Topic and key to put ``letter``'s original bytes back on (see the module docstring)."""
-    inputs = {settings.topic_raw, settings.topic_dedup, settings.topic_enriched,
-              settings.topic_alerts}
+    inputs = {settings.topics.raw, settings.topics.dedup, settings.topics.enriched,
+              settings.topics.alerts}
     if letter.topic in inputs:
         topic = letter.topic
     elif letter.stage == "deliver":
-        topic = settings.topic_alerts
+        topic = settings.topics.alerts
     elif letter.stage in ("publish", "validate", "enrich", "index"):
-        topic = settings.topic_raw
+        topic = settings.topics.raw
     else:
         raise DeadLetterError(
             f"no replay route for stage {letter.stage!r} from topic {letter.topic!r}")
     key = letter.key.encode("utf-8") if letter.key is not None else None
-    if topic == settings.topic_alerts:
+    if topic == settings.topics.alerts:
         # not an Alert: keep the original key; the deliver stage will refuse it again
         with suppress(ValidationError):
             key = Alert.model_validate_json(letter.payload()).rule_id.encode("utf-8")
@@ -164,11 +164,11 @@ def replay(letters: Iterable[StoredLetter], *, settings: Settings,
     try:
         producer = KafkaProducer(
             **client_kwargs(settings), acks="all", enable_idempotence=True,
-            max_request_size=settings.max_message_bytes,
+            max_request_size=settings.kafka.max_message_bytes,
             bootstrap_timeout_ms=int(timeout * 1000), max_block_ms=int(timeout * 1000),
         )
     except KafkaError as e:
-        raise DeadLetterError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {e}") from e
+        raise DeadLetterError(f"Kafka at {settings.kafka.bootstrap} is not reachable: {e}") from e
     try:
         futures = [producer.send(item.topic, key=item.key, value=item.letter.letter.payload())
                    for item in plan]

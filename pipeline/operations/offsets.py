@@ -85,5 +85,5 @@ def consumed_topics(settings: Settings) -> list[str]:
 
     (Rules are read whole by every worker, outside the group's offsets: no lag to show.)
     """
-    return [settings.topic_raw, settings.topic_dedup, settings.topic_enriched,
-            settings.topic_alerts]
+    return [settings.topics.raw, settings.topics.dedup, settings.topics.enriched,
+            settings.topics.alerts]

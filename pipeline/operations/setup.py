@@ -26,20 +26,21 @@ class TopicSpec:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    big = str(settings.max_message_bytes)
+    big = str(settings.kafka.max_message_bytes)
     return [
-        TopicSpec(settings.topic_raw, settings.topic_partitions, {"max.message.bytes": big}),
-        TopicSpec(settings.topic_enriched, settings.topic_partitions, {"max.message.bytes": big}),
+        TopicSpec(settings.topics.raw, settings.topics.partitions, {"max.message.bytes": big}),
+        TopicSpec(settings.topics.enriched, settings.topics.partitions, {"max.message.bytes": big}),
         TopicSpec(
-            settings.topic_deadletter, 1, {"max.message.bytes": str(2 * settings.max_message_bytes)}
+            settings.topics.deadletter, 1,
+            {"max.message.bytes": str(2 * settings.kafka.max_message_bytes)},
         ),
         TopicSpec(
-            settings.topic_alert_rules,
+            settings.topics.alert_rules,
             1,
             {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
         ),
-        TopicSpec(settings.topic_alerts, settings.topic_partitions, {}),
-        TopicSpec(settings.topic_dedup, 1, {"max.message.bytes": big}),
+        TopicSpec(settings.topics.alerts, settings.topics.partitions, {}),
+        TopicSpec(settings.topics.dedup, 1, {"max.message.bytes": big}),
     ]
 
 
@@ -57,7 +58,7 @@ def create_topics(settings: Settings) -> list[str]:
                         NewTopic(
                             spec.name,
                             num_partitions=spec.partitions,
-                            replication_factor=settings.topic_replication,
+                            replication_factor=settings.topics.replication,
                             topic_configs=spec.config,
                         )
                     ]
@@ -71,9 +72,9 @@ def create_topics(settings: Settings) -> list[str]:
 
 
 _TEMPLATES: dict[str, Callable[..., dict]] = {
-    "index_articles": article_template,
-    "index_alerts": alert_template,
-    "index_alert_rules": alert_rule_template,
+    "articles": article_template,
+    "alerts": alert_template,
+    "alert_rules": alert_rule_template,
 }
 
 
@@ -85,8 +86,8 @@ def install_indices(es: Elasticsearch, settings: Settings) -> list[str]:
     """
     created = []
     for setting, build in _TEMPLATES.items():
-        alias = getattr(settings, setting)
-        body = build(alias, shards=settings.es_shards, replicas=settings.es_replicas)
+        alias = getattr(settings.index, setting)
+        body = build(alias, shards=settings.es.shards, replicas=settings.es.replicas)
         es.indices.put_index_template(name=alias, body=body)
         if es.indices.exists_alias(name=alias):
             es.indices.put_mapping(index=alias, **body["template"]["mappings"])

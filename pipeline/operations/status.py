@@ -99,9 +99,9 @@ class StatusReport(BaseModel):
 def collect(settings: Settings, *, sample: int = 1000, timeout: float = 5.0) -> StatusReport:
     """Gather the whole report; ``sample`` is how many of the latest dead letters to classify."""
     report = StatusReport(
-        kafka=ServiceHealth(name="kafka", address=settings.kafka_bootstrap, reachable=False),
+        kafka=ServiceHealth(name="kafka", address=settings.kafka.bootstrap, reachable=False),
         elasticsearch=_es_health(settings, timeout=timeout),
-        group=settings.consumer_group,
+        group=settings.kafka.consumer_group,
     )
     if report.elasticsearch.reachable:
         report.indices = _index_counts(settings, timeout=timeout)
@@ -129,7 +129,7 @@ def _one_line(error: BaseException) -> str:
 
 
 def _es_health(settings: Settings, *, timeout: float) -> ServiceHealth:
-    health = ServiceHealth(name="elasticsearch", address=settings.es_url, reachable=False)
+    health = ServiceHealth(name="elasticsearch", address=settings.es.url, reachable=False)
     try:
         body = _es(settings, timeout).cluster.health()
     except (ApiError, TransportError) as e:
@@ -147,7 +147,7 @@ def _es(settings: Settings, timeout: float) -> Elasticsearch:
 def _index_counts(settings: Settings, *, timeout: float) -> list[IndexStatus]:
     es = _es(settings, timeout)
     rows = []
-    for name in (settings.index_articles, settings.index_alerts):
+    for name in (settings.index.articles, settings.index.alerts):
         try:
             docs = int(es.count(index=name)["count"])
         except (ApiError, TransportError) as e:
@@ -158,7 +158,7 @@ def _index_counts(settings: Settings, *, timeout: float) -> list[IndexStatus]:
 
 
 def _topics(admin: KafkaAdminClient, settings: Settings) -> list[TopicStatus]:
-    rows = group_offsets(admin, settings.consumer_group, consumed_topics(settings))
+    rows = group_offsets(admin, settings.kafka.consumer_group, consumed_topics(settings))
     topics: dict[str, list[PartitionStatus]] = {name: [] for name in consumed_topics(settings)}
     for row in rows:
         topics[row.topic].append(PartitionStatus(
@@ -168,7 +168,8 @@ def _topics(admin: KafkaAdminClient, settings: Settings) -> list[TopicStatus]:
 
 
 def _members(admin: KafkaAdminClient, settings: Settings) -> tuple[str | None, list[Worker]]:
-    group = admin.describe_groups([settings.consumer_group]).get(settings.consumer_group, {})
+    name = settings.kafka.consumer_group
+    group = admin.describe_groups([name]).get(name, {})
     mine = set(consumed_topics(settings))
     workers = []
     for member in group.get("members") or []:
@@ -188,11 +189,11 @@ def _dead_letters(settings: Settings, *, sample: int) -> DeadLetterStatus:
     try:
         scan = read_letters(settings, last=sample, connect_timeout=5.0)
     except DeadLetterError as e:
-        return DeadLetterStatus(topic=settings.topic_deadletter, total=0, sampled=0,
+        return DeadLetterStatus(topic=settings.topics.deadletter, total=0, sampled=0,
                                 by_reason=[], error=str(e))
     counts = by_stage_and_reason(scan.letters)
     return DeadLetterStatus(
-        topic=settings.topic_deadletter,
+        topic=settings.topics.deadletter,
         total=scan.total,
         sampled=len(scan.letters) + scan.unreadable,
         by_reason=[ReasonCount(stage=stage, reason=reason, count=n)

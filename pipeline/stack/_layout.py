@@ -87,17 +87,17 @@ class Layout:
 
     @property
     def password_file(self) -> Path:
-        return self.settings.es_password_file or self.stack / "elastic.password"
+        return self.settings.es.password_file or self.stack / "elastic.password"
 
     @property
     def kafka(self) -> Service:
-        host, port = host_port(self.settings.kafka_bootstrap.split(",")[0])
+        host, port = host_port(self.settings.kafka.bootstrap.split(",")[0])
         return Service("kafka", self.stack / "kafka.pid", self.logs / "kafka.log",
                        "kafka.Kafka", host, port)
 
     @property
     def elasticsearch(self) -> Service:
-        url = urlsplit(self.settings.es_url)
+        url = urlsplit(self.settings.es.url)
         return Service("elasticsearch", self.stack / "elasticsearch.pid",
                        self.logs / "elasticsearch.log", "elasticsearch",
                        url.hostname or "127.0.0.1", url.port or 9200)

@@ -22,7 +22,7 @@ def _service_user(lay: Layout) -> pwd.struct_passwd | None:
     """When root, the unprivileged user Elasticsearch runs as (created if missing)."""
     if os.geteuid() != 0:
         return None
-    name = lay.settings.stack_service_user
+    name = lay.settings.stack.service_user
     try:
         return pwd.getpwnam(name)
     except KeyError:
@@ -79,9 +79,9 @@ def _prepare_elasticsearch(lay: Layout, java: Path, echo: Echo) -> pwd.struct_pa
     for d in (lay.es_data, lay.es_logs, lay.stack / "es-tmp"):
         d.mkdir(parents=True, exist_ok=True)
     render("elasticsearch.yml.template", lay.es_config / "elasticsearch.yml",
-            host=svc.host, port=svc.port, transport_port=lay.settings.stack_es_transport_port,
+            host=svc.host, port=svc.port, transport_port=lay.settings.stack.es_transport_port,
             data_dir=lay.es_data, log_dir=lay.es_logs)
-    heap = lay.settings.stack_es_heap
+    heap = lay.settings.stack.es_heap
     (lay.es_config / "jvm.options.d" / "newsflow-heap.options").write_text(
         f"-Xms{heap}\n-Xmx{heap}\n")
     if user is not None:
@@ -127,10 +127,10 @@ def _es_health(settings: Settings, *, timeout: float = 3.0) -> tuple[int, dict[s
     """GET /_cluster/health with the configured credentials: (HTTP status, body or {})."""
     import json
 
-    req = urllib.request.Request(settings.es_url.rstrip("/") + "/_cluster/health")
+    req = urllib.request.Request(settings.es.url.rstrip("/") + "/_cluster/health")
     secret = settings.es_secret()
     if secret:
-        token = base64.b64encode(f"{settings.es_user}:{secret}".encode()).decode()
+        token = base64.b64encode(f"{settings.es.user}:{secret}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -155,5 +155,5 @@ def start_elasticsearch(lay: Layout, java: Path, echo: Echo) -> int:
     pid = spawn(cmd, log_file=svc.log_file, env=_es_env(lay, java, user), cwd=lay.es_home)
     svc.pid_file.write_text(str(pid))
     wait_until(lambda: es_ready(lay.settings), service=svc, pid=pid,
-               timeout=lay.settings.stack_start_timeout)
+               timeout=lay.settings.stack.start_timeout)
     return pid

@@ -14,7 +14,7 @@ from pipeline.stack._process import port_open, spawn, wait_until
 
 def _kafka_command(lay: Layout, java: Path, *args: str) -> list[str]:
     s = lay.settings
-    return [str(java / "bin" / "java"), f"-Xms{s.stack_kafka_heap}", f"-Xmx{s.stack_kafka_heap}",
+    return [str(java / "bin" / "java"), f"-Xms{s.stack.kafka_heap}", f"-Xmx{s.stack.kafka_heap}",
             f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.xml'}",
             "-cp", f"{lay.kafka_home / 'libs'}/*", *args]
 
@@ -26,7 +26,7 @@ def _prepare_kafka(lay: Layout, java: Path, echo: Echo) -> Path:
     data.mkdir(parents=True, exist_ok=True)
     props = lay.kafka_dir / "server.properties"
     render("server.properties.template", props, host=svc.host, port=svc.port,
-            controller_port=lay.settings.stack_kafka_controller_port, data_dir=data)
+            controller_port=lay.settings.stack.kafka_controller_port, data_dir=data)
     if not (data / "meta.properties").exists():
         echo("Formatting Kafka storage (KRaft, standalone controller) ...")
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
@@ -67,5 +67,5 @@ def start_kafka(lay: Layout, java: Path, echo: Echo) -> int:
     svc.pid_file.write_text(str(pid))
     bootstrap = f"{svc.host}:{svc.port}"
     wait_until(lambda: kafka_ready(bootstrap), service=svc, pid=pid,
-               timeout=lay.settings.stack_start_timeout)
+               timeout=lay.settings.stack.start_timeout)
     return pid

@@ -68,7 +68,7 @@ def ns(namespace: Namespace) -> Namespace:
     """The namespace with webhooks to loopback allowed."""
     namespace.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
     namespace.env["NEWSFLOW_WEBHOOK_BACKOFF_SECONDS"] = "0.1"
-    namespace.settings = namespace.settings.model_copy(update={"allow_private_webhooks": True})
+    namespace.settings = namespace.settings.replaced(webhook={"allow_private": True})
     return namespace
 
 
@@ -131,7 +131,7 @@ class Stream:
             for start in range(0, self.total, batch):
                 pending = [_article(i) for i in range(start, min(start + batch, self.total))]
                 while pending:
-                    futures = [(m, producer.send(self.ns.settings.topic_raw, key=m[0], value=m[1]))
+                    futures = [(m, producer.send(self.ns.settings.topics.raw, key=m[0], value=m[1]))
                                for m in pending]
                     pending = []
                     for message, future in futures:
@@ -179,13 +179,13 @@ def _safe_count(ns: Namespace) -> int:
 
 
 def _dead_letters(ns: Namespace) -> list[DeadLetter]:
-    records = ns.consume(ns.settings.topic_deadletter, expect=10**9, timeout=8)
+    records = ns.consume(ns.settings.topics.deadletter, expect=10**9, timeout=8)
     return [DeadLetter.model_validate_json(r.value) for r in records]
 
 
 def _expected_alerts(ns: Namespace) -> set[str]:
-    ns.es.indices.refresh(index=ns.settings.index_articles)
-    hits = ns.es.search(index=ns.settings.index_articles, size=10_000,
+    ns.es.indices.refresh(index=ns.settings.index.articles)
+    hits = ns.es.search(index=ns.settings.index.articles, size=10_000,
                         source=["story_id", "body"])["hits"]["hits"]
     return {Alert.make_id(rule_id, hit["_source"]["story_id"])
             for hit in hits for rule_id, (_, matches) in RULES.items()

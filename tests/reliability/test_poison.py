@@ -76,7 +76,7 @@ def _account(
 
 
 def _dead_letters(ns: Namespace, expect: int) -> tuple[int, dict[bytes | None, list[DeadLetter]]]:
-    records = ns.consume(ns.settings.topic_deadletter, expect=expect, timeout=TIMEOUT)
+    records = ns.consume(ns.settings.topics.deadletter, expect=expect, timeout=TIMEOUT)
     by_key: dict[bytes | None, list[DeadLetter]] = {}
     for record in records:
         by_key.setdefault(record.key, []).append(DeadLetter.model_validate_json(record.value))
@@ -84,7 +84,7 @@ def _dead_letters(ns: Namespace, expect: int) -> tuple[int, dict[bytes | None, l
 
 
 def _docs(ns: Namespace, ids: list[str]) -> dict[str, dict[str, Any]]:
-    found = ns.es.mget(index=ns.settings.index_articles, ids=ids)["docs"]
+    found = ns.es.mget(index=ns.settings.index.articles, ids=ids)["docs"]
     return {d["_id"]: d["_source"] for d in found if d.get("found")}
 
 

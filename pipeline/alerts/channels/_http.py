@@ -32,7 +32,7 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
     ``async with http_client(settings) as http: ...`` in the composition root.
     """
     return httpx.AsyncClient(
-        timeout=settings.webhook_timeout_seconds,
+        timeout=settings.webhook.timeout_seconds,
         follow_redirects=False,
         headers={"User-Agent": _USER_AGENT},
     )
@@ -48,14 +48,14 @@ async def post(
     kind: str,
 ) -> httpx.Response:
     """POST ``body`` until a 2xx, a final refusal, or ``webhook_max_attempts`` attempts."""
-    await check_target(url, allow_private=settings.allow_private_webhooks, kind=kind)
+    await check_target(url, allow_private=settings.webhook.allow_private, kind=kind)
     target = describe(url)
-    attempts = settings.webhook_max_attempts
+    attempts = settings.webhook.max_attempts
     for attempt in range(1, attempts + 1):
         retry_after: float | None = None
         try:
             response = await http.post(
-                url, content=body, headers=dict(headers), timeout=settings.webhook_timeout_seconds
+                url, content=body, headers=dict(headers), timeout=settings.webhook.timeout_seconds
             )
         except httpx.TimeoutException as e:
             error = DeliveryError(
@@ -107,10 +107,10 @@ def _status_error(
 
 def _delay(attempt: int, retry_after: float | None, settings: Settings) -> float:
     """Exponential backoff with jitter (half fixed, half random), or the server's wish."""
-    cap = settings.webhook_backoff_max_seconds
+    cap = settings.webhook.backoff_max_seconds
     if retry_after is not None:
         return min(cap, retry_after)
-    ceiling = min(cap, settings.webhook_backoff_seconds * 2 ** (attempt - 1))
+    ceiling = min(cap, settings.webhook.backoff_seconds * 2 ** (attempt - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

@@ -38,26 +38,26 @@ class EmailSender:
 
     async def send(self, alerts: Sequence[Alert], *, rule: AlertRule, idempotency_key: str) -> None:
         check_batch(alerts, rule)
-        if not self._settings.smtp_host:
+        if not self._settings.smtp.host:
             raise DeliveryError("NEWSFLOW_SMTP_HOST is not set", retryable=False, kind=self.kind)
-        d = digest.build(alerts, rule=rule, max_items=self._settings.alert_digest_max_items)
+        d = digest.build(alerts, rule=rule, max_items=self._settings.alerts.digest_max_items)
         message = email_message(
             d,
             to=list(self._config.to),
-            sender=self._settings.smtp_from,
+            sender=self._settings.smtp.sender,
             idempotency_key=idempotency_key,
         )
         await asyncio.to_thread(self._deliver, message)
 
     def _deliver(self, message: EmailMessage) -> None:
         s = self._settings
-        host, port = s.smtp_host or "", s.smtp_port
+        host, port = s.smtp.host or "", s.smtp.port
         try:
-            with smtplib.SMTP(host, port, timeout=s.smtp_timeout_seconds) as smtp:
-                if s.smtp_starttls:
+            with smtplib.SMTP(host, port, timeout=s.smtp.timeout_seconds) as smtp:
+                if s.smtp.starttls:
                     smtp.starttls(context=ssl.create_default_context())
-                if s.smtp_user and s.smtp_password is not None:
-                    smtp.login(s.smtp_user, s.smtp_password.get_secret_value())
+                if s.smtp.user and s.smtp.password is not None:
+                    smtp.login(s.smtp.user, s.smtp.password.get_secret_value())
                 refused = smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as e:
             raise DeliveryError(

@@ -35,7 +35,7 @@ class SlackSender:
     async def send(self, alerts: Sequence[Alert], *, rule: AlertRule, idempotency_key: str) -> None:
         check_batch(alerts, rule)
         message = slack_message(
-            digest.build(alerts, rule=rule, max_items=self._settings.alert_digest_max_items)
+            digest.build(alerts, rule=rule, max_items=self._settings.alerts.digest_max_items)
         )
         body = json.dumps(message, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}

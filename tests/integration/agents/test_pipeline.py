@@ -23,7 +23,7 @@ def test_sample_article_becomes_searchable_with_its_entities(namespace: Namespac
     namespace.start_worker()
     assert namespace.wait_for_count(1, timeout=120) == 1, namespace.logs()
 
-    hits = namespace.es.search(index=namespace.settings.index_articles,
+    hits = namespace.es.search(index=namespace.settings.index.articles,
                                query={"query_string": {"query": "migrants AND Colchane",
                                                        "fields": ["title", "body"]}})
     assert hits["hits"]["total"]["value"] == 1
@@ -67,7 +67,7 @@ def test_poison_batch_goes_to_dead_letters_and_counts_reconcile(namespace: Names
     namespace.produce(messages)
     namespace.start_worker()
 
-    letters = namespace.consume(namespace.settings.topic_deadletter, expect=len(poison))
+    letters = namespace.consume(namespace.settings.topics.deadletter, expect=len(poison))
     by_key = {r.key: DeadLetter.model_validate_json(r.value) for r in letters}
     assert set(by_key) == set(poison), namespace.logs()
     for key, (payload, reason) in poison.items():

@@ -87,7 +87,7 @@ def test_rule_lifecycle_from_the_command_line(cli: Run, namespace) -> None:  # t
     stored = load_rules(namespace.settings)["detentions-in-tapachula"]
     assert stored.channels[0].secret.get_secret_value() == SECRET  # type: ignore[union-attr]
     mirror = namespace.es.get(
-        index=namespace.settings.index_alert_rules, id="detentions-in-tapachula"
+        index=namespace.settings.index.alert_rules, id="detentions-in-tapachula"
     )["_source"]
     assert mirror["throttle_seconds"] == 600
     for text in (added.output, listed.output, shown.output, json.dumps(as_json), str(mirror)):
@@ -112,7 +112,7 @@ def test_rule_lifecycle_from_the_command_line(cli: Run, namespace) -> None:  # t
     assert deleted.exit_code == 0, deleted.output
     assert load_rules(namespace.settings) == {}
     with pytest.raises(NotFoundError):
-        namespace.es.get(index=namespace.settings.index_alert_rules, id="detentions-in-tapachula")
+        namespace.es.get(index=namespace.settings.index.alert_rules, id="detentions-in-tapachula")
     assert json.loads(cli("alerts", "list", "--json").stdout) == []
 
     missing = cli("alerts", "show", "detentions-in-tapachula")
@@ -172,8 +172,8 @@ def test_backtest_by_query_and_by_rule_id(cli: Run, namespace) -> None:  # type:
         _article(4, "Ferry strike in Sicily", "Ferries to the islands did not sail.",
                  timedelta(days=1), "s4"),
     ]  # fmt: skip
-    assert index_documents(namespace.es, articles, index=namespace.settings.index_articles) == []
-    namespace.es.indices.refresh(index=namespace.settings.index_articles)
+    assert index_documents(namespace.es, articles, index=namespace.settings.index.articles) == []
+    namespace.es.indices.refresh(index=namespace.settings.index.articles)
 
     by_query = cli("alerts", "test", "Lampedusa AND boat", "--days", "7")
     assert by_query.exit_code == 0, by_query.output

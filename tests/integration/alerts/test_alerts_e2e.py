@@ -40,7 +40,7 @@ def ns(namespace: Namespace) -> Namespace:
     """The namespace with private (loopback) webhooks allowed."""
     namespace.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
     namespace.env["NEWSFLOW_WEBHOOK_BACKOFF_SECONDS"] = "0.1"
-    namespace.settings = namespace.settings.model_copy(update={"allow_private_webhooks": True})
+    namespace.settings = namespace.settings.replaced(webhook={"allow_private": True})
     return namespace
 
 
@@ -64,7 +64,7 @@ def _article(article_id: str, body: str, *, source: str = "newsflow-tests",
 
 
 def _alerts_on_topic(ns: Namespace, expect: int) -> list[Alert]:
-    records = ns.consume(ns.settings.topic_alerts, expect=expect, timeout=120)
+    records = ns.consume(ns.settings.topics.alerts, expect=expect, timeout=120)
     return [Alert.model_validate_json(r.value) for r in records]
 
 
@@ -104,8 +104,8 @@ def test_sample_article_fires_one_signed_webhook_and_copies_fire_none(
     assert [r.alerts[0]["story_id"] for r in received] == ["sample-1", "later-2"]
     assert all(verify_signature(r.body, r.signature or "", SECRET) for r in received)
 
-    ns.es.indices.refresh(index=ns.settings.index_alerts)
-    doc = ns.es.get(index=ns.settings.index_alerts, id=alert["id"])["_source"]
+    ns.es.indices.refresh(index=ns.settings.index.alerts)
+    doc = ns.es.get(index=ns.settings.index.alerts, id=alert["id"])["_source"]
     assert (doc["rule_id"], doc["story_id"]) == ("colchane-migration", "sample-1")
 
 
@@ -144,8 +144,8 @@ def test_sigkill_mid_delivery_neither_loses_nor_repeats_an_alert(ns: Namespace) 
 
         ns.start_worker()
         assert ns.wait_for_count(total, timeout=STARTUP_S) == total, ns.logs()
-        ns.es.indices.refresh(index=ns.settings.index_articles)
-        hits = ns.es.search(index=ns.settings.index_articles, size=1000,
+        ns.es.indices.refresh(index=ns.settings.index.articles)
+        hits = ns.es.search(index=ns.settings.index.articles, size=1000,
                             source=["story_id", "body"])["hits"]["hits"]
         expected: set[str] = set()
         for hit in hits:
@@ -185,7 +185,7 @@ def test_refused_webhook_goes_to_dead_letters_with_stage_deliver(ns: Namespace) 
         _add_rule(ns, "refused", "Colchane", refusing.url)
         ns.start_worker()
         ns.produce([_article("c-1", "Police in Colchane counted migrants at dawn.")])
-        (record,) = ns.consume(ns.settings.topic_deadletter, expect=1, timeout=STARTUP_S)
+        (record,) = ns.consume(ns.settings.topics.deadletter, expect=1, timeout=STARTUP_S)
         letter = DeadLetter.model_validate_json(record.value)
         assert (letter.stage, letter.reason, letter.key) == ("deliver", "webhook_400", "refused")
         assert "400" in letter.error

@@ -37,7 +37,7 @@ RULE = {
 
 @pytest.fixture
 def api(namespace) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    settings = namespace.settings.model_copy(update={"api_keys": [SecretStr(KEY)]})
+    settings = namespace.settings.replaced(api={"keys": [SecretStr(KEY)]})
     with TestClient(create_api(settings), headers={"X-API-Key": KEY}) as client:
         yield client
 
@@ -112,8 +112,8 @@ def test_backtest_over_http(api: TestClient, namespace) -> None:  # type: ignore
             ]
         )  # fmt: skip
     ]
-    assert index_documents(namespace.es, articles, index=namespace.settings.index_articles) == []
-    namespace.es.indices.refresh(index=namespace.settings.index_articles)
+    assert index_documents(namespace.es, articles, index=namespace.settings.index.articles) == []
+    namespace.es.indices.refresh(index=namespace.settings.index.articles)
     assert api.post("/rules", json=RULE).status_code == 201
 
     by_query = api.post("/rules/test", json={"query": RULE["query"], "days": 1})

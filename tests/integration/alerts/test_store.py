@@ -54,7 +54,7 @@ def _rule(rule_id: str = "tapachula-detentions", **overrides: object) -> AlertRu
 
 def _mirrored(namespace, rule_id: str) -> dict | None:  # type: ignore[no-untyped-def]
     try:
-        return namespace.es.get(index=namespace.settings.index_alert_rules, id=rule_id)["_source"]
+        return namespace.es.get(index=namespace.settings.index.alert_rules, id=rule_id)["_source"]
     except NotFoundError:
         return None
 
@@ -113,7 +113,7 @@ def test_add_disable_delete_reach_the_topic_and_the_mirror(namespace) -> None:  
 
     # What a worker replaying the topic sees: the last record for the key is a tombstone,
     # and decoding every record in order gives the same rules as load_rules.
-    records = namespace.consume(settings.topic_alert_rules, expect=7, timeout=30)
+    records = namespace.consume(settings.topics.alert_rules, expect=7, timeout=30)
     state: dict[str, AlertRule] = {}
     for record in records:
         rule_id, rule = decode_rule(record.key, record.value)
@@ -148,9 +148,9 @@ def test_sync_rebuilds_the_mirror_from_the_topic(namespace) -> None:  # type: ig
         # A rule written while the mirror was unreachable, and a deletion it never saw.
         unmirrored = _rule("calais-boats", name="Calais boats", query="Calais AND boat")
         producer.send(
-            settings.topic_alert_rules, key=b"calais-boats", value=encode_rule(unmirrored)
+            settings.topics.alert_rules, key=b"calais-boats", value=encode_rule(unmirrored)
         )
-        producer.send(settings.topic_alert_rules, key=b"tapachula-detentions", value=None)
+        producer.send(settings.topics.alert_rules, key=b"tapachula-detentions", value=None)
         producer.flush()
         assert _mirrored(namespace, "calais-boats") is None
         assert _mirrored(namespace, "tapachula-detentions") is not None
@@ -191,10 +191,10 @@ def test_backtest_finds_recent_matches_newest_first(namespace) -> None:  # type:
         _article("bt-5", "Harvest season in Tapachula", "Coffee growers near Tapachula "
                  "expect a good year.", timedelta(days=2), "s-d"),
     ]  # fmt: skip
-    assert index_documents(namespace.es, articles, index=settings.index_articles) == []
-    namespace.es.indices.refresh(index=settings.index_articles)
+    assert index_documents(namespace.es, articles, index=settings.index.articles) == []
+    namespace.es.indices.refresh(index=settings.index.articles)
 
-    week = backtest(namespace.es, settings.index_articles, "Tapachula AND detained", days=7)
+    week = backtest(namespace.es, settings.index.articles, "Tapachula AND detained", days=7)
     assert week.articles == 3
     assert week.stories == 2
     # One match per story, newest first; the story's newest copy stands for it.
@@ -204,9 +204,9 @@ def test_backtest_finds_recent_matches_newest_first(namespace) -> None:  # type:
     assert week.matches[0].copies == 2
     assert week.matches[0].published_at is not None
 
-    fortnight = backtest(namespace.es, settings.index_articles, "Tapachula AND detained", days=14)
+    fortnight = backtest(namespace.es, settings.index.articles, "Tapachula AND detained", days=14)
     assert fortnight.articles == 4
     assert [m.id for m in fortnight.matches] == ["bt-2", "bt-3", "bt-4"]
 
-    none = backtest(namespace.es, settings.index_articles, "Lampedusa", days=14)
+    none = backtest(namespace.es, settings.index.articles, "Lampedusa", days=14)
     assert (none.articles, none.stories, none.matches) == (0, 0, [])

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from elasticsearch import Elasticsearch
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from agents.cli import app
@@ -213,7 +214,7 @@ def test_bad_query_is_a_query_error(index) -> None:
 
 
 def test_unreachable_cluster(settings: Settings) -> None:
-    dead = Settings(es_url="http://127.0.0.1:1", es_password="x")  # type: ignore[arg-type]
+    dead = Settings().replaced(es={"url": "http://127.0.0.1:1", "password": SecretStr("x")})
     client = es_client(dead, max_retries=0, request_timeout=2)
     with pytest.raises(ClusterUnavailable, match="newsflow stack up"):
         run_search(client, "news-articles", SearchRequest(query="x"))

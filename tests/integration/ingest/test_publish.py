@@ -31,14 +31,14 @@ DEMO_SAMPLES = ROOT / "deploy" / "demo" / "samples"
 @pytest.fixture
 def topic_settings(stack: object, settings: Settings) -> Iterator[Settings]:
     """Settings whose raw topic is a fresh two-partition topic, deleted afterwards."""
-    settings = settings.model_copy(update={"topic_raw": f"test.publish.{uuid.uuid4().hex[:12]}"})
+    settings = settings.replaced(topics={"raw": f"test.publish.{uuid.uuid4().hex[:12]}"})
     admin = KafkaAdminClient(**client_kwargs(settings))
     try:
-        admin.create_topics([NewTopic(settings.topic_raw, num_partitions=2, replication_factor=1)])
+        admin.create_topics([NewTopic(settings.topics.raw, num_partitions=2, replication_factor=1)])
         yield settings
     finally:
         try:
-            admin.delete_topics([settings.topic_raw])
+            admin.delete_topics([settings.topics.raw])
         finally:
             admin.close()
 
@@ -61,8 +61,8 @@ def _consume(settings: Settings, expected: int, *,
     consumer = KafkaConsumer(**client_kwargs(settings), group_id=None,
                              enable_auto_commit=False, consumer_timeout_ms=1000)
     try:
-        partitions = [TopicPartition(settings.topic_raw, p)
-                      for p in sorted(consumer.partitions_for_topic(settings.topic_raw) or [])]
+        partitions = [TopicPartition(settings.topics.raw, p)
+                      for p in sorted(consumer.partitions_for_topic(settings.topics.raw) or [])]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         messages: list[tuple[str, bytes]] = []
@@ -106,8 +106,8 @@ def test_publish_directory_round_trip_and_republish_is_idempotent(
 
 @pytest.mark.stack
 def test_cli_publishes_stdin_and_exits_non_zero_on_rejections(topic_settings: Settings) -> None:
-    env = {**os.environ, "NEWSFLOW_TOPIC_RAW": topic_settings.topic_raw,
-           "NEWSFLOW_KAFKA_BOOTSTRAP": topic_settings.kafka_bootstrap}
+    env = {**os.environ, "NEWSFLOW_TOPIC_RAW": topic_settings.topics.raw,
+           "NEWSFLOW_KAFKA_BOOTSTRAP": topic_settings.kafka.bootstrap}
     lines = [json.dumps({"id": "cli-1", "body": "Deportation flight landed at noon."}),
              json.dumps({"id": "cli-2", "title": "no body"})]
     result = _cli(["publish", "-"], env=env, stdin="\n".join(lines) + "\n")
@@ -125,7 +125,7 @@ def test_a_send_kafka_refuses_is_reported_not_lost(topic_settings: Settings,
     # Valid as an article (under 1M characters) but ~2 MB as UTF-8: over a 1 MiB limit.
     (tmp_path / "huge.json").write_text(json.dumps({"id": "huge", "body": "ñ" * 999_000}))
     (tmp_path / "small.json").write_text(json.dumps({"id": "small", "body": "Short note."}))
-    limited = topic_settings.model_copy(update={"max_message_bytes": 1024 * 1024})
+    limited = topic_settings.replaced(kafka={"max_message_bytes": 1024 * 1024})
     summary = publish([tmp_path], settings=limited)
     assert summary.published == 1
     [(origin, reason)] = summary.rejected
@@ -137,7 +137,7 @@ def test_unreachable_kafka_is_one_clear_error(tmp_path: Path) -> None:
     port = _free_port()
     (tmp_path / "a.json").write_text(json.dumps({"body": "Migrants crossed at dawn."}))
     with pytest.raises(KafkaUnavailable, match=f"127.0.0.1:{port}"):
-        publish([tmp_path], settings=Settings(kafka_bootstrap=f"127.0.0.1:{port}"),
+        publish([tmp_path], settings=Settings().replaced(kafka={"bootstrap": f"127.0.0.1:{port}"}),
                 connect_timeout=2.0)
     result = _cli(["publish", str(tmp_path)],
                   env={**os.environ, "NEWSFLOW_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"})

@@ -80,9 +80,9 @@ def _sample(samples: dict, name: str, **labels: str) -> float:
 
 def _raw_lags(ns: Namespace, samples: dict) -> list[float | None]:
     """The lag gauge of each raw partition; None where the series is missing."""
-    raw = ns.settings.topic_raw
+    raw = ns.settings.topics.raw
     return [samples.get(("newsflow_consumer_lag", (("partition", str(p)), ("topic", raw))))
-            for p in range(ns.settings.topic_partitions)]
+            for p in range(ns.settings.topics.partitions)]
 
 
 def _status(ns: Namespace) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def _status(ns: Namespace) -> dict[str, Any]:
 def _raw_end(ns: Namespace) -> int:
     admin = admin_client(ns.settings)
     try:
-        rows = group_offsets(admin, ns.settings.consumer_group, [ns.settings.topic_raw])
+        rows = group_offsets(admin, ns.settings.kafka.consumer_group, [ns.settings.topics.raw])
     finally:
         admin.close()
     return sum(row.end for row in rows)
@@ -121,7 +121,7 @@ def test_metrics_status_and_deadletter_list_after_a_mixed_batch(ns: Namespace) -
     ns.produce(good[:2] + bad + good[2:])
     ns.start_worker()
     assert ns.wait_for_count(3, timeout=180) == 3, ns.logs()
-    assert len(ns.consume(ns.settings.topic_deadletter, expect=2)) == 2
+    assert len(ns.consume(ns.settings.topics.deadletter, expect=2)) == 2
 
     # /metrics: every stage counted what it saw, dead letters by reason
     samples = _until(lambda: _scrape(ns),
@@ -146,19 +146,19 @@ def test_metrics_status_and_deadletter_list_after_a_mixed_batch(ns: Namespace) -
     assert lags == [0, 0, 0, 0]
 
     # newsflow status --json: services up, lag 0, dead letters by reason, counts, one worker
-    raw = ns.settings.topic_raw
+    raw = ns.settings.topics.raw
     report = _until(lambda: _status(ns), lambda r: r["total_lag"] == 0 and r["workers"])
     assert report["ok"] and report["kafka"]["reachable"]
     assert report["elasticsearch"]["health"] in ("green", "yellow")
     topics = {t["name"]: t for t in report["topics"]}
-    assert {raw, ns.settings.topic_enriched} <= set(topics)
+    assert {raw, ns.settings.topics.enriched} <= set(topics)
     assert sum(p["end"] for p in topics[raw]["partitions"]) == 5
     assert all(p["lag"] == 0 for t in report["topics"] for p in t["partitions"]), report
     assert report["dead_letters"]["total"] == 2
     assert {(r["stage"], r["reason"], r["count"]) for r in report["dead_letters"]["by_reason"]} \
         == {("validate", "invalid_json", 1), ("validate", "missing_body", 1)}
     indices = {i["name"]: i["docs"] for i in report["indices"]}
-    assert indices[ns.settings.index_articles] == 3
+    assert indices[ns.settings.index.articles] == 3
     assert len(report["workers"]) == 1 and report["workers"][0]["partitions"] >= 4
 
     # newsflow deadletter list
@@ -185,10 +185,10 @@ def _dead_letter(ns: Namespace, key: str, payload: bytes, *, stage: str, reason:
     letter = DeadLetter(stage=stage,  # type: ignore[arg-type]
                         reason=reason, error="simulated transient failure", key=key,
                         payload_b64=DeadLetter.encode(payload),
-                        topic=ns.settings.topic_raw, partition=0, offset=0,
+                        topic=ns.settings.topics.raw, partition=0, offset=0,
                         first_seen=datetime.now(UTC))
     producer = KafkaProducer(**client_kwargs(ns.settings), acks="all")
-    producer.send(ns.settings.topic_deadletter, key=key.encode(),
+    producer.send(ns.settings.topics.deadletter, key=key.encode(),
                   value=letter.model_dump_json().encode()).get(timeout=30)
     producer.close()
 
@@ -199,7 +199,7 @@ def test_replay_republishes_original_bytes_and_a_transient_failure_gets_indexed(
     _dead_letter(ns, "art-00007", article_json(7), stage="enrich", reason="enrich_timeout")
     ns.produce([(b"bad-json", b'{"body": "unterminated')])
     ns.start_worker()
-    assert len(ns.consume(ns.settings.topic_deadletter, expect=2)) == 2
+    assert len(ns.consume(ns.settings.topics.deadletter, expect=2)) == 2
     assert ns.count() == 0
 
     before = _raw_end(ns)
@@ -208,13 +208,13 @@ def test_replay_republishes_original_bytes_and_a_transient_failure_gets_indexed(
     assert _raw_end(ns) == before  # a dry run sends nothing
 
     done = _cli(ns, "deadletter", "replay")
-    assert f"re-published 2 message(s) to {ns.settings.topic_raw}" in done
+    assert f"re-published 2 message(s) to {ns.settings.topics.raw}" in done
     assert _raw_end(ns) == before + 2
 
     # the transient one is indexed now; the bad one fails again: a new, identical letter
     assert ns.wait_for_count(1, timeout=120) == 1, ns.logs()
     letters = [DeadLetter.model_validate_json(r.value)
-               for r in ns.consume(ns.settings.topic_deadletter, expect=3)]
+               for r in ns.consume(ns.settings.topics.deadletter, expect=3)]
     again = [letter for letter in letters if letter.key == "bad-json"]
     assert len(again) == 2 and again[0].payload() == again[1].payload()
 

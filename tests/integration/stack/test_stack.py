@@ -42,13 +42,13 @@ def test_up_again_is_a_noop_with_the_same_pids(stack: object, settings: Settings
 
 def test_produce_and_consume_on_the_real_broker(stack: object, settings: Settings) -> None:
     topic = f"test-stack-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     try:
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
         producer.send(topic, key=b"k1", value=b"hello newsflow").get(timeout=30)
         producer.close()
-        consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
+        consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap,
                                  auto_offset_reset="earliest", consumer_timeout_ms=15000)
         received = [(m.key, m.value) for m in consumer]
         consumer.close()
@@ -63,17 +63,17 @@ def test_elasticsearch_accepts_the_generated_password(stack: object, settings: S
     assert secret, "stack up must leave the elastic password in <home>/stack"
     mode = (settings.stack_dir / "elastic.password").stat().st_mode & 0o777
     assert mode == 0o600
-    es = Elasticsearch(settings.es_url, basic_auth=(settings.es_user, secret))
+    es = Elasticsearch(settings.es.url, basic_auth=(settings.es.user, secret))
     assert es.cluster.health()["status"] in ("green", "yellow")
-    assert es.security.authenticate()["username"] == settings.es_user
+    assert es.security.authenticate()["username"] == settings.es.user
 
 
 def test_elasticsearch_refuses_requests_without_credentials(stack: object,
                                                             settings: Settings) -> None:
     with pytest.raises(AuthenticationException) as refused:
-        Elasticsearch(settings.es_url).cluster.health()
+        Elasticsearch(settings.es.url).cluster.health()
     assert refused.value.meta.status == 401
-    wrong = Elasticsearch(settings.es_url, basic_auth=(settings.es_user, "not-the-password"))
+    wrong = Elasticsearch(settings.es.url, basic_auth=(settings.es.user, "not-the-password"))
     with pytest.raises(AuthenticationException):
         wrong.cluster.health()
 

@@ -77,8 +77,8 @@ def _message(article_id: str, body: str, source: str) -> tuple[bytes, bytes]:
 
 
 def _docs(ns: Namespace) -> dict[str, dict]:
-    ns.es.indices.refresh(index=ns.settings.index_articles)
-    hits = ns.es.search(index=ns.settings.index_articles, size=100,
+    ns.es.indices.refresh(index=ns.settings.index.articles)
+    hits = ns.es.search(index=ns.settings.index.articles, size=100,
                         source=["story_id", "duplicate_of"],
                         query={"match_all": {}})["hits"]["hits"]
     return {hit["_id"]: hit["_source"] for hit in hits}

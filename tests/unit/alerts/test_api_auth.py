@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from pipeline.alerts.api import ApiConfigError, create_api, load_api_keys
 from pipeline.alerts.rules import RuleSyntaxError, parse_rule
 from pipeline.core.settings import Settings
+from tests.support import settings_with
 
 KEY = "k-unit-3f9a1c"
 OTHER_KEY = "k-unit-other-77"
@@ -24,13 +25,13 @@ _CLOSED = "127.0.0.1:1"
 def _settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "home": tmp_path,
-        "kafka_bootstrap": _CLOSED,
-        "es_url": f"http://{_CLOSED}",
-        "es_password": "unused",
-        "api_keys": [KEY, OTHER_KEY],
+        "kafka__bootstrap": _CLOSED,
+        "es__url": f"http://{_CLOSED}",
+        "es__password": "unused",
+        "api__keys": [KEY, OTHER_KEY],
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return settings_with(**values)
 
 
 @pytest.fixture
@@ -131,7 +132,7 @@ def test_openapi_is_public_and_declares_both_schemes(client: TestClient) -> None
 
 def test_no_key_configured_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(ApiConfigError, match="no API key"):
-        create_api(_settings(tmp_path, api_keys=[]))
+        create_api(_settings(tmp_path, api__keys=[]))
 
 
 def test_key_file_must_be_private(tmp_path: Path) -> None:
@@ -139,9 +140,9 @@ def test_key_file_must_be_private(tmp_path: Path) -> None:
     path.write_text("# rotated 2024-05\nfile-key-1\n\nfile-key-2\n")
     path.chmod(0o644)
     with pytest.raises(ApiConfigError, match="chmod 600"):
-        load_api_keys(_settings(tmp_path, api_keys=[]))
+        load_api_keys(_settings(tmp_path, api__keys=[]))
     path.chmod(0o600)
-    assert load_api_keys(_settings(tmp_path, api_keys=[])) == ["file-key-1", "file-key-2"]
+    assert load_api_keys(_settings(tmp_path, api__keys=[])) == ["file-key-1", "file-key-2"]
     assert load_api_keys(_settings(tmp_path)) == [KEY, OTHER_KEY, "file-key-1", "file-key-2"]
 
 
@@ -149,7 +150,7 @@ def test_key_from_file_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "elsewhere.keys"
     path.write_text("only-in-file\n")
     path.chmod(0o600)
-    api = create_api(_settings(tmp_path, api_keys=[], api_key_file=path))
+    api = create_api(_settings(tmp_path, api__keys=[], api__key_file=path))
     client = TestClient(api)
     assert client.post("/rules/test", json=_TRY, headers={"X-API-Key": KEY}).status_code == 401
     ok = client.post("/rules/test", json=_TRY, headers={"X-API-Key": "only-in-file"})
@@ -158,4 +159,4 @@ def test_key_from_file_is_accepted(tmp_path: Path) -> None:
 
 def test_missing_explicit_key_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ApiConfigError, match="does not exist"):
-        load_api_keys(_settings(tmp_path, api_key_file=tmp_path / "absent.keys"))
+        load_api_keys(_settings(tmp_path, api__key_file=tmp_path / "absent.keys"))

@@ -27,7 +27,7 @@ def _rule(url: str) -> AlertRule:
 
 
 def _deliver(rule: AlertRule) -> list[object]:
-    cfg = settings(alert_deliver_rounds=1)
+    cfg = settings(alerts__deliver_rounds=1)
 
     async def go() -> list[object]:
         async with http_client(cfg) as http:

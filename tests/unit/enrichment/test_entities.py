@@ -33,7 +33,7 @@ def _span(body: str, mention: str, label: str, nth: int = 0) -> tuple[int, int, 
 @pytest.fixture(scope="module")
 def sample() -> tuple[str, list[Entity]]:
     body = SAMPLE.read_text(encoding="utf-8")
-    return body, refine_entities(body, _spans(SETTINGS.model_en, body), language="en")
+    return body, refine_entities(body, _spans(SETTINGS.enrich.model_en, body), language="en")
 
 
 # -- on the real sample with the real English model ---------------------------------
@@ -94,7 +94,7 @@ def test_spanish_demonyms_and_cities() -> None:
         "Cientos de venezolanos y haitianas llegaron el lunes a Tapachula, en la frontera sur "
         "de México, y otros siguieron hacia Monterrey. Los venezolanos piden asilo."
     )
-    entities = refine_entities(body, _spans(SETTINGS.model_es, body), language="es")
+    entities = refine_entities(body, _spans(SETTINGS.enrich.model_es, body), language="es")
     named = _by_text(entities)
     assert named["venezolanos"].label == "NORP"
     assert named["venezolanos"].count == 2

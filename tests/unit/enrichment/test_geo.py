@@ -25,7 +25,7 @@ def _entity(body: str, text: str, label: str = "GPE") -> Entity:
 @pytest.fixture(scope="module")
 def sample_places() -> dict[str, Place]:
     body = SAMPLE.read_text(encoding="utf-8")
-    nlp = load_ner_pipeline(Settings().model_en)
+    nlp = load_ner_pipeline(Settings().enrich.model_en)
     spans = [(e.start_char, e.end_char, e.label_) for e in nlp(body).ents]
     entities = refine_entities(body, spans, language="en")
     return {p.name: p for p in resolve_places(entities, body=body)}

@@ -22,14 +22,14 @@ SPANISH = (
 
 @pytest.fixture(scope="module")
 def ner() -> Ner:
-    return Ner({"en": SETTINGS.model_en, "es": SETTINGS.model_es}, batch_size=8)
+    return Ner({"en": SETTINGS.enrich.model_en, "es": SETTINGS.enrich.model_es}, batch_size=8)
 
 
 def _texts(text: str, spans: list[RawSpan]) -> set[tuple[str, str]]:
     return {(text[s.start_char : s.end_char], s.label) for s in spans}
 
 
-@pytest.mark.parametrize("name", [SETTINGS.model_en, SETTINGS.model_es])
+@pytest.mark.parametrize("name", [SETTINGS.enrich.model_en, SETTINGS.enrich.model_es])
 def test_only_ner_is_loaded_and_w095_is_silent(name: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -41,8 +41,9 @@ def test_only_ner_is_loaded_and_w095_is_silent(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        (SETTINGS.model_en, "Officials in El Paso said Governor Greg Abbott met UNHCR staff."),
-        (SETTINGS.model_es, SPANISH),
+        (SETTINGS.enrich.model_en,
+         "Officials in El Paso said Governor Greg Abbott met UNHCR staff."),
+        (SETTINGS.enrich.model_es, SPANISH),
     ],
 )
 def test_same_entities_as_the_full_pipeline(name: str, text: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.core.settings import Settings
+from pipeline.core.settings import IndexSettings, Settings
 from pipeline.index.kibana import (
     DATE_TYPES,
     GEO_TYPES,
@@ -29,10 +29,10 @@ from pipeline.index.kibana import (
 from schemas.index import alert_template, article_template
 from tests.support import ROOT
 
-_DEFAULTS = Settings(
-    index_articles=Settings.model_fields["index_articles"].default,
-    index_alerts=Settings.model_fields["index_alerts"].default,
-)
+_DEFAULTS = Settings().replaced(index={  # the shipped file uses the default names
+    "articles": IndexSettings.model_fields["articles"].default,
+    "alerts": IndexSettings.model_fields["alerts"].default,
+})
 _TAXONOMY = ROOT.parent / "shared" / "taxonomy.json"
 
 
@@ -50,8 +50,8 @@ def by_key(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
 def view_fields() -> dict[str, dict[str, str]]:
     """Data view id → field types of the template behind its pattern."""
     return {
-        "newsflow-articles": field_types(article_template(_DEFAULTS.index_articles)),
-        "newsflow-alerts": field_types(alert_template(_DEFAULTS.index_alerts)),
+        "newsflow-articles": field_types(article_template(_DEFAULTS.index.articles)),
+        "newsflow-alerts": field_types(alert_template(_DEFAULTS.index.alerts)),
     }
 
 

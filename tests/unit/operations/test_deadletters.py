@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.core.settings import Settings
 from pipeline.operations.deadletters import DeadLetterError, StoredLetter, replay_target, select
 from schemas import Alert, DeadLetter
+from tests.support import settings_with
 
-SETTINGS = Settings(topic_raw="x.raw", topic_enriched="x.enriched", topic_dedup="x.dedup",
-                    topic_alerts="x.alerts", topic_deadletter="x.deadletter")
+SETTINGS = settings_with(topics__raw="x.raw", topics__enriched="x.enriched",
+                         topics__dedup="x.dedup", topics__alerts="x.alerts",
+                         topics__deadletter="x.deadletter")
 
 
 def _letter(stage: str, *, reason: str = "r", key: str | None = "k1", topic: str | None = None,

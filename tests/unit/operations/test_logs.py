@@ -9,8 +9,8 @@ import logging.config
 
 from pydantic import SecretStr
 
-from pipeline.core.settings import Settings
 from pipeline.operations.logs import JsonFormatter, logging_config
+from tests.support import settings_with
 
 
 def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
@@ -63,11 +63,11 @@ def test_logging_config_installs_the_json_formatter() -> None:
 
 
 def test_settings_repr_and_dump_mask_every_password() -> None:
-    settings = Settings(
-        es_password=SecretStr("es-pass-4b1d"),
-        kafka_sasl_password=SecretStr("sasl-pass-77c2"),
-        smtp_password=SecretStr("smtp-pass-90aa"),
-        api_keys=[SecretStr("api-key-31f0")],
+    settings = settings_with(
+        es__password=SecretStr("es-pass-4b1d"),
+        kafka__sasl_password=SecretStr("sasl-pass-77c2"),
+        smtp__password=SecretStr("smtp-pass-90aa"),
+        api__keys=[SecretStr("api-key-31f0")],
     )
     shown = repr(settings) + str(settings) + settings.model_dump_json()
     for secret in ("es-pass-4b1d", "sasl-pass-77c2", "smtp-pass-90aa", "api-key-31f0"):

@@ -21,6 +21,7 @@ from pipeline.alerts.channels import DeliveryError, channel_for, idempotency_key
 from pipeline.alerts.channels.email import message_id
 from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, EmailChannel
+from tests.support import settings_with
 
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 SENDER = "alerts@newsflow.example.org"
@@ -86,12 +87,12 @@ def smtp_server(*, auth: bool = False) -> Iterator[tuple[Mailbox, int]]:
 
 def settings(port: int, **overrides: object) -> Settings:
     base: dict[str, object] = {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_from": SENDER,
-        "smtp_timeout_seconds": 5.0,
+        "smtp__host": "127.0.0.1",
+        "smtp__port": port,
+        "smtp__sender": SENDER,
+        "smtp__timeout_seconds": 5.0,
     }
-    return Settings(**{**base, **overrides})  # type: ignore[arg-type]
+    return settings_with(**{**base, **overrides})
 
 
 RULE = AlertRule(
@@ -217,13 +218,13 @@ def test_login_with_configured_credentials() -> None:
     with smtp_server(auth=True) as (mailbox, port):
         send(
             [alert(1)],
-            settings(port, smtp_user="newsflow", smtp_password="hunter2"),
+            settings(port, smtp__user="newsflow", smtp__password="hunter2"),
             to=["analyst@example.org"],
         )
         with pytest.raises(DeliveryError) as caught:
             send(
                 [alert(2)],
-                settings(port, smtp_user="newsflow", smtp_password="wrong"),
+                settings(port, smtp__user="newsflow", smtp__password="wrong"),
                 to=["analyst@example.org"],
             )
     assert mailbox.logins == ["newsflow"] and len(mailbox.received) == 1
@@ -238,5 +239,5 @@ def test_nothing_listening_is_retryable() -> None:
 
 def test_unset_smtp_host_is_a_configuration_error() -> None:
     with pytest.raises(DeliveryError) as caught:
-        send([alert(1)], settings(25, smtp_host=None), to=["analyst@example.org"])
+        send([alert(1)], settings(25, smtp__host=None), to=["analyst@example.org"])
     assert not caught.value.retryable and "NEWSFLOW_SMTP_HOST" in str(caught.value)

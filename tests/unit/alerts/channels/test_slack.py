@@ -19,6 +19,7 @@ from pipeline.alerts.channels import DeliveryError, TargetRefusedError, channel_
 from pipeline.alerts.channels import idempotency_key as make_key
 from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, SlackChannel
+from tests.support import settings_with
 
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 
@@ -65,11 +66,11 @@ def slack_server(*statuses: int) -> Iterator[Recorder]:
 
 def settings(**overrides: object) -> Settings:
     base: dict[str, object] = {
-        "allow_private_webhooks": True,
-        "webhook_backoff_seconds": 0.01,
-        "webhook_max_attempts": 3,
+        "webhook__allow_private": True,
+        "webhook__backoff_seconds": 0.01,
+        "webhook__max_attempts": 3,
     }
-    return Settings(**{**base, **overrides})  # type: ignore[arg-type]
+    return settings_with(**{**base, **overrides})
 
 
 RULE = AlertRule(
@@ -148,7 +149,7 @@ def test_digest_of_three_alerts_is_one_message_newest_first() -> None:
 
 def test_digest_beyond_the_limit_says_how_many_more() -> None:
     with slack_server() as server:
-        send(server.url, [alert(n) for n in range(1, 6)], settings(alert_digest_max_items=2))
+        send(server.url, [alert(n) for n in range(1, 6)], settings(alerts__digest_max_items=2))
     [message] = server.messages
     assert sum(b["type"] == "section" for b in message["blocks"]) == 2
     assert texts(message)[-1] == "… and 3 more."
@@ -171,7 +172,7 @@ def test_slack_server_error_is_retried() -> None:
 
 def test_private_slack_target_refused() -> None:
     with slack_server() as server, pytest.raises(TargetRefusedError):
-        send(server.url, [alert(1)], settings(allow_private_webhooks=False))
+        send(server.url, [alert(1)], settings(webhook__allow_private=False))
     assert server.messages == []
 
 

@@ -25,6 +25,7 @@ from pipeline.alerts.channels import (
 )
 from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, WebhookChannel
+from tests.support import settings_with
 
 SECRET = "s3cret-for-tests"
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
@@ -74,13 +75,13 @@ def receiver(*script: tuple[int, float]) -> Iterator[Recorder]:
 
 def settings(**overrides: object) -> Settings:
     base: dict[str, object] = {
-        "allow_private_webhooks": True,
-        "webhook_backoff_seconds": 0.01,
-        "webhook_backoff_max_seconds": 0.05,
-        "webhook_max_attempts": 3,
-        "webhook_timeout_seconds": 2.0,
+        "webhook__allow_private": True,
+        "webhook__backoff_seconds": 0.01,
+        "webhook__backoff_max_seconds": 0.05,
+        "webhook__max_attempts": 3,
+        "webhook__timeout_seconds": 2.0,
     }
-    return Settings(**{**base, **overrides})  # type: ignore[arg-type]
+    return settings_with(**{**base, **overrides})
 
 
 def rule() -> AlertRule:
@@ -170,7 +171,7 @@ def test_digest_of_three_alerts_is_one_request_with_a_stable_key() -> None:
 
 def test_retries_a_503_then_succeeds_with_the_same_bytes() -> None:
     with receiver((503, 0.0), (503, 0.0), (200, 0.0)) as server:
-        send(server.url, [alert(1)], settings(webhook_max_attempts=3))
+        send(server.url, [alert(1)], settings(webhook__max_attempts=3))
     assert len(server.requests) == 3
     assert len({body for _, body in server.requests}) == 1
     assert len({h["Idempotency-Key"] for h, _ in server.requests}) == 1
@@ -179,14 +180,14 @@ def test_retries_a_503_then_succeeds_with_the_same_bytes() -> None:
 def test_gives_up_after_max_attempts_on_429_as_retryable() -> None:
     script = [(429, 0.0)] * 3
     with receiver(*script) as server, pytest.raises(DeliveryError) as caught:
-        send(server.url, [alert(1)], settings(webhook_max_attempts=2))
+        send(server.url, [alert(1)], settings(webhook__max_attempts=2))
     assert len(server.requests) == 2
     assert caught.value.retryable and caught.value.status == 429 and caught.value.attempts == 2
 
 
 def test_no_retry_on_400() -> None:
     with receiver((400, 0.0), (200, 0.0)) as server, pytest.raises(DeliveryError) as caught:
-        send(server.url, [alert(1)], settings(webhook_max_attempts=5))
+        send(server.url, [alert(1)], settings(webhook__max_attempts=5))
     assert len(server.requests) == 1
     assert not caught.value.retryable and caught.value.status == 400
     assert "/hooks/abc" not in str(caught.value)  # the path may be a secret
@@ -203,7 +204,7 @@ def test_timeout_is_a_retryable_error() -> None:
         send(
             server.url,
             [alert(1)],
-            settings(webhook_timeout_seconds=0.2, webhook_max_attempts=2),
+            settings(webhook__timeout_seconds=0.2, webhook__max_attempts=2),
         )
     assert caught.value.retryable and "timed out" in str(caught.value)
     assert len(server.requests) == 2
@@ -213,16 +214,16 @@ def test_connection_refused_is_retryable() -> None:
     with receiver() as server:
         url = server.url
     with pytest.raises(DeliveryError) as caught:  # the server is gone: nothing listens
-        send(url, [alert(1)], settings(webhook_max_attempts=2))
+        send(url, [alert(1)], settings(webhook__max_attempts=2))
     assert caught.value.retryable and caught.value.attempts == 2
 
 
 def test_loopback_target_refused_before_any_connection() -> None:
     with receiver() as server:
         with pytest.raises(TargetRefusedError) as caught:
-            send(server.url, [alert(1)], settings(allow_private_webhooks=False))
+            send(server.url, [alert(1)], settings(webhook__allow_private=False))
         port = server.url.split(":")[2].split("/")[0]
         with pytest.raises(TargetRefusedError):  # same server, a decimal IP literal
-            send(f"http://2130706433:{port}/x", [alert(1)], settings(allow_private_webhooks=False))
+            send(f"http://2130706433:{port}/x", [alert(1)], settings(webhook__allow_private=False))
     assert server.requests == []
     assert not caught.value.retryable and "loopback" in str(caught.value)
