@@ -31,6 +31,16 @@ from pipeline.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
+# An article written for the tests: a minister, towns the small model mislabels, a protest.
+SAMPLE_ARTICLE = DATA / "border_report.txt"
+# The product's migration-topic taxonomy: the ids users filter and alert on (a contract).
+TAG_IDS = frozenset({
+    "border_crossing", "asylum_refugees", "deportation_expulsion", "detention",
+    "smuggling_trafficking", "migrant_deaths_missing", "anti_immigrant_protest_xenophobia",
+    "humanitarian_conditions_camps", "migration_policy_law", "labour_migration_remittances",
+    "integration_citizenship", "internal_displacement", "climate_migration",
+    "migration_diplomacy_cooperation", "return_reintegration",
+})
 
 
 class Namespace:

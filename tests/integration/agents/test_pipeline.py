@@ -8,15 +8,14 @@ import time
 import pytest
 
 from schemas import DeadLetter
-from tests.support import ROOT, Namespace, article_json
+from tests.support import SAMPLE_ARTICLE, Namespace, article_json
 
 pytestmark = pytest.mark.stack
 
-SAMPLE = ROOT.parent / "shared" / "samples" / "chile-bolivia-border.txt"
 
 
 def test_sample_article_becomes_searchable_with_its_entities(namespace: Namespace) -> None:
-    body = SAMPLE.read_text(encoding="utf-8")
+    body = SAMPLE_ARTICLE.read_text(encoding="utf-8")
     namespace.produce([(b"sample", json.dumps(
         {"id": "sample", "body": body, "source": "sample",
          "published_at": "2022-02-07T12:00:00Z"}).encode())])

@@ -18,11 +18,10 @@ import pytest
 
 from pipeline.alerts.channels import verify_signature
 from schemas import Alert, DeadLetter
-from tests.support import ROOT, Namespace, Received, Receiver
+from tests.support import ROOT, SAMPLE_ARTICLE, Namespace, Received, Receiver
 
 pytestmark = pytest.mark.stack
 
-SAMPLE = ROOT.parent / "shared" / "samples" / "chile-bolivia-border.txt"
 SECRET = "whsec-e2e-5f1a07"
 STARTUP_S = 180.0  # a cold worker loads spaCy models and recovers its tables
 
@@ -74,7 +73,7 @@ def test_sample_article_fires_one_signed_webhook_and_copies_fire_none(
 ) -> None:
     _add_rule(ns, "colchane-migration", "Colchane AND migra*", receiver.url)
     ns.start_worker()
-    body = SAMPLE.read_text(encoding="utf-8")
+    body = SAMPLE_ARTICLE.read_text(encoding="utf-8")
     ns.produce([_article("sample-1", body, source="Sample Desk", title="Crisis at the border")])
     assert receiver.wait_for(lambda r: len(r) >= 1, timeout=STARTUP_S), ns.logs()
 

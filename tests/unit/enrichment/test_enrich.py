@@ -10,9 +10,8 @@ from pipeline.core.settings import Settings
 from pipeline.enrichment.enrich import Enricher, EnrichError, clean_text, clean_title
 from pipeline.ingest.ids import article_id
 from schemas import EnrichedArticle, RawArticle
-from tests.support import ROOT
+from tests.support import SAMPLE_ARTICLE
 
-SAMPLE = ROOT.parent / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()
 SPANISH = (
     "La ministra Carolina Valdivia se reunió en Santiago con la Organización Internacional "
@@ -68,7 +67,7 @@ def test_clean_title_is_one_line() -> None:
 
 
 def test_sample_article(enricher: Enricher) -> None:
-    raw = RawArticle(id="cl-1", body=SAMPLE.read_text(encoding="utf-8"), source="test")
+    raw = RawArticle(id="cl-1", body=SAMPLE_ARTICLE.read_text(encoding="utf-8"), source="test")
     article = _one(enricher, raw)
     assert article.language == "en"
     names = {(e.text, e.label) for e in article.entities}

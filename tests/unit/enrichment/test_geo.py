@@ -9,9 +9,8 @@ from pipeline.enrichment.entities import refine_entities
 from pipeline.enrichment.geo import resolve_places
 from pipeline.enrichment.nlp import load_ner_pipeline
 from schemas import Entity, Mention, Place
-from tests.support import ROOT
+from tests.support import SAMPLE_ARTICLE
 
-SAMPLE = ROOT.parent / "shared/samples/chile-bolivia-border.txt"
 # Chile's mainland, generously: a point outside it is a wrong resolution.
 CHILE_LAT, CHILE_LON = (-56.0, -17.0), (-76.0, -66.0)
 
@@ -24,7 +23,7 @@ def _entity(body: str, text: str, label: str = "GPE") -> Entity:
 
 @pytest.fixture(scope="module")
 def sample_places() -> dict[str, Place]:
-    body = SAMPLE.read_text(encoding="utf-8")
+    body = SAMPLE_ARTICLE.read_text(encoding="utf-8")
     nlp = load_ner_pipeline(Settings().enrich.model_en)
     spans = [(e.start_char, e.end_char, e.label_) for e in nlp(body).ents]
     entities = refine_entities(body, spans, language="en")
@@ -47,8 +46,10 @@ def test_sample_countries(sample_places: dict[str, Place]) -> None:
     assert sample_places["Chile"].country_code == "CL"
 
 
-def test_sample_santa_cruz_is_the_bolivian_one(sample_places: dict[str, Place]) -> None:
-    santa_cruz = [p for p in sample_places.values() if p.name.startswith("Santa Cruz")]
+def test_dateline_country_picks_the_bolivian_santa_cruz() -> None:
+    body = "SANTA CRUZ, Bolivia — Shelters in Santa Cruz are full, the city said."
+    entities = [_entity(body, "SANTA CRUZ"), _entity(body, "Santa Cruz"), _entity(body, "Bolivia")]
+    santa_cruz = [p for p in resolve_places(entities, body=body) if "Santa Cruz" in p.name]
     assert [p.country_code for p in santa_cruz] == ["BO"]
     assert santa_cruz[0].location.lat < -15  # Santa Cruz de la Sierra, not California
 

@@ -10,9 +10,8 @@ import spacy
 import pipeline.enrichment.nlp as nlp_module
 from pipeline.core.settings import Settings
 from pipeline.enrichment.nlp import Ner, RawSpan, load_ner_pipeline
-from tests.support import ROOT
+from tests.support import SAMPLE_ARTICLE
 
-SAMPLE = ROOT.parent / "shared/samples/chile-bolivia-border.txt"
 SETTINGS = Settings()
 SPANISH = (
     "El ministro del Interior, Rodrigo Delgado, viajó el martes a Iquique para reunirse "
@@ -56,7 +55,7 @@ def test_same_entities_as_the_full_pipeline(name: str, text: str) -> None:
 
 
 def test_english_sample_article(ner: Ner) -> None:
-    text = SAMPLE.read_text(encoding="utf-8")
+    text = SAMPLE_ARTICLE.read_text(encoding="utf-8")
     found = _texts(text, ner.extract([text], "en")[0])
     assert ("Rodrigo Delgado", "PERSON") in found
     assert any(name == "Iquique" for name, _ in found)

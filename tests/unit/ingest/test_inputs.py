@@ -19,9 +19,8 @@ from pipeline.ingest.inputs import (
 )
 from pipeline.ingest.inputs.feeds import strip_html
 from pipeline.ingest.inputs.records import RecordError, to_aware_datetime
-from tests.support import ROOT
+from tests.support import ROOT, SAMPLE_ARTICLE
 
-SAMPLE = ROOT.parent / "shared" / "samples" / "chile-bolivia-border.txt"
 DEMO_SAMPLES = ROOT / "deploy" / "demo" / "samples"
 
 BODY_EN = "Officials at the northern crossing said 300 people arrived overnight seeking asylum."
@@ -124,17 +123,16 @@ def test_jsonl_bad_lines_are_rejected_alone_with_their_line_numbers(tmp_path: Pa
 
 # --- plain text ----------------------------------------------------------------------------
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="shared sample not present")
 def test_plain_text_sample_keeps_body_whole_and_finds_the_dateline() -> None:
-    text = SAMPLE.read_text(encoding="utf-8")
-    [item] = list(read_path(SAMPLE))
+    text = SAMPLE_ARTICLE.read_text(encoding="utf-8")
+    [item] = list(read_path(SAMPLE_ARTICLE))
     assert isinstance(item, Parsed)
     article = item.article
     assert article.title is None
     assert article.body == text.strip()
-    assert article.body.startswith("SANTA CRUZ, Bolivia—")
-    assert article.metadata["dateline"] == "SANTA CRUZ, Bolivia"
-    assert article.metadata["source_file"] == SAMPLE.name
+    assert article.body.startswith("IQUIQUE, Chile —")
+    assert article.metadata["dateline"] == "IQUIQUE, Chile"
+    assert article.metadata["source_file"] == SAMPLE_ARTICLE.name
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,7 @@ from pydantic import BaseModel, ValidationError
 from schemas import Alert, AlertRule, DeadLetter, EnrichedArticle, RawArticle
 from schemas.index import article_template, properties
 from schemas.jsonschema import EXPORTED, SCHEMA_DIR, render
-from tests.support import ROOT
-
-SAMPLE = ROOT.parent / "shared" / "samples" / "chile-bolivia-border.txt"
+from tests.support import SAMPLE_ARTICLE
 
 
 def _raw(**fields: object) -> dict:
@@ -21,9 +19,9 @@ def _raw(**fields: object) -> dict:
 
 
 def test_sample_article_validates() -> None:
-    body = SAMPLE.read_text(encoding="utf-8")
+    body = SAMPLE_ARTICLE.read_text(encoding="utf-8")
     article = RawArticle(body=body, source="sample", url="https://example.org/a?x=1")
-    assert article.body.startswith("SANTA CRUZ, Bolivia")
+    assert article.body.startswith("IQUIQUE, Chile")
     assert str(article.url) == "https://example.org/a?x=1"
 
 
