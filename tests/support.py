@@ -28,6 +28,7 @@ from kafka.admin import KafkaAdminClient
 from pipeline.core.es_client import es_client
 from pipeline.core.kafka_client import client_kwargs
 from pipeline.core.settings import Settings
+from pipeline.operations.offsets import admin_client, consumed_topics, group_offsets
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -93,6 +94,30 @@ class Namespace:
             records.extend(consumer)
         consumer.close()
         return records
+
+    def wait_until_processed(self, *, timeout: float = 120) -> None:
+        """Until the worker group has committed every message of its topics (lag 0 on each
+        partition): after that fact, nothing already produced can still cause an effect."""
+        admin = admin_client(self.settings)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                rows = group_offsets(admin, self.settings.kafka.consumer_group,
+                                     consumed_topics(self.settings))
+                behind = [r for r in rows if r.lag]
+                if not behind:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"still behind after {timeout:.0f}s: {behind}\n"
+                                         f"{self.logs()}")
+                time.sleep(0.2)
+        finally:
+            admin.close()
+
+    def log_lines(self, text: str) -> int:
+        """How many lines of the workers' logs contain ``text``."""
+        return sum(line.count(text) for p in self.tmp.glob("worker-*.log")
+                   for line in p.read_text().splitlines())
 
     # --- Elasticsearch -------------------------------------------------------------------
     def count(self) -> int:

@@ -224,7 +224,7 @@ def _check(ns: Namespace, stream: Stream, receiver: Receiver, label: str, t0: fl
     assert stream.acked == published
     indexed = ns.wait_for_count(ARTICLES, timeout=CATCH_UP_S)
     assert indexed == ARTICLES, f"{indexed}/{ARTICLES} indexed\n{ns.logs()}"
-    time.sleep(3)  # anything replayed after the count was reached would show up now
+    ns.wait_until_processed()  # a replay after the count was reached would show now
 
     ids = ns.ids()
     assert len(ids) == len(set(ids)) == ARTICLES
@@ -240,7 +240,7 @@ def _check(ns: Namespace, stream: Stream, receiver: Receiver, label: str, t0: fl
         got = _alert_ids(receiver.snapshot())
         pytest.fail(f"{label}: {len(expected - got)} of {len(expected)} expected alerts never "
                     f"arrived, {len(got - expected)} unexpected\n{ns.logs()}")
-    time.sleep(3)  # redeliveries after the last expected one would arrive now
+    ns.wait_until_processed()  # redeliveries would have arrived by now
     received = receiver.snapshot()
     assert _alert_ids(received) == expected
     keys = {r.key for r in received}

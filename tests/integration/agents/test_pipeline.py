@@ -23,14 +23,14 @@ def test_sample_article_becomes_searchable_with_its_entities(namespace: Namespac
     assert namespace.wait_for_count(1, timeout=120) == 1, namespace.logs()
 
     hits = namespace.es.search(index=namespace.settings.index.articles,
-                               query={"query_string": {"query": "migrants AND Colchane",
+                               query={"query_string": {"query": "asylum AND Colchane",
                                                        "fields": ["title", "body"]}})
     assert hits["hits"]["total"]["value"] == 1
     doc = hits["hits"]["hits"][0]["_source"]
     assert doc["language"] == "en"
     assert "Rodrigo Delgado" in doc["persons"]
     assert {"Iquique", "Colchane", "Bolivia"} <= set(doc["places"])
-    assert {"Venezuelans", "Haitians"} <= set(doc["nationalities"])
+    assert "Venezuelans" in doc["nationalities"]
 
 
 def test_sigkill_midway_loses_and_duplicates_nothing(namespace: Namespace) -> None:
@@ -46,7 +46,7 @@ def test_sigkill_midway_loses_and_duplicates_nothing(namespace: Namespace) -> No
 
     namespace.start_worker()
     assert namespace.wait_for_count(total, timeout=300) == total, namespace.logs()
-    time.sleep(3)  # anything replayed after the count was reached would show up now
+    namespace.wait_until_processed()  # a replay after the count was reached would show now
     ids = namespace.ids()
     assert len(ids) == total
     assert sorted(ids) == [f"art-{i:05d}" for i in range(total)]
@@ -76,5 +76,5 @@ def test_poison_batch_goes_to_dead_letters_and_counts_reconcile(namespace: Names
         assert letter.error
 
     assert namespace.wait_for_count(len(good), timeout=120) == len(good), namespace.logs()
-    time.sleep(2)
+    namespace.wait_until_processed()
     assert namespace.count() + len(by_key) == len(messages)

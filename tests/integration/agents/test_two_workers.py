@@ -9,8 +9,6 @@ of every topic such a next message (its keys cover all four partitions).
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.support import Namespace, article_json
@@ -21,10 +19,9 @@ pytestmark = pytest.mark.stack
 def test_two_workers_started_together_lose_nothing(namespace: Namespace) -> None:
     namespace.start_worker()
     namespace.start_worker()
-    # First wave while the group forms and rebalances, second ten seconds later.
-    time.sleep(2)
+    # First wave while the group forms and rebalances, second once it has settled.
     namespace.produce([(f"a-{i:05d}".encode(), article_json(i)) for i in range(24)])
-    time.sleep(10)
+    namespace.wait_for_group(2)
     namespace.produce([(f"b-{i:05d}".encode(), article_json(100 + i)) for i in range(24)])
     assert namespace.wait_for_count(48, timeout=240) == 48, namespace.logs()
 
