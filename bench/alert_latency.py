@@ -31,14 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaProducer  # noqa: E402
-from tests.integration.conftest import Namespace  # noqa: E402
 
+from bench.corpora import corpus  # noqa: E402
 from pipeline.alerts.store import RuleStore  # noqa: E402
 from pipeline.core.kafka_client import client_kwargs  # noqa: E402
 from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
 from schemas import AlertRule, WebhookChannel  # noqa: E402
+from tests.support import Namespace  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpora" / "us-immigration-2020.jsonl"
+CORPUS = corpus("us-immigration-2020.jsonl")
 TARGET_P99_S = 1.5
 _RULES = {  # id → query; the first fires for (nearly) every English article
     "catch-all": "the OR el OR la",

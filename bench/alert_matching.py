@@ -23,12 +23,13 @@ from pathlib import Path
 
 import spacy
 
+from bench.corpora import corpus
 from pipeline.alerts.rules import Matcher, RuleSyntaxError, analyze, naive_match, parse_rule
 from pipeline.alerts.rules.document import Document
 from pipeline.core.settings import Settings
 from schemas.articles import EnrichedArticle
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared/corpora/us-immigration-2020.jsonl"
+CORPUS = corpus("us-immigration-2020.jsonl")
 _LABELS = {
     "GPE": "places",
     "LOC": "places",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.corpora import corpus
 from pipeline.stories.dedup import (
     BandEntry,
     decide,
@@ -32,7 +33,7 @@ from pipeline.stories.dedup import (
     unpack_signature,
 )
 
-DEFAULT = Path("/work/shared/corpora/us-immigration-2020.jsonl")
+DEFAULT = corpus("us-immigration-2020.jsonl")
 _LOOSE_ROWS = 4
 
 

@@ -14,10 +14,10 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from datasketch import MinHash  # type: ignore[import-untyped]
 
+from bench.corpora import corpus
 from pipeline.core.settings import Settings
 from pipeline.enrichment.nlp import Ner
 from pipeline.stories.dedup import (
@@ -29,7 +29,7 @@ from pipeline.stories.dedup import (
     signature,
 )
 
-CORPUS = Path("/work/shared/corpora/us-immigration-2020.jsonl")
+CORPUS = corpus("us-immigration-2020.jsonl")
 WORDS = 1000
 
 

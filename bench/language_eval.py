@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pipeline.enrichment.language as language  # noqa: E402
+from bench.corpora import corpus  # noqa: E402
 from bench.ner_eval import read_conll  # noqa: E402
 from pipeline.enrichment.enrich import clean_text  # noqa: E402
 
-CORPORA = ROOT.parent / "shared" / "corpora"
 _ENGLISH = ("us-immigration-2020.jsonl", "guardian-migration.jsonl", "bbc-2005.jsonl")
 
 
@@ -31,7 +31,7 @@ def _texts() -> list[tuple[str, str]]:
     """(expected language, cleaned text) pairs, from the length the fast detector is for."""
     texts = []
     for name in _ENGLISH:
-        with (CORPORA / name).open(encoding="utf-8") as f:
+        with corpus(name).open(encoding="utf-8") as f:
             texts += [("en", clean_text(json.loads(line)["body"])) for line in f]
     texts += [("es", text) for text in _spanish()]
     return [(lang, text) for lang, text in texts if len(text) >= language.SHORT_TEXT_CHARS]
@@ -41,7 +41,7 @@ def _spanish(min_chars: int = 1_500) -> list[str]:
     """The CoNLL-2002 sentences (the file has no document marks) joined in order into
     texts of about an article's opening."""
     texts, current = [], ""
-    for sentence, _ in read_conll(CORPORA / "ner" / "conll2002-es-testb.txt", split_docs=False):
+    for sentence, _ in read_conll(corpus("ner/conll2002-es-testb.txt"), split_docs=False):
         current = f"{current} {sentence}" if current else sentence
         if len(current) >= min_chars:
             texts.append(clean_text(current))

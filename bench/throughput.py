@@ -34,12 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaProducer  # noqa: E402
 from kafka.partitioner.default import murmur2  # noqa: E402
-from tests.integration.conftest import Namespace  # noqa: E402
 
+from bench.corpora import corpus  # noqa: E402
 from pipeline.core.kafka_client import client_kwargs  # noqa: E402
 from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
+from tests.support import Namespace  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpora" / "us-immigration-2020.jsonl"
+CORPUS = corpus("us-immigration-2020.jsonl")
 # How often the throughput run counts the index.  Each count costs Elasticsearch about 5 ms
 # of CPU, taken from the pipeline it measures: every 0.1 s that was 4% of the run's CPU.
 _POLL_SECONDS = 0.25

@@ -1,0 +1,21 @@
+"""Where benchmarks find the shared news corpora: ``../shared/corpora`` beside the repository.
+
+They are never copied into the repository (the texts belong to their publishers), so a clone
+on its own has none: ``corpus`` then stops the benchmark with one line saying what is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+def corpus(name: str) -> Path:
+    """The path of a corpus file (``ner/conll2003-en-test.txt`` too), or exit 2 saying so."""
+    path = CORPORA / name
+    if not path.exists():
+        sys.exit(f"bench: {path} is missing; benchmarks read the shared corpora "
+                 f"(../shared/corpora beside the repository)")
+    return path
