@@ -66,7 +66,8 @@ def test_poison_batch_goes_to_dead_letters_and_counts_reconcile(namespace: Names
     namespace.produce(messages)
     namespace.start_worker()
 
-    letters = namespace.consume(namespace.settings.topics.deadletter, expect=len(poison))
+    letters = namespace.consume(namespace.settings.topics.deadletter, expect=len(poison),
+                                timeout=180)  # a cold worker loads its models first
     by_key = {r.key: DeadLetter.model_validate_json(r.value) for r in letters}
     assert set(by_key) == set(poison), namespace.logs()
     for key, (payload, reason) in poison.items():
