@@ -45,8 +45,10 @@ test-unit: install
 demo: install
 	$(BIN)/python deploy/demo/demo.py
 
+# ruff over everything; mypy over pipeline, agents and schemas (configured in pyproject.toml).
 lint: install
 	$(BIN)/ruff check pipeline agents schemas tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 from elasticsearch import Elasticsearch
@@ -122,6 +122,13 @@ def services() -> Services:
     return _services[0]
 
 
+def _take_events(stream: StreamT, size: int, *, within: float) -> AsyncIterator[list[EventT]]:
+    # Faust hands agents a ``faust.Stream`` but types it as ``StreamT``, whose protocol
+    # lacks ``take_events``; and ``take_events`` yields lists, typed as ``Sequence``.
+    taking = cast(faust.Stream, stream).take_events(size, within=within)
+    return cast(AsyncIterator[list[EventT]], taking)
+
+
 async def batches(stream: StreamT, size: int, *, within: float) -> AsyncIterator[list[EventT]]:
     """``stream.take_events`` whose batches are acknowledged only once processed.
 
@@ -130,7 +137,7 @@ async def batches(stream: StreamT, size: int, *, within: float) -> AsyncIterator
     lost (seen once in the rebalance fault test).  A batch left unfinished has its messages
     marked acked first, which makes that ack a no-op: the partition's next owner reads them.
     """
-    async for events in stream.take_events(size, within=within):
+    async for events in _take_events(stream, size, within=within):
         done = False
         try:
             yield events
@@ -168,7 +175,7 @@ async def overlapping_batches(
             await stream.ack(event)
 
     try:
-        async for events in stream.take_events(size, within=within):
+        async for events in _take_events(stream, size, within=within):
             for event in events:
                 event.message.acked = True  # take_events acks when the next batch is taken
             in_flight.append(asyncio.ensure_future(process_then_ack(list(events))))
@@ -195,7 +202,7 @@ def dead_letter(event: EventT, *, stage: Stage, reason: str, error: str) -> Dead
     )
 
 
-async def send_all(sends: list[tuple[faust.TopicT, bytes | None, bytes]]) -> None:
+async def send_all(sends: Sequence[tuple[faust.TopicT, bytes | None, bytes]]) -> None:
     """Send and wait for every broker acknowledgement before the caller acks its input."""
     futures = [await topic.send(key=key, value=value) for topic, key, value in sends]
     await asyncio.gather(*futures)

@@ -70,7 +70,7 @@ class _Watch:
 
 
 def _expected(consumer: Any) -> dict[TP, int]:
-    return consumer.__dict__.setdefault("_newsflow_next", {})  # type: ignore[no-any-return]
+    return consumer.__dict__.setdefault("_newsflow_next", {})
 
 
 async def _guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
@@ -195,7 +195,7 @@ async def _tracked_perform_seek(self: Any) -> None:
 def install() -> None:
     """Patch Faust's consumer once; idempotent."""
     if Consumer.getmany is not _guarded_getmany:
-        Consumer.getmany = _guarded_getmany  # type: ignore[method-assign]
-        Consumer.seek = _tracked_seek  # type: ignore[method-assign]
-        Consumer.perform_seek = _tracked_perform_seek  # type: ignore[method-assign]
-        FlowControlQueue.clear = _noting_clear  # type: ignore[method-assign]
+        Consumer.getmany = _guarded_getmany  # type: ignore[method-assign]  # the patch itself
+        Consumer.seek = _tracked_seek  # type: ignore[method-assign]  # the patch itself
+        Consumer.perform_seek = _tracked_perform_seek  # type: ignore[method-assign]  # the patch itself
+        FlowControlQueue.clear = _noting_clear  # type: ignore[method-assign]  # the patch itself

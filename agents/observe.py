@@ -64,6 +64,6 @@ async def update_lag() -> None:
         log.warning("metrics: consumer lag not updated: %s", e)
 
 
-@app.on_before_shutdown.connect  # type: ignore[arg-type]  # (faust types receivers narrowly)
+@app.on_before_shutdown.connect  # type: ignore[arg-type]  # mypy cannot match it to mode's SignalHandlerT union
 async def _close_lag_reader(app: Any, *args: Any, **kwargs: Any) -> None:
     await asyncio.to_thread(_lag_reader.close)

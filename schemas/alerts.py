@@ -52,6 +52,7 @@ class EmailChannel(BaseModel):
     to: list[EmailStr] = Field(min_length=1)
 
 
+DeliveryMode = Literal["instant", "hourly", "daily"]
 Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel, Field(discriminator="kind")]
 
 
@@ -65,7 +66,7 @@ class AlertRule(BaseModel):
     )
     enabled: bool = True
     channels: list[Channel] = Field(default_factory=list)
-    mode: Literal["instant", "hourly", "daily"] = "instant"
+    mode: DeliveryMode = "instant"
     throttle_seconds: int = Field(default=0, ge=0, description="Minimum gap between messages.")
     created_at: AwareDatetime
     updated_at: AwareDatetime

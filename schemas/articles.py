@@ -19,6 +19,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import JsonDict
 
 MAX_BODY_CHARS = 1_000_000
 MAX_TITLE_CHARS = 2_000
@@ -31,9 +32,9 @@ LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 # Control and zero-width characters: a body made only of these has no text.
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]")
 
-_KEYWORD = {"es": {"type": "keyword"}}
-_TEXT = {"es": {"type": "text"}}
-_NOT_INDEXED = {"es": {"type": "object", "enabled": False}}
+_KEYWORD: JsonDict = {"es": {"type": "keyword"}}
+_TEXT: JsonDict = {"es": {"type": "text"}}
+_NOT_INDEXED: JsonDict = {"es": {"type": "object", "enabled": False}}
 
 
 def _check_published_at(value: datetime | None) -> datetime | None:

@@ -40,8 +40,9 @@ def _members(annotation: Any) -> list[Any]:
 
 def _field_mapping(info: FieldInfo) -> dict[str, Any]:
     extra = info.json_schema_extra
-    if isinstance(extra, dict) and "es" in extra:
-        return dict(extra["es"])  # type: ignore[arg-type]
+    mapping = extra.get("es") if isinstance(extra, dict) else None
+    if isinstance(mapping, dict):
+        return dict(mapping)
     members = _members(info.annotation)
     models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
     if models:  # a union of models (alert channels) maps the fields of every member

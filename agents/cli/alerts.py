@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeGuard, get_args
 
 import typer
 from pydantic import ValidationError
@@ -26,11 +26,15 @@ from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import get_settings
 from pipeline.index.search import SearchError
-from schemas.alerts import AlertRule, EmailChannel, SlackChannel, WebhookChannel
+from schemas.alerts import AlertRule, DeliveryMode, EmailChannel, SlackChannel, WebhookChannel
 
 alerts_app = typer.Typer(help="Manage keyword alert rules.", no_args_is_help=True)
 
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+
+
+def _is_mode(value: str) -> TypeGuard[DeliveryMode]:
+    return value in get_args(DeliveryMode)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -93,7 +97,7 @@ def add_command(
     """Add a rule, or update the rule with the same id (its creation time is kept)."""
     if secret is not None and webhook is None:
         _fail("--secret signs a webhook: give --webhook too")
-    if mode not in ("instant", "hourly", "daily"):
+    if not _is_mode(mode):
         _fail(f"invalid --mode {mode!r}: use instant, hourly or daily")
     try:
         parse_rule(query)
@@ -114,7 +118,7 @@ def add_command(
             query=query,
             enabled=not disabled,
             channels=channels,
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             throttle_seconds=throttle,
             created_at=now,
             updated_at=now,

@@ -6,7 +6,7 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
@@ -100,9 +100,11 @@ def _offsets(report: StatusReport) -> Table:
     state = f", {report.group_state.lower()}" if report.group_state else ""
     table = Table(title=f"consumer group {report.group}{state} · total lag {report.total_lag}",
                   title_justify="left")
-    for column, justify in (("topic", "left"), ("partition", "right"), ("end", "right"),
-                            ("committed", "right"), ("lag", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("topic", "left"), ("partition", "right"), ("end", "right"), ("committed", "right"),
+        ("lag", "right")]
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
     for topic in report.topics:
         for p in topic.partitions:
             lag = Text(str(p.lag), style="yellow" if p.lag else "green")
@@ -118,8 +120,10 @@ def _dead_letters(report: StatusReport) -> Table:
     if letters.sampled < letters.total:
         title += f" (breakdown of the latest {letters.sampled})"
     table = Table(title=title, title_justify="left")
-    for column, justify in (("stage", "left"), ("reason", "left"), ("count", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("stage", "left"), ("reason", "left"), ("count", "right")]
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
     for row in letters.by_reason:
         table.add_row(row.stage, escape(row.reason), str(row.count))
     if letters.error:

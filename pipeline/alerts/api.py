@@ -60,7 +60,7 @@ def _draft_fields() -> dict[str, Any]:
     return fields
 
 
-RuleDraft = create_model(  # type: ignore[call-overload]
+RuleDraft = create_model(
     "RuleDraft",
     __config__=AlertRule.model_config,
     __doc__="An AlertRule as a client sends it: the server sets the timestamps, and the id "
@@ -167,7 +167,7 @@ def _rules_router(store: RuleStore, es: Elasticsearch, settings: Settings) -> AP
         status_code=201,
         responses={200: {"model": AlertRule, "description": "Updated"}},
     )
-    def add_rule(draft: RuleDraft, response: Response) -> AlertRule:  # type: ignore[valid-type]
+    def add_rule(draft: RuleDraft, response: Response) -> AlertRule:
         rule, created = store.put_rule(_rule_from_draft(draft))
         response.status_code = 201 if created else 200
         return rule
@@ -182,7 +182,7 @@ def _rules_router(store: RuleStore, es: Elasticsearch, settings: Settings) -> AP
         return store.get_rule(rule_id)
 
     @router.put("/{rule_id}", response_model=AlertRule)
-    def replace_rule(rule_id: str, draft: RuleDraft) -> AlertRule:  # type: ignore[valid-type]
+    def replace_rule(rule_id: str, draft: RuleDraft) -> AlertRule:
         rule, _ = store.put_rule(_rule_from_draft(draft, rule_id=rule_id))
         return rule
 

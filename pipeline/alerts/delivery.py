@@ -20,6 +20,7 @@ from pipeline.alerts.channels import DeliveryError, channel_for, idempotency_key
 from pipeline.core.settings import Settings
 from pipeline.operations.metrics import count_deliveries
 from schemas import Alert, AlertRule, DeadLetter
+from schemas.alerts import EmailChannel, SlackChannel, WebhookChannel
 
 log = logging.getLogger("newsflow.deliver")
 
@@ -63,7 +64,7 @@ async def deliver(
 
 
 async def _to_channel(
-    config: object,
+    config: WebhookChannel | SlackChannel | EmailChannel,
     rule: AlertRule,
     alerts: Sequence[Alert],
     key: str,
@@ -71,7 +72,7 @@ async def _to_channel(
     settings: Settings,
     http: httpx.AsyncClient,
 ) -> Failure | None:
-    channel = channel_for(config, settings, http=http)  # type: ignore[arg-type]
+    channel = channel_for(config, settings, http=http)
     delay = settings.alerts.deliver_backoff_seconds
     rounds = settings.alerts.deliver_rounds
     for attempt in range(1, rounds + 1):

