@@ -23,7 +23,6 @@ import faust
 from elasticsearch import Elasticsearch
 from faust.types import EventT, StreamT
 
-from agents import faust_fixes
 from pipeline.alerts.rulebook import RuleBook
 from pipeline.core.es_client import es_client
 from pipeline.core.retry import until_done
@@ -78,7 +77,6 @@ def create_app(settings: Settings) -> faust.App:
     )
 
 
-faust_fixes.install()
 settings = get_settings()
 app = create_app(settings)
 

@@ -8,13 +8,18 @@ import logging
 import faust
 
 # importing registers the agents (observe: /metrics and the consumer-lag timer)
-from agents import alerts, dedup, deliver, enrich, index, observe  # noqa: F401
+from agents import alerts, dedup, deliver, enrich, faust_fixes, index, observe  # noqa: F401
 from agents.app import app, close_services, settings, start_services
 from pipeline.operations.logs import logging_config
 
 
 def run_worker(*, loglevel: str = "info") -> None:
-    """Run until SIGTERM/SIGINT; workers with the same group share the partitions."""
+    """Run until SIGTERM/SIGINT; workers with the same group share the partitions.
+
+    Raises:
+        FaustIncompatible: the installed Faust lacks what ``agents.faust_fixes`` patches.
+    """
+    faust_fixes.install()
     worker = faust.Worker(
         app, loglevel=loglevel, quiet=True,
         # text keeps Faust's own (coloured) format; json replaces it with one object a line

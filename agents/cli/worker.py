@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from pipeline.core.errors import NewsflowError
+
 
 def worker_command(
     loglevel: str = typer.Option("info", "--loglevel", "-l", help="debug, info, warning, error"),
@@ -15,4 +17,8 @@ def worker_command(
     """
     from agents.worker import run_worker  # the Faust app: loaded only by this command
 
-    run_worker(loglevel=loglevel)
+    try:
+        run_worker(loglevel=loglevel)
+    except NewsflowError as e:  # e.g. FaustIncompatible: a Faust the fixes do not fit
+        typer.secho(f"error: {' '.join(str(e).split())}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from e
