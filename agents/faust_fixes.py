@@ -20,7 +20,7 @@ it in 0.15).  Its consumer then sees the jump and records the missing offsets as
 that counts as acknowledged, so the next commit moves past articles that were never
 processed: lost (upstream #606, "Wrong offset commit in case of gaps", open; #596, gaps
 from a race in recovery, open).  We reproduced it by SIGKILLing a worker mid-stream
-(tests/integration/pipeline/test_pipeline.py lost up to a third of the articles in one
+(tests/integration/agents/test_pipeline.py lost up to a third of the articles in one
 run of three).
 
 The guard wraps the consumer's ``getmany``: it remembers, per partition, the next offset it
