@@ -46,7 +46,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     NEWSFLOW_HOME=/home/newsflow/.cache/newsflow
 USER newsflow
 WORKDIR /home/newsflow
-# Worker web/metrics ports (Faust web, Prometheus) and the alert API.
-EXPOSE 6066 9464 8080
+# The worker's Prometheus metrics and the alert API (Faust's own web server is off).
+EXPOSE 9464 8080
 ENTRYPOINT ["newsflow"]
 CMD ["--help"]

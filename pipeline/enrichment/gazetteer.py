@@ -137,9 +137,6 @@ class Gazetteer:
         """A properly cased spelling of a known place name (for ALL-CAPS datelines)."""
         return self._display.get(fold(name))
 
-    def is_common_word(self, word: str) -> bool:
-        return fold(word) in self._common
-
     # -- building --------------------------------------------------------------------
 
     def _add(self, name: str, candidate: GeoCandidate, *, label: bool) -> None:
