@@ -31,10 +31,6 @@ class PartitionOffsets:
         (the workers begin at the earliest offset)."""
         return max(0, self.end - (self.start if self.committed is None else self.committed))
 
-    @property
-    def messages(self) -> int:
-        return self.end - self.start
-
 
 def admin_client(settings: Settings, *, timeout: float = 10.0) -> KafkaAdminClient:
     """Raises ``KafkaTimeoutError`` (a ``KafkaError``) when no broker answers in ``timeout``."""
