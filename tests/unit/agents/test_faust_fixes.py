@@ -35,8 +35,8 @@ ALERTS = [TP(TOPIC, p) for p in range(3)]
 @pytest.fixture(autouse=True)
 def _restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test patches Faust afresh; the originals come back afterwards."""
-    for owner, name, _ in faust_fixes._PATCHES:
-        monkeypatch.setattr(owner, name, vars(owner)[name])
+    for owner, name, _ in faust_fixes._PATCHES:  # the originals, as faust_fixes keeps them
+        monkeypatch.setattr(owner, name, getattr(faust_fixes, f"_{name}"))
     faust_fixes._dropped.clear()
     yield
     faust_fixes._dropped.clear()
