@@ -40,7 +40,9 @@ partitions at once, inside the seek, stalled restarted workers in 2 runs of 7.) 
 alerts never delivered after a worker was SIGKILLed before its first commit on
 ``news.alerts`` (tests/integration/alerts/test_alerts_e2e.py), and as two workers started
 together on a fresh group indexing short of the count
-(tests/integration/agents/test_two_workers.py).
+(tests/integration/agents/test_two_workers.py).  (Until December 2026 the ``clear`` patch
+sat on ``FlowControlQueue``, whose ``clear`` Faust's ``ThrowableQueue`` overrides without
+calling it: it never ran, and the watchdog below caught those partitions, seconds later.)
 
 Faust's streams also skip, without a trace, messages fetched in an earlier consumer
 generation or while flow control is off; when no further message arrives on such a partition
