@@ -23,6 +23,7 @@ from pydantic.json_schema import JsonDict
 
 MAX_BODY_CHARS = 1_000_000
 MAX_TITLE_CHARS = 2_000
+MAX_METADATA_KEYS = 50
 _EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 # Clocks disagree and publishers schedule articles, but a date years ahead is a bug.
 _FUTURE_SLACK = timedelta(days=2)
@@ -74,7 +75,7 @@ class RawArticle(BaseModel):
         default_factory=list, max_length=50
     )
     metadata: dict[str, str | int | float | bool | None] = Field(
-        default_factory=dict, max_length=50
+        default_factory=dict, max_length=MAX_METADATA_KEYS
     )
 
     _published_in_range = field_validator("published_at")(_check_published_at)

@@ -13,6 +13,10 @@ An id is, in order of preference:
 
 96 bits of hash keep collisions out of reach for any realistic archive while the id stays
 short enough to read in logs.  Both derived forms match ``schemas.articles.ArticleId``.
+
+A feed entry whose link is not a web address (``urn:…``) gets ``guid-`` + the digest of its
+guid (:func:`guid_id`): guids are meant to be permanent and unique, and unlike the text
+they survive a corrected typo.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ def article_id(raw: RawArticle) -> str:
     if raw.url is not None:
         return "url-" + _digest(canonical_url(str(raw.url)))
     return "text-" + _digest(normalise_text(raw.body))
+
+
+def guid_id(guid: str) -> str:
+    """The id of a feed entry known only by its guid (``urn:uuid:…``, ``tag:…``)."""
+    return "guid-" + _digest(guid.strip())
 
 
 def canonical_url(url: str) -> str:

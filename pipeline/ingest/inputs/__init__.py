@@ -6,11 +6,18 @@ others, and a large JSON Lines file is streamed line by line.
 
 Formats by extension: ``.json`` (one object or a list), ``.jsonl``/``.ndjson``, ``.txt``
 (plain text with a dateline), ``.html``/``.htm`` (main-text extraction), ``.xml``/``.rss``/
-``.atom`` (RSS or Atom feeds).  Standard input (``-``) is sniffed.
+``.atom`` (RSS or Atom feeds); a ``.json`` file that is a JSON Feed is read as a feed.
+Standard input (``-``) is sniffed.
+
+Text must be text: UTF-8, or UTF-16/32 with a byte-order mark; binary data and UTF-16
+without a mark are refused with that reason (``text_checks``).  No input may stop a run:
+whatever a reader raises that it did not foresee becomes one rejection of that file, with
+the exception's name, and the next file is read.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,9 +25,12 @@ from typing import TextIO
 
 from pipeline.ingest.inputs.feeds import read_feed
 from pipeline.ingest.inputs.html import read_html
-from pipeline.ingest.inputs.jsonfmt import looks_like_jsonl, read_json, read_jsonl
+from pipeline.ingest.inputs.jsonfmt import looks_like_jsonl, read_json, read_jsonl, read_jsonl_file
 from pipeline.ingest.inputs.records import Item, Parsed, RecordError, Rejected, to_raw_article
 from pipeline.ingest.inputs.text import find_dateline, read_text
+from pipeline.ingest.inputs.text_checks import NotText, check_binary, decode_text
+
+log = logging.getLogger("newsflow.inputs")
 
 __all__ = [
     "SUFFIXES",
@@ -29,6 +39,7 @@ __all__ = [
     "RecordError",
     "Rejected",
     "find_dateline",
+    "read_bytes",
     "read_path",
     "read_sources",
     "read_string",
@@ -74,21 +85,68 @@ def read_path(path: Path) -> Iterator[Item]:
 
 def read_string(text: str, *, origin: str) -> Iterator[Item]:
     """Articles of text of unknown format: JSON, JSON Lines, a feed, HTML, else plain text."""
+    return _guarded(_sniffed(text, origin=origin), origin)
+
+
+def read_bytes(data: bytes, *, origin: str, kind: str | None = None,
+               name: str | None = None, base_url: str | None = None) -> Iterator[Item]:
+    """Articles of downloaded or read bytes; ``kind`` (json, jsonl, text, html, feed) or
+    sniffed.  ``base_url`` is where the bytes came from, for relative links."""
+    return _guarded(_from_bytes(data, origin=origin, kind=kind, name=name,
+                                base_url=base_url), origin)
+
+
+def _sniffed(text: str, *, origin: str) -> Iterator[Item]:
     if not text.strip():
-        return iter([Rejected(origin, "empty input: no articles")])
+        yield Rejected(origin, "empty input: no articles")
+        return
     head = text.lstrip()[:1024]
     lowered = head.lower()
     if head.startswith("["):
-        return read_json(text, origin=origin)
-    if head.startswith("{"):
+        yield from read_json(text, origin=origin)
+    elif head.startswith("{"):
         if looks_like_jsonl(text):
-            return read_jsonl(text.splitlines(), origin=origin)
-        return read_json(text, origin=origin)
-    if head.startswith("<"):
+            yield from read_jsonl(text.splitlines(), origin=origin)
+        else:
+            yield from read_json(text, origin=origin)
+    elif head.startswith("<"):
         if any(marker in lowered for marker in _FEED_MARKERS):
-            return read_feed(text, origin=origin)
-        return read_html(text, origin=origin)
-    return read_text(text, origin=origin)
+            yield from read_feed(text, origin=origin)
+        else:
+            yield from read_html(text, origin=origin)
+    else:
+        yield from read_text(text, origin=origin)
+
+
+def _from_bytes(data: bytes, *, origin: str, kind: str | None, name: str | None,
+                base_url: str | None) -> Iterator[Item]:
+    if kind == "feed":
+        yield from read_feed(data, origin=origin, name=name, base_url=base_url)
+        return
+    if kind == "html":
+        try:
+            check_binary(data)
+        except NotText as e:
+            yield Rejected(origin, str(e))
+            return
+        yield from read_html(data, origin=origin, name=name)
+        return
+    try:
+        text = decode_text(data)
+    except NotText as e:
+        yield Rejected(origin, str(e))
+        return
+    if kind == "json":
+        yield from read_json(text, origin=origin, name=name)
+    elif kind == "jsonl":
+        yield from read_jsonl(text.splitlines(), origin=origin)
+    elif kind == "text":
+        if not text.strip():
+            yield Rejected(origin, "empty file: no text")
+        else:
+            yield from read_text(text, origin=origin, name=name)
+    else:
+        yield from _sniffed(text, origin=origin)
 
 
 def _read_file(path: Path) -> Iterator[Item]:
@@ -99,20 +157,25 @@ def _read_file(path: Path) -> Iterator[Item]:
                                f"expected one of {', '.join(sorted(SUFFIXES))}")
         return
     try:
-        if kind == "html":
-            yield from read_html(path.read_bytes(), origin=origin, name=path.name)
-        elif kind == "feed":
-            yield from read_feed(path.read_bytes(), origin=origin, name=path.name)
-        elif kind == "jsonl":
-            with path.open(encoding="utf-8-sig") as lines:
-                yield from read_jsonl(lines, origin=origin)
-        else:
-            text = path.read_text(encoding="utf-8-sig")
-            if kind == "json":
-                yield from read_json(text, origin=origin)
-            else:
-                yield from read_text(text, origin=origin, name=path.name)
-    except UnicodeDecodeError as e:
-        yield Rejected(origin, f"not UTF-8 text (byte {e.start}): save it as UTF-8")
+        if kind == "jsonl":
+            with path.open("rb") as stream:
+                yield from _guarded(read_jsonl_file(stream, origin=origin), origin)
+            return
+        data = path.read_bytes()
     except OSError as e:
         yield Rejected(origin, f"cannot read: {e.strerror or e}")
+        return
+    yield from read_bytes(data, origin=origin, kind=kind, name=path.name)
+
+
+def _guarded(items: Iterator[Item], origin: str) -> Iterator[Item]:
+    """The items, and one rejection instead of a traceback if the reader breaks down."""
+    try:
+        yield from items
+    except RecursionError:
+        yield Rejected(origin, "nested too deeply to read (stopped here)")
+    except OSError as e:
+        yield Rejected(origin, f"cannot read: {e.strerror or e} (stopped here)")
+    except Exception as e:  # no input may stop the run; the log keeps the traceback
+        log.exception("reading %s failed", origin)
+        yield Rejected(origin, f"could not be read: {type(e).__name__}: {e} (stopped here)")

@@ -1,102 +1,129 @@
-"""RSS and Atom feed files: each entry is an article (feedparser).
+"""RSS 0.9x/1.0/2.0 and Atom feeds: each entry is an article (feedparser).
 
-Feeds carry HTML in their summaries and content; it is reduced to plain text with paragraph
-breaks kept, since the text is what gets analysed and indexed.
+feedparser never expands entities a feed declares in its own DTD (which is what defuses
+an entity-expansion bomb), so those references survive as text ("&lol9"); their names are
+collected here and removed from the text, and an entry made of nothing else is refused.
+The rules for turning an entry into an article are in ``entries``.
 """
 
 from __future__ import annotations
 
-import calendar
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 
 import feedparser
 
+from pipeline.ingest.inputs.entries import Entry, Text, entry_record, is_html
 from pipeline.ingest.inputs.records import Item, Rejected, parse_record
+from pipeline.ingest.inputs.text_checks import NotText, check_binary, strip_html
 
-_BLOCK_TAGS = frozenset({"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
-                         "blockquote", "tr", "table", "section", "article", "figure", "pre"})
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
+__all__ = ["read_feed", "strip_html"]
+
+_DECLARED = re.compile(rb"<!ENTITY\s+(?:%\s+)?([A-Za-z_][\w.\-]*)")
+_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
 
 
-def read_feed(content: bytes | str, *, origin: str, name: str | None = None) -> Iterator[Item]:
-    """Articles of one feed, ``origin[i]`` per entry; an unreadable feed is one rejection."""
-    feed = feedparser.parse(content)
+def read_feed(content: bytes | str, *, origin: str, name: str | None = None,
+              base_url: str | None = None) -> Iterator[Item]:
+    """Articles of one feed, ``origin[i]`` per entry; an unreadable feed is one rejection.
+
+    ``base_url`` is where the feed was fetched from: relative links resolve against it
+    when the feed has no ``xml:base`` or self link of its own.
+    """
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if not data.startswith(_BOMS):
+        try:
+            check_binary(data)
+        except NotText as e:
+            yield Rejected(origin, str(e))
+            return
+    headers = {"content-location": base_url} if base_url else None
+    try:
+        feed = feedparser.parse(data, response_headers=headers, sanitize_html=True)
+    except Exception as e:  # feedparser wraps most errors as bozo; a crash is one rejection
+        yield Rejected(origin, f"not a readable feed: {type(e).__name__}: {e}")
+        return
     if not feed.entries:
         reason = "feed has no entries"
         if feed.bozo:
             reason = f"not a readable feed: {feed.bozo_exception}"
         yield Rejected(origin, reason)
         return
-    source = (feed.feed.get("title") or "").strip() or None
-    language = (feed.feed.get("language") or "")[:2].lower() or None
-    for index, entry in enumerate(feed.entries):
-        yield parse_record(f"{origin}[{index}]", _record(entry, source, language, name))
+    declared = frozenset(m.decode("ascii", "replace") for m in _DECLARED.findall(data[:65536]))
+    info = feed.feed
+    source = _plain(info.get("title_detail"), info.get("title")) or None
+    feed_url = _self_link(info) or info.get("link") or base_url
+    feed_languages = [info.get("language"), (info.get("title_detail") or {}).get("language")]
+    for index, raw in enumerate(feed.entries):
+        entry = _entry(raw, feed_languages)
+        record = entry_record(entry, source=source, name=name, feed_url=feed_url)
+        yield parse_record(f"{origin}[{index}]", record, declared_entities=declared)
 
 
-def strip_html(fragment: str) -> str:
-    """Plain text of an HTML fragment: tags gone, entities decoded, paragraphs on new lines."""
-    parser = _TextCollector()
-    parser.feed(fragment)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)
+def _entry(raw: Any, feed_languages: list[str | None]) -> Entry:
+    bodies: list[tuple[str, Text]] = [
+        ("content", Text(c.get("value") or "", is_html(c.get("type"))))
+        for c in raw.get("content") or []
+    ]
+    summary = raw.get("summary_detail") or {}
+    if raw.get("summary"):
+        bodies.append(("summary", Text(raw["summary"], is_html(summary.get("type", "text/html")))))
+    title_detail = raw.get("title_detail") or {}
+    title = raw.get("title")
+    details = [*(raw.get("content") or []), summary, title_detail]
+    return Entry(
+        title=Text(title, is_html(title_detail.get("type"))) if title else None,
+        bodies=bodies,
+        link=raw.get("link") or _first_link(raw),
+        base=title_detail.get("base") or summary.get("base"),
+        guid=raw.get("id") or None,
+        published=_published(raw),
+        authors=_authors(raw),
+        languages=[d.get("language") for d in details] + feed_languages,
+        categories=[t.get("term") for t in raw.get("tags") or [] if t.get("term")],
+    )
 
 
-def _record(entry: Any, source: str | None, language: str | None,
-            name: str | None) -> dict[str, Any]:
-    contents = entry.get("content") or []
-    html = contents[0].get("value", "") if contents else entry.get("summary", "")
-    metadata: dict[str, Any] = {}
-    if entry.get("id"):
-        metadata["guid"] = entry["id"]
-    terms = [tag.get("term") for tag in entry.get("tags") or [] if tag.get("term")]
-    if terms:
-        metadata["categories"] = ", ".join(terms)
-    if name:
-        metadata["source_file"] = name
-    authors = [a.get("name") for a in entry.get("authors") or [] if a.get("name")]
-    record: dict[str, Any] = {
-        "url": entry.get("link") or None,
-        "title": strip_html(entry.get("title", "")) or None,
-        "body": strip_html(html),
-        "source": source,
-        "published_at": _published(entry),
-        "language": language if language and language.isalpha() else None,
-        "authors": authors,
-        "metadata": metadata,
-    }
-    return {key: value for key, value in record.items() if value is not None}
+def _published(raw: Any) -> Any:
+    """feedparser's UTC struct for dates it knows; else the raw text, kept as a note."""
+    for key in ("published", "updated", "created"):
+        parsed = raw.get(f"{key}_parsed")
+        if parsed:
+            return "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}+00:00".format(*parsed[:6])
+    for key in ("published", "updated", "created"):
+        if raw.get(key):
+            return str(raw[key])
+    return None
 
 
-def _published(entry: Any) -> datetime | None:
-    # feedparser normalises every date format it knows to a UTC struct_time.
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not parsed:
-        return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+def _authors(raw: Any) -> list[str]:
+    names = []
+    for author in raw.get("authors") or []:
+        name = (author.get("name") or author.get("email") or "").strip()
+        if name and name not in names:
+            names.append(name)
+    if not names and raw.get("author"):
+        names.append(str(raw["author"]).strip())
+    return [n for n in names if n]
 
 
-class _TextCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
+def _first_link(raw: Any) -> str | None:
+    for link in raw.get("links") or []:
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return str(link["href"])
+    return None
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+def _self_link(info: Any) -> str | None:
+    for link in info.get("links") or []:
+        if link.get("rel") == "self" and link.get("href"):
+            return str(link["href"])
+    return None
 
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+
+def _plain(detail: Any, value: str | None) -> str:
+    if not value:
+        return ""
+    return strip_html(value) if is_html((detail or {}).get("type")) else value.strip()
+
