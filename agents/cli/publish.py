@@ -54,15 +54,26 @@ publish_command.__doc__ = "\n\n".join([
     "Publish articles to the raw topic (news.raw), keyed by their stable ids.",
     "Re-publishing the same articles reuses the same ids, so nothing is duplicated. Each "
     "rejected file, record or send is listed on one line with its reason; the exit status is "
-    "1 if anything was rejected, 2 if Kafka could not be reached.",
+    "1 if anything was rejected, 2 if Kafka could not be reached. A field that is bad on its "
+    "own (a date out of range, an over-long author) is dropped, not the article: the drop is "
+    "listed and noted in the article's metadata (dropped.<field>).",
     _FORMATS_HELP,
     "Examples: newsflow publish articles/ · newsflow publish feed.xml page.html · "
     "cat batch.jsonl | newsflow publish -",
 ])
 
 
+_NOTES_SHOWN = 20
+
+
 def _report(summary: PublishSummary, *, dry_run: bool) -> None:
+    for origin, note in summary.notes[:_NOTES_SHOWN]:
+        typer.echo(f"kept {origin} with {note}", err=True)
+    if len(summary.notes) > _NOTES_SHOWN:
+        typer.echo(f"… and {len(summary.notes) - _NOTES_SHOWN} more fields dropped or cleaned "
+                   "(each noted in the article's metadata as dropped.* or cleaned.*)", err=True)
     for origin, reason in summary.rejected:
         typer.echo(f"rejected {origin}: {reason}", err=True)
     verb = "valid (dry run, nothing sent)" if dry_run else f"published to {summary.topic}"
-    typer.echo(f"{summary.published} {verb}; {len(summary.rejected)} rejected")
+    fixed = f"; {len(summary.notes)} fields dropped or cleaned" if summary.notes else ""
+    typer.echo(f"{summary.published} {verb}; {len(summary.rejected)} rejected{fixed}")

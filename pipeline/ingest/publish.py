@@ -50,6 +50,8 @@ class PublishSummary:
     published: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     topic: str | None = None
+    # Fields dropped or cleaned in articles that were kept: (origin, note), also in metadata.
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -142,6 +144,7 @@ def _send_all(producer: KafkaProducer, items: Iterator[Item], topic: str,
         if isinstance(item, Rejected):
             summary.rejected.append((item.origin, item.reason))
             continue
+        summary.notes.extend((item.origin, note) for note in item.notes)
         key, value = encode(item.article)
         try:
             pending.append((item.origin, producer.send(topic, key=key, value=value)))
@@ -177,6 +180,7 @@ def _resolve(pending: deque[tuple[str, FutureRecordMetadata]], summary: PublishS
 def _count(summary: PublishSummary, item: Item) -> None:
     if isinstance(item, Parsed):
         summary.published += 1
+        summary.notes.extend((item.origin, note) for note in item.notes)
     else:
         summary.rejected.append((item.origin, item.reason))
 

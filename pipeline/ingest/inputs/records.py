@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ _DROPPABLE = frozenset({"url", "title", "source", "published_at", "language", "a
 _TEXT_FIELDS = ("title", "body", "source")
 DROPPED, CLEANED = "dropped.", "cleaned."
 _NOTE_CHARS = 300
+_SPACES = re.compile(r"[ \t]{2,}")
 
 
 class RecordError(NewsflowError, ValueError):
@@ -129,7 +131,8 @@ def to_raw_article(record: Mapping[str, Any], *,
         try:
             fields["published_at"] = to_aware_datetime(fields["published_at"])
         except RecordError as e:
-            _drop(fields, notes, "published_at", str(e).removeprefix("published_at: "))
+            reason = str(e).removeprefix("published_at: ").split(": ", 1)[0]
+            _drop(fields, notes, "published_at", reason)
     if isinstance(fields.get("authors"), str):
         fields["authors"] = [fields["authors"]]
     _clean_text(fields, notes, declared_entities)
@@ -169,7 +172,7 @@ def _clean_text(fields: dict[str, Any], notes: dict[str, str],
 def _without_entities(text: str, declared: frozenset[str]) -> str:
     while (entity := find_unexpanded_entity(text, declared)) is not None:
         text = text.replace(entity, "")
-    return " ".join(text.split(" ")).strip()
+    return _SPACES.sub(" ", text).strip()
 
 
 def _validate(fields: dict[str, Any], metadata: dict[str, Any], notes: dict[str, str],
@@ -301,6 +304,7 @@ def _summarise(errors: list[Any]) -> str:
         where = ".".join(str(p) for p in item["loc"]) or "article"
         message = str(item["msg"]).removeprefix("Value error, ")
         if where == "body" and item["type"] == "missing":
-            message = "missing: the record has no text (body, text or content)"
+            message = ("missing: nothing to publish (no body, text or content; "
+                       "for a feed entry no content, description or title)")
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
