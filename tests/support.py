@@ -49,7 +49,8 @@ class Namespace:
 
     def __init__(self, prefix: str, tmp: Path) -> None:
         topics = {name: f"{prefix}.{name.replace('_', '-')}"
-                  for name in ("raw", "enriched", "deadletter", "alert_rules", "alerts", "dedup")}
+                  for name in ("raw", "enriched", "deadletter", "alert_rules", "alerts", "dedup",
+                                 "feeds")}
         indices = {name: f"{prefix}-{name.replace('_', '-')}"
                    for name in ("articles", "alerts", "alert_rules")}
         self.settings = Settings().replaced(

@@ -56,6 +56,7 @@ class TopicSettings(BaseSettings):
     deadletter: str = "news.deadletter"
     alert_rules: str = "news.alert-rules"
     alerts: str = "news.alerts"
+    feeds: str = "news.feeds"  # compacted: feed subscriptions and polling state
     partitions: int = Field(default=4, ge=1)
     replication: int = Field(default=1, ge=1)
 
@@ -181,6 +182,26 @@ class AlertSettings(BaseSettings):
     digest_max_items: int = Field(default=20, ge=1, le=45)  # Slack allows 50 blocks
 
 
+class FeedSettings(BaseSettings):
+    """The feed follower (``newsflow feeds run``).  Politeness is per follower: one request
+    at a time per host, ``host_delay_seconds`` apart.  Article pages (``--full-text``) on
+    private or loopback addresses are refused unless the feed itself is on that host, or
+    ``allow_private_pages`` is set (tests, on-premises sites)."""
+
+    model_config = _config("FEEDS_")
+
+    interval_seconds: float = Field(default=900.0, gt=0)  # per feed unless it says otherwise
+    timeout_seconds: float = Field(default=20.0, gt=0)  # per request, connect to last byte
+    host_delay_seconds: float = Field(default=2.0, ge=0)
+    backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)  # a feed or page download
+    concurrency: int = Field(default=8, ge=1)  # feeds fetched at once per follower
+    seen_max: int = Field(default=5000, ge=10)  # entry ids remembered per feed
+    teaser_chars: int = Field(default=600, ge=0)  # shorter text from a summary = a teaser
+    user_agent: str = "newsflow-feed-follower/0.1"
+    allow_private_pages: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", frozen=True, extra="ignore")
 
@@ -200,6 +221,12 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    feeds: FeedSettings = Field(default_factory=FeedSettings)
+
+    @property
+    def feeds_group(self) -> str:
+        """The feed followers' consumer group over the feeds topic."""
+        return f"{self.kafka.consumer_group}-feeds"
 
     @property
     def stack_dir(self) -> Path:

@@ -17,7 +17,7 @@ import collections
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -159,3 +159,47 @@ def start_metrics_server(port: int, *, addr: str = "0.0.0.0") -> int:
     bound = int(server.server_port)
     log.info("metrics: serving /metrics on %s:%d", addr, bound)
     return bound
+
+
+# --- feed follower (`newsflow feeds run`) ----------------------------------------------------
+FEED_POLLS = Counter(
+    "newsflow_feed_polls_total",
+    "Feed polls by outcome: ok (200), not_modified (304), error.",
+    ["outcome"],
+)
+FEED_ENTRIES = Counter(
+    "newsflow_feed_entries_total",
+    "Feed entries by outcome: published (new), rejected (refused by the reader).",
+    ["outcome"],
+)
+FEED_FAILURES = Gauge(
+    "newsflow_feed_consecutive_failures",
+    "Consecutive failed polls of each feed this follower owns (0 = healthy).",
+    ["feed"],
+)
+FEED_LAST_SUCCESS = Gauge(
+    "newsflow_feed_last_success_timestamp_seconds",
+    "When each feed this follower owns was last polled successfully (Unix time).",
+    ["feed"],
+)
+FEEDS_OWNED = Gauge("newsflow_feeds_owned", "Feeds this follower currently polls.")
+
+
+def observe_feed_poll(feed: str, *, outcome: str, published: int, rejected: int,
+                      failures: int, last_success: float | None) -> None:
+    """One poll of ``feed`` (its id): the counters and the feed's health gauges."""
+    FEED_POLLS.labels(outcome=outcome).inc()
+    FEED_ENTRIES.labels(outcome="published").inc(published)
+    FEED_ENTRIES.labels(outcome="rejected").inc(rejected)
+    FEED_FAILURES.labels(feed=feed).set(failures)
+    if last_success is not None:
+        FEED_LAST_SUCCESS.labels(feed=feed).set(last_success)
+
+
+def forget_feeds(feeds: Iterable[str], *, owned: int) -> None:
+    """Drop the series of feeds this follower no longer owns; set how many it owns."""
+    for feed in feeds:
+        for gauge in (FEED_FAILURES, FEED_LAST_SUCCESS):
+            with suppress(KeyError):
+                gauge.remove(feed)
+    FEEDS_OWNED.set(owned)

@@ -41,6 +41,14 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         ),
         TopicSpec(settings.topics.alerts, settings.topics.partitions, {}),
         TopicSpec(settings.topics.dedup, 1, {"max.message.bytes": big}),
+        # Feed subscriptions and state: last value per key; partitions split the feeds
+        # between followers.
+        TopicSpec(
+            settings.topics.feeds,
+            settings.topics.partitions,
+            {"cleanup.policy": "compact", "min.compaction.lag.ms": "0",
+             "max.message.bytes": str(4 * 1024 * 1024)},
+        ),
     ]
 
 
