@@ -8,6 +8,7 @@ so tests can run against a stack that also serves the demo, and leave nothing be
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -294,3 +295,91 @@ def settings_with(base: Settings | None = None, **fields: Any) -> Settings:
             top[key] = value
     settings = base or Settings(**top)
     return settings.replaced(**sections) if sections else settings
+
+
+@dataclass
+class Route:
+    """What a ``FeedServer`` path answers; change ``body`` to change the feed."""
+
+    body: bytes
+    content_type: str = "application/rss+xml"
+    status: int = 200
+    delay: float = 0.0
+    validators: bool = True  # send ETag and Last-Modified, answer 304 when they match
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
+
+
+class FeedServer:
+    """Loopback HTTP server for feeds and article pages, recording every request."""
+
+    LAST_MODIFIED = "Mon, 05 Jan 2026 10:00:00 GMT"
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                with server._lock:
+                    server.requests.append((self.path, dict(self.headers)))
+                    route = server.routes.get(self.path)
+                if route is None:
+                    self._answer(404, {}, b"not found")
+                    return
+                time.sleep(route.delay)
+                headers = {"Content-Type": route.content_type}
+                if route.validators and route.status == 200:
+                    headers |= {"ETag": route.etag, "Last-Modified": server.LAST_MODIFIED}
+                    if self.headers.get("If-None-Match") == route.etag:
+                        self._answer(304, headers, b"")
+                        return
+                self._answer(route.status, headers, route.body)
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str, *, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self._server.server_address[1]}{path}"
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for p, _ in self.requests if p == path)
+
+    def requests_to(self, path: str) -> list[dict[str, str]]:
+        with self._lock:
+            return [headers for p, headers in self.requests if p == path]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def rss(title: str, items: list[tuple[str, str, str | None]]) -> bytes:
+    """An RSS 2.0 feed of ``(guid/link, title, description or None)`` items."""
+    entries = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
+        + (f"<description>{d}</description>" if d else "") + "</item>"
+        for link, t, d in items)
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{title}</title>{entries}</channel></rss>").encode()

@@ -14,6 +14,7 @@ from agents.cli.alerts import alerts_app
 from agents.cli.api import api_command
 from agents.cli.deadletter import deadletter_app
 from agents.cli.enrich import enrich_command
+from agents.cli.feeds import feeds_app
 from agents.cli.kibana import kibana_app
 from agents.cli.publish import publish_command
 from agents.cli.search import search_command
@@ -33,6 +34,7 @@ app.add_typer(stack_app, name="stack")
 app.command("setup")(setup_command)
 app.command("worker")(worker_command)
 app.command("publish")(publish_command)
+app.add_typer(feeds_app, name="feeds")
 app.command("enrich")(enrich_command)
 app.command("search")(search_command)
 app.add_typer(alerts_app, name="alerts")

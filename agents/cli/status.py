@@ -53,7 +53,8 @@ status_command.__doc__ = "\n\n".join([
     "Show the pipeline's health on one screen.",
     "Kafka and Elasticsearch (reachable, cluster colour); per topic and partition the end "
     "offset, the consumer group's committed offset and the lag; dead letters by stage and "
-    "reason; documents in the article and alert indices; the workers in the group.",
+    "reason; documents in the article and alert indices; the workers in the group; the "
+    "followed feeds by health (ok, failing, stale, new) with the failing ones listed.",
     "Exit status 2 when Kafka or Elasticsearch cannot be reached or the cluster is red.",
 ])
 
@@ -69,6 +70,8 @@ def render(report: StatusReport) -> RenderableType:
         parts.append(_indices(report))
     if report.kafka.reachable:
         parts.append(_workers(report))
+    if report.feeds is not None and (report.feeds.count or report.feeds.error):
+        parts.append(_feeds(report))
     return Group(*(_titled(table) for table in parts))
 
 
@@ -148,4 +151,29 @@ def _workers(report: StatusReport) -> Table:
     for worker in report.workers:
         table.add_row(escape(worker.host), escape(worker.client_id), str(worker.partitions),
                       escape(worker.member_id))
+    return table
+
+
+_FEED_ROWS = 20
+
+
+def _feeds(report: StatusReport) -> Table:
+    """Followed feeds: counts by health, then the unhealthy ones (all, when few)."""
+    feeds = report.feeds
+    assert feeds is not None
+    counts = ", ".join(f"{n} {health}" for health, n in sorted(feeds.by_health.items()))
+    table = Table(title=f"feeds on {feeds.topic}: {feeds.count}" + (f" ({counts})" if counts
+                                                                    else ""),
+                  title_justify="left")
+    for column in ("feed", "health", "status", "published", "failures", "error"):
+        table.add_column(column, overflow="fold")
+    shown = feeds.feeds if feeds.count <= _FEED_ROWS else [
+        f for f in feeds.feeds if f.health in {"failing", "stale"}][:_FEED_ROWS]
+    for feed in shown:
+        style = {"ok": "green", "failing": "red", "stale": "yellow"}.get(feed.health, "")
+        table.add_row(escape(feed.title or feed.url), Text(feed.health, style=style),
+                      str(feed.last_status or "-"), str(feed.published), str(feed.failures),
+                      escape(feed.error or ""))
+    if feeds.error:
+        table.add_row("?", "?", "-", "-", "-", escape(feeds.error))
     return table

@@ -7,6 +7,8 @@ own: Elasticsearch down still gives the Kafka half, and the other way round.
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -16,6 +18,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import Settings
+from pipeline.ingest.feeds import FeedHealth, FeedStoreError, feed_health, read_book
 from pipeline.operations.deadletters import DeadLetterError, by_stage_and_reason, read_letters
 from pipeline.operations.offsets import admin_client, consumed_topics, group_offsets
 
@@ -73,6 +76,14 @@ class Worker(BaseModel):
     partitions: int = Field(description="Partitions of the pipeline topics assigned to it.")
 
 
+class FeedsStatus(BaseModel):
+    topic: str
+    count: int = 0
+    by_health: dict[str, int] = Field(default_factory=dict)
+    feeds: list[FeedHealth] = Field(default_factory=list, description="Every followed feed.")
+    error: str | None = None
+
+
 class StatusReport(BaseModel):
     kafka: ServiceHealth
     elasticsearch: ServiceHealth
@@ -82,6 +93,7 @@ class StatusReport(BaseModel):
     dead_letters: DeadLetterStatus | None = None
     indices: list[IndexStatus] = Field(default_factory=list)
     workers: list[Worker] = Field(default_factory=list)
+    feeds: FeedsStatus | None = None
 
     @computed_field  # type: ignore[prop-decorator]  # a decorated property: python/mypy#1362
     @property
@@ -121,7 +133,22 @@ def collect(settings: Settings, *, sample: int = 1000, timeout: float = 5.0) -> 
     finally:
         admin.close()
     report.dead_letters = _dead_letters(settings, sample=sample)
+    report.feeds = _feeds(settings, timeout=timeout)
     return report
+
+
+def _feeds(settings: Settings, *, timeout: float) -> FeedsStatus:
+    status = FeedsStatus(topic=settings.topic_feeds)
+    try:
+        book = read_book(settings, timeout=max(timeout, 10.0))
+    except FeedStoreError as e:
+        status.error = str(e)
+        return status
+    now = datetime.now(UTC)
+    status.feeds = [feed_health(feed, now) for feed in book.feeds()]
+    status.count = len(status.feeds)
+    status.by_health = dict(Counter(row.health for row in status.feeds))
+    return status
 
 
 def _one_line(error: BaseException) -> str:

@@ -137,7 +137,7 @@ def _from_bytes(data: bytes, *, origin: str, kind: str | None, name: str | None,
         yield Rejected(origin, str(e))
         return
     if kind == "json":
-        yield from read_json(text, origin=origin, name=name)
+        yield from read_json(text, origin=origin, name=name, base_url=base_url)
     elif kind == "jsonl":
         yield from read_jsonl(text.splitlines(), origin=origin)
     elif kind == "text":

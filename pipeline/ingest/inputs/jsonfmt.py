@@ -20,8 +20,11 @@ class _BadJson(ValueError):
     pass
 
 
-def read_json(text: str, *, origin: str, name: str | None = None) -> Iterator[Item]:
-    """Articles of a JSON document; a bad element is rejected alone as ``origin[i]``."""
+def read_json(text: str, *, origin: str, name: str | None = None,
+              base_url: str | None = None) -> Iterator[Item]:
+    """Articles of a JSON document; a bad element is rejected alone as ``origin[i]``.
+
+    ``base_url``: where a JSON Feed came from, for its relative links."""
     try:
         data = _loads(text)
     except _BadJson as e:
@@ -33,7 +36,7 @@ def read_json(text: str, *, origin: str, name: str | None = None) -> Iterator[It
         for index, record in enumerate(data):
             yield parse_record(f"{origin}[{index}]", record)
     elif is_json_feed(data):
-        yield from read_json_feed(data, origin=origin, name=name)
+        yield from read_json_feed(data, origin=origin, name=name, base_url=base_url)
     else:
         yield parse_record(origin, data)
 
