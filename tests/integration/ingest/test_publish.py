@@ -21,9 +21,10 @@ from pipeline.core.kafka_client import client_kwargs
 from pipeline.core.settings import Settings
 from pipeline.ingest.ids import article_id
 from pipeline.ingest.inputs import Parsed, read_path
-from pipeline.ingest.publish import KafkaUnavailable, publish
+from pipeline.ingest.publish import KafkaUnavailable, encode, publish
+from pipeline.ingest.validate import parse_raw
 from schemas import RawArticle
-from tests.support import ROOT
+from tests.support import DATA, ROOT
 
 DEMO_SAMPLES = ROOT / "deploy" / "demo" / "samples"
 
@@ -102,6 +103,23 @@ def test_publish_directory_round_trip_and_republish_is_idempotent(
     assert again.published == len(expected_ids)
     messages = _consume(topic_settings, 2 * len(expected_ids))
     assert Counter(key for key, _ in messages) == Counter({k: 2 for k in expected_ids})
+
+
+@pytest.mark.stack
+def test_hostile_corpus_published_record_by_record(topic_settings: Settings) -> None:
+    """Every record of the hostile corpus is on the topic or in the rejections, none twice
+    and none lost; what is on the topic is what the reader produced."""
+    hostile = DATA / "hostile"
+    items = list(read_path(hostile))
+    wanted = Counter(encode(i.article) for i in items if isinstance(i, Parsed))
+    refused = [(i.origin, i.reason) for i in items if not isinstance(i, Parsed)]
+    summary = publish([hostile], settings=topic_settings)
+    assert summary.rejected == refused
+    assert summary.published == sum(wanted.values())
+    messages = _consume(topic_settings, summary.published)
+    assert Counter((k.encode(), v) for k, v in messages) == wanted
+    for _, value in messages:
+        assert parse_raw(value, max_bytes=topic_settings.max_message_bytes)
 
 
 @pytest.mark.stack
