@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas.alerts import Alert, AlertRule
 from schemas.articles import EnrichedArticle, RawArticle
 from schemas.deadletter import DeadLetter
+from schemas.feeds import FeedState, FeedSubscription
 
 EXPORTED: dict[str, type[BaseModel]] = {
     "raw-article": RawArticle,
@@ -17,6 +18,8 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "dead-letter": DeadLetter,
     "alert-rule": AlertRule,
     "alert": Alert,
+    "feed-subscription": FeedSubscription,
+    "feed-state": FeedState,
 }
 SCHEMA_DIR = Path(__file__).parent / "json"
 

@@ -30,6 +30,7 @@ from pipeline.ingest.feeds import (
     write_all,
 )
 from pipeline.ingest.feeds.book import STATE, SUB, FeedBook
+from pipeline.ingest.feeds.store import check_topic
 from pipeline.operations.metrics import start_metrics_server
 from schemas.feeds import FeedSubscription
 
@@ -151,14 +152,18 @@ def run_command(
     settings = get_settings()
     logging.getLogger("newsflow").setLevel(logging.INFO)
     port = settings.metrics_port if metrics_port is None else metrics_port
-    start_metrics_server(port)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
+        check_topic(settings)
+        start_metrics_server(port)
         Follower(settings, stop=stop).run()
     except FeedStoreError as e:
-        _fail(f"{e}: is the stack up? run `newsflow stack up` and `newsflow setup`", code=2)
+        _fail(str(e), code=2)
+    except OSError as e:  # the metrics port is taken
+        _fail(f"cannot serve metrics on port {port}: {e.strerror or e}; set "
+              "NEWSFLOW_METRICS_PORT (0 = any free port)", code=2)
 
 
 # Built from one-line paragraphs: typer's rich help keeps a docstring's line breaks.

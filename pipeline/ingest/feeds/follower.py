@@ -44,7 +44,7 @@ from pipeline.ingest.feeds.schedule import (
     next_wakeup,
     pick_due,
 )
-from pipeline.ingest.feeds.store import feeds_producer, write
+from pipeline.ingest.feeds.store import check_topic, feeds_producer, write
 from pipeline.ingest.publish import encode
 from pipeline.operations import metrics
 
@@ -53,6 +53,7 @@ log = logging.getLogger("newsflow.feeds")
 _IDLE_POLL_S = 1.0
 _BUSY_POLL_S = 0.1
 _ACK_TIMEOUT_S = 60.0
+_RETRY_S = 2.0
 
 
 def follower_name() -> str:
@@ -80,6 +81,7 @@ class Follower:
     # --- the loop ---------------------------------------------------------------------
     def run(self) -> None:
         """Until ``stop`` is set; then finish the polls in flight and leave the group."""
+        check_topic(self.settings)
         self._producer = feeds_producer(self.settings)
         self._consumer = KafkaConsumer(
             **client_kwargs(self.settings), group_id=self.settings.feeds_group,
@@ -95,7 +97,11 @@ class Follower:
                                 thread_name_prefix="feed") as pool:
             try:
                 while not self.stop.is_set():
-                    self._read(self._poll_seconds())
+                    try:
+                        self._read(self._poll_seconds())
+                    except KafkaError as e:  # the client reconnects; polls in flight go on
+                        log.warning("feed follower %s: %s; trying again", self.name, e)
+                        self.stop.wait(_RETRY_S)
                     self._finish_done()
                     if not self._loading:
                         self._start_due(pool, client, robots)

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import BaseModel
 
@@ -30,7 +31,23 @@ def feeds_producer(settings: Settings, *, connect_timeout: float = 10.0) -> Kafk
                              linger_ms=5, max_block_ms=int(connect_timeout * 1000),
                              bootstrap_timeout_ms=int(connect_timeout * 1000))
     except KafkaError as e:
-        raise FeedStoreError(f"cannot connect to Kafka at {settings.kafka_bootstrap}: {e}") from e
+        raise FeedStoreError(_unreachable(settings, e)) from e
+
+
+def check_topic(settings: Settings) -> None:
+    """``FeedStoreError`` unless the feeds topic exists (a follower would wait forever)."""
+    try:
+        admin = KafkaAdminClient(**client_kwargs(settings), client_id="newsflow-feeds")
+    except KafkaError as e:
+        raise FeedStoreError(_unreachable(settings, e)) from e
+    try:
+        if settings.topic_feeds not in set(admin.list_topics()):
+            raise FeedStoreError(f"topic {settings.topic_feeds} does not exist: "
+                                 "run `newsflow setup`")
+    except KafkaError as e:
+        raise FeedStoreError(f"could not list topics: {e}") from e
+    finally:
+        admin.close()
 
 
 def write(producer: KafkaProducer, settings: Settings, kind: str, ident: str,
@@ -64,7 +81,7 @@ def read_book(settings: Settings, *, timeout: float = 30.0) -> FeedBook:
         consumer = KafkaConsumer(**client_kwargs(settings), group_id=None,
                                  enable_auto_commit=False, client_id="newsflow-feeds-reader")
     except KafkaError as e:
-        raise FeedStoreError(f"cannot connect to Kafka at {settings.kafka_bootstrap}: {e}") from e
+        raise FeedStoreError(_unreachable(settings, e)) from e
     book = FeedBook()
     try:
         ids = consumer.partitions_for_topic(settings.topic_feeds)
@@ -101,3 +118,8 @@ def _partitions(producer: KafkaProducer, topic: str) -> int:
     if not found:
         raise FeedStoreError(f"topic {topic} does not exist: run `newsflow setup`")
     return len(found)
+
+
+def _unreachable(settings: Settings, error: Exception) -> str:
+    return (f"cannot connect to Kafka at {settings.kafka_bootstrap} ({error}): is the stack "
+            "up? run `newsflow stack up`")
