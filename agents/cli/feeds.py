@@ -110,7 +110,7 @@ def list_command(
     if as_json:
         typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return
-    table = Table(title=f"{len(rows)} feeds on {settings.topic_feeds}", title_justify="left")
+    table = Table(title=f"{len(rows)} feeds on {settings.topics.feeds}", title_justify="left")
     for column in ("feed", "health", "status", "published", "failures", "next poll", "error"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -151,7 +151,7 @@ def run_command(
 ) -> None:
     settings = get_settings()
     logging.getLogger("newsflow").setLevel(logging.INFO)
-    port = settings.metrics_port if metrics_port is None else metrics_port
+    port = settings.metrics.port if metrics_port is None else metrics_port
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -138,7 +138,7 @@ def collect(settings: Settings, *, sample: int = 1000, timeout: float = 5.0) -> 
 
 
 def _feeds(settings: Settings, *, timeout: float) -> FeedsStatus:
-    status = FeedsStatus(topic=settings.topic_feeds)
+    status = FeedsStatus(topic=settings.topics.feeds)
     try:
         book = read_book(settings, timeout=max(timeout, 10.0))
     except FeedStoreError as e:

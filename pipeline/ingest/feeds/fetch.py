@@ -63,8 +63,8 @@ class _TooLarge(Exception):
 def http_client(settings: Settings) -> httpx.Client:
     """One client per follower: pooled connections, our user agent, bounded time."""
     return httpx.Client(
-        headers={"User-Agent": settings.feeds_user_agent},
-        timeout=httpx.Timeout(settings.feeds_timeout_seconds),
+        headers={"User-Agent": settings.feeds.user_agent},
+        timeout=httpx.Timeout(settings.feeds.timeout_seconds),
         follow_redirects=True,
         max_redirects=5,
     )
@@ -84,7 +84,7 @@ def poll_feed(client: httpx.Client, feed: Feed, *, seen: set[str], settings: Set
     except _TooLarge as e:
         return PollResult(error=str(e))
     except httpx.TimeoutException:
-        return PollResult(error=f"timed out after {settings.feeds_timeout_seconds:g}s")
+        return PollResult(error=f"timed out after {settings.feeds.timeout_seconds:g}s")
     except httpx.HTTPError as e:
         return PollResult(error=f"{type(e).__name__}: {e}"[:300])
     result = PollResult(status=response.status_code)
@@ -111,7 +111,7 @@ def _full_texts(client: httpx.Client, new: list[tuple[str, Parsed]], *, feed_hos
                 settings: Settings, robots: Robots, seen: set[str]) -> list[tuple[str, Parsed]]:
     """Pages for the teasers, within a time budget; entries left over wait for the next
     poll (they stay unseen), so a feed of 200 teasers cannot hold the follower."""
-    deadline = time.monotonic() + _PAGE_BUDGET_POLLS * settings.feeds_timeout_seconds
+    deadline = time.monotonic() + _PAGE_BUDGET_POLLS * settings.feeds.timeout_seconds
     done: list[tuple[str, Parsed]] = []
     for ident, item in new:
         if time.monotonic() > deadline:
@@ -144,7 +144,7 @@ def _with_full_text(client: httpx.Client, item: Parsed, *, feed_host: str, setti
                     robots: Robots) -> Parsed:
     article = item.article
     if (article.url is None or article.metadata.get(BODY_FROM) not in {"summary", "title"}
-            or len(article.body) >= settings.feeds_teaser_chars):
+            or len(article.body) >= settings.feeds.teaser_chars):
         return item
     url = str(article.url)
     problem = _page_problem(url, feed_host=feed_host, settings=settings)
@@ -177,7 +177,7 @@ def _with_full_text(client: httpx.Client, item: Parsed, *, feed_host: str, setti
 def _page_problem(url: str, *, feed_host: str, settings: Settings) -> str | None:
     """Why the page at ``url`` must not be fetched (a private address), or None."""
     host = host_of(url)
-    if settings.feeds_allow_private_pages or host == feed_host:
+    if settings.feeds.allow_private_pages or host == feed_host:
         return None
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
@@ -193,13 +193,13 @@ def _page_problem(url: str, *, feed_host: str, settings: Settings) -> str | None
 def _get(client: httpx.Client, url: str, *, headers: dict[str, str],
          settings: Settings) -> tuple[httpx.Response, bytes]:
     """GET with a size cap and a deadline on the whole download, not just each read."""
-    deadline = time.monotonic() + settings.feeds_timeout_seconds
+    deadline = time.monotonic() + settings.feeds.timeout_seconds
     with client.stream("GET", url, headers=headers) as response:
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
-            if size > settings.feeds_max_bytes:
-                raise _TooLarge(f"larger than {settings.feeds_max_bytes:,} bytes")
+            if size > settings.feeds.max_bytes:
+                raise _TooLarge(f"larger than {settings.feeds.max_bytes:,} bytes")
             if time.monotonic() > deadline:
                 raise httpx.ReadTimeout("download too slow", request=response.request)
             chunks.append(chunk)
@@ -238,7 +238,7 @@ class Robots:
             cached = (time.monotonic(), self._fetch(client, site, settings=settings))
             with self._lock:
                 self._cache[site] = cached
-        return cached[1].can_fetch(settings.feeds_user_agent, url)
+        return cached[1].can_fetch(settings.feeds.user_agent, url)
 
     @staticmethod
     def _fetch(client: httpx.Client, site: str, *, settings: Settings) -> RobotFileParser:

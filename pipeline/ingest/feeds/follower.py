@@ -88,12 +88,12 @@ class Follower:
             client_id=self.name, enable_auto_commit=False, auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
         )
-        self._consumer.subscribe([self.settings.topic_feeds], listener=_Listener(self))
+        self._consumer.subscribe([self.settings.topics.feeds], listener=_Listener(self))
         client = http_client(self.settings)
         robots = Robots()
         log.info("feed follower %s: joining group %s on %s", self.name,
-                 self.settings.feeds_group, self.settings.topic_feeds)
-        with ThreadPoolExecutor(self.settings.feeds_concurrency,
+                 self.settings.feeds_group, self.settings.topics.feeds)
+        with ThreadPoolExecutor(self.settings.feeds.concurrency,
                                 thread_name_prefix="feed") as pool:
             try:
                 while not self.stop.is_set():
@@ -137,7 +137,7 @@ class Follower:
 
     def _start_due(self, pool: ThreadPoolExecutor, client: Any, robots: Robots) -> None:
         now = datetime.now(UTC)
-        free = self.settings.feeds_concurrency - len(self._in_flight)
+        free = self.settings.feeds.concurrency - len(self._in_flight)
         if free <= 0:
             return
         feeds = [f for f in self.book.feeds() if f.sub.id not in self._in_flight]
@@ -195,7 +195,7 @@ class Follower:
         sends = []
         for ident, item in result.new:
             key, value = encode(item.article)
-            sends.append((ident, self._producer.send(self.settings.topic_raw, key=key,
+            sends.append((ident, self._producer.send(self.settings.topics.raw, key=key,
                                                      value=value)))
         self._producer.flush(timeout=_ACK_TIMEOUT_S)
         acked, error = [], None
@@ -232,7 +232,7 @@ class Follower:
     # --- partitions coming and going --------------------------------------------------
     def assigned(self, partitions: set[TopicPartition]) -> None:
         assert self._consumer is not None
-        self._partitions = len(self._consumer.partitions_for_topic(self.settings.topic_feeds)
+        self._partitions = len(self._consumer.partitions_for_topic(self.settings.topics.feeds)
                                or []) or 1
         new = [tp for tp in partitions if tp.partition not in self._owned]
         if new:

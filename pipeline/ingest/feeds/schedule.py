@@ -34,10 +34,10 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
-        return cls(interval=settings.feeds_interval_seconds,
-                   backoff_max=settings.feeds_backoff_max_seconds,
-                   host_delay=settings.feeds_host_delay_seconds,
-                   seen_max=settings.feeds_seen_max)
+        return cls(interval=settings.feeds.interval_seconds,
+                   backoff_max=settings.feeds.backoff_max_seconds,
+                   host_delay=settings.feeds.host_delay_seconds,
+                   seen_max=settings.feeds.seen_max)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,8 @@ def check_topic(settings: Settings) -> None:
     except KafkaError as e:
         raise FeedStoreError(_unreachable(settings, e)) from e
     try:
-        if settings.topic_feeds not in set(admin.list_topics()):
-            raise FeedStoreError(f"topic {settings.topic_feeds} does not exist: "
+        if settings.topics.feeds not in set(admin.list_topics()):
+            raise FeedStoreError(f"topic {settings.topics.feeds} does not exist: "
                                  "run `newsflow setup`")
     except KafkaError as e:
         raise FeedStoreError(f"could not list topics: {e}") from e
@@ -53,7 +53,7 @@ def check_topic(settings: Settings) -> None:
 def write(producer: KafkaProducer, settings: Settings, kind: str, ident: str,
           value: BaseModel | None) -> Any:
     """Send one record of feed ``ident`` to its partition; returns the send's future."""
-    topic = settings.topic_feeds
+    topic = settings.topics.feeds
     partitions = _partitions(producer, topic)
     payload = value.model_dump_json().encode() if value is not None else None
     return producer.send(topic, key=record_key(kind, ident), value=payload,
@@ -70,7 +70,7 @@ def write_all(settings: Settings, records: list[tuple[str, str, BaseModel | None
         for future in futures:
             future.get(timeout=30)
     except KafkaError as e:
-        raise FeedStoreError(f"could not write to {settings.topic_feeds}: {e}") from e
+        raise FeedStoreError(f"could not write to {settings.topics.feeds}: {e}") from e
     finally:
         producer.close(timeout=5)
 
@@ -84,23 +84,23 @@ def read_book(settings: Settings, *, timeout: float = 30.0) -> FeedBook:
         raise FeedStoreError(_unreachable(settings, e)) from e
     book = FeedBook()
     try:
-        ids = consumer.partitions_for_topic(settings.topic_feeds)
+        ids = consumer.partitions_for_topic(settings.topics.feeds)
         if not ids:
-            raise FeedStoreError(f"topic {settings.topic_feeds} does not exist: "
+            raise FeedStoreError(f"topic {settings.topics.feeds} does not exist: "
                                  "run `newsflow setup`")
-        partitions = [TopicPartition(settings.topic_feeds, p) for p in sorted(ids)]
+        partitions = [TopicPartition(settings.topics.feeds, p) for p in sorted(ids)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
         deadline = time.monotonic() + timeout
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             if time.monotonic() > deadline:
-                raise FeedStoreError(f"reading {settings.topic_feeds} took over {timeout:g}s")
+                raise FeedStoreError(f"reading {settings.topics.feeds} took over {timeout:g}s")
             for batch in consumer.poll(timeout_ms=500).values():
                 for record in batch:
                     book.apply(record.key, record.value)
     except KafkaError as e:
-        raise FeedStoreError(f"could not read {settings.topic_feeds}: {e}") from e
+        raise FeedStoreError(f"could not read {settings.topics.feeds}: {e}") from e
     finally:
         consumer.close()
     return book
@@ -121,5 +121,5 @@ def _partitions(producer: KafkaProducer, topic: str) -> int:
 
 
 def _unreachable(settings: Settings, error: Exception) -> str:
-    return (f"cannot connect to Kafka at {settings.kafka_bootstrap} ({error}): is the stack "
+    return (f"cannot connect to Kafka at {settings.kafka.bootstrap} ({error}): is the stack "
             "up? run `newsflow stack up`")

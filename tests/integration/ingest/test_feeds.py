@@ -152,7 +152,7 @@ def test_each_new_entry_is_published_once_across_restarts_and_two_followers(
     assert imported.returncode == 0, imported.stderr
 
     def keys() -> Counter[str]:
-        records = namespace.consume(namespace.settings.topic_raw, expect=10 ** 6, timeout=2)
+        records = namespace.consume(namespace.settings.topics.raw, expect=10 ** 6, timeout=2)
         return Counter(r.key.decode() for r in records)
 
     def has(*urls: str) -> Callable[[], bool]:

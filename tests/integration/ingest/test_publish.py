@@ -119,7 +119,7 @@ def test_hostile_corpus_published_record_by_record(topic_settings: Settings) -> 
     messages = _consume(topic_settings, summary.published)
     assert Counter((k.encode(), v) for k, v in messages) == wanted
     for _, value in messages:
-        assert parse_raw(value, max_bytes=topic_settings.max_message_bytes)
+        assert parse_raw(value, max_bytes=topic_settings.kafka.max_message_bytes)
 
 
 @pytest.mark.stack

@@ -14,8 +14,8 @@ from pipeline.ingest.feeds.fetch import Robots, http_client, poll_feed
 from schemas.feeds import FeedState
 from tests.support import FeedServer, Route, rss
 
-SETTINGS = Settings(feeds_timeout_seconds=1.0, feeds_teaser_chars=200,
-                    feeds_allow_private_pages=False)
+SETTINGS = Settings().replaced(feeds={"timeout_seconds": 1.0, "teaser_chars": 200,
+                                      "allow_private_pages": False})
 PAGE = """<html lang="en"><head><title>Shelter opens</title></head><body><article>
 <h1>Shelter opens</h1><p>A shelter for families crossing the border opened on Monday in the
 old school building, with beds for two hundred people and a kitchen run by volunteers.</p>
