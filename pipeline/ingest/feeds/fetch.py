@@ -113,13 +113,27 @@ def _full_texts(client: httpx.Client, new: list[tuple[str, Parsed]], *, feed_hos
     poll (they stay unseen), so a feed of 200 teasers cannot hold the follower."""
     deadline = time.monotonic() + _PAGE_BUDGET_POLLS * settings.feeds.timeout_seconds
     done: list[tuple[str, Parsed]] = []
+    fetched = False
     for ident, item in new:
+        if not _wants_page(item, settings):
+            done.append((ident, item))
+            continue
         if time.monotonic() > deadline:
             seen.discard(ident)
             continue
+        if fetched:  # pages mostly share one host: the same pause as between feeds
+            time.sleep(settings.feeds.host_delay_seconds)
+        fetched = True
         done.append((ident, _with_full_text(client, item, feed_host=feed_host,
                                             settings=settings, robots=robots)))
     return done
+
+
+def _wants_page(item: Parsed, settings: Settings) -> bool:
+    """A teaser: text from a summary or the title, shorter than ``teaser_chars``."""
+    article = item.article
+    return (article.url is not None and article.metadata.get(BODY_FROM) in {"summary", "title"}
+            and len(article.body) < settings.feeds.teaser_chars)
 
 
 def _read_entries(result: PollResult, body: bytes, *, final_url: str, content_type: str,
@@ -143,9 +157,6 @@ def _read_entries(result: PollResult, body: bytes, *, final_url: str, content_ty
 def _with_full_text(client: httpx.Client, item: Parsed, *, feed_host: str, settings: Settings,
                     robots: Robots) -> Parsed:
     article = item.article
-    if (article.url is None or article.metadata.get(BODY_FROM) not in {"summary", "title"}
-            or len(article.body) >= settings.feeds.teaser_chars):
-        return item
     url = str(article.url)
     problem = _page_problem(url, feed_host=feed_host, settings=settings)
     if problem is None and not robots.allowed(client, url, settings=settings):
