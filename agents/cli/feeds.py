@@ -195,6 +195,8 @@ def _add(feeds: list[tuple[str, str | None]], *, interval: float | None,
 
 
 def _book() -> FeedBook:
+    # The client logs every failed connection attempt; the command says it in one line.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         return read_book(get_settings())
     except FeedStoreError as e:

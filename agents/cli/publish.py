@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -33,6 +34,8 @@ def publish_command(
     ] = True,
 ) -> None:
     settings = get_settings()
+    # The client logs every failed connection attempt; the command says it in one line.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     if "-" in paths and sys.stdin.isatty():
         typer.echo("reading articles from standard input; end with Ctrl-D", err=True)
     try:
