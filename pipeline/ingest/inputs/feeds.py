@@ -21,7 +21,10 @@ from pipeline.ingest.inputs.text_checks import NotText, check_binary, strip_html
 __all__ = ["read_feed", "strip_html"]
 
 _DECLARED = re.compile(rb"<!ENTITY\s+(?:%\s+)?([A-Za-z_][\w.\-]*)")
-_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+# Byte-order marks, and how "<?" starts in UTF-16/32 without one: XML names its encoding
+# (XML 1.0, appendix F), so such a feed is text, unlike a .txt file in UTF-16 without a mark.
+_UNICODE_STARTS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf", b"\x00\x00\xfe\xff",
+                   b"\x00<\x00?", b"<\x00?\x00", b"\x00\x00\x00<", b"<\x00\x00\x00")
 
 
 def read_feed(content: bytes | str, *, origin: str, name: str | None = None,
@@ -32,7 +35,7 @@ def read_feed(content: bytes | str, *, origin: str, name: str | None = None,
     when the feed has no ``xml:base`` or self link of its own.
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
-    if not data.startswith(_BOMS):
+    if not data.startswith(_UNICODE_STARTS):
         try:
             check_binary(data)
         except NotText as e:

@@ -160,7 +160,11 @@ def _clean_text(fields: dict[str, Any], notes: dict[str, str],
                 raise RecordError(f"{name}: nothing but unexpanded entity references "
                                   f"({entity}): the document declares entities it never "
                                   "expands (an entity-expansion bomb?)")
-        if done:
+        if done and not value.strip():
+            if name == "body":
+                raise RecordError(f"body: no text once cleaned ({'; '.join(done)})")
+            _drop(fields, notes, name, f"no text once cleaned ({'; '.join(done)})")
+        elif done:
             notes[CLEANED + name] = "; ".join(done)
             fields[name] = value
     authors = fields.get("authors")
