@@ -60,7 +60,11 @@ def read_sources(sources: Iterable[str | Path], *, stdin: TextIO | None = None) 
     for source in sources:
         if str(source) == STDIN:
             stream = stdin if stdin is not None else sys.stdin
-            yield from read_string(stream.read(), origin="<stdin>")
+            binary = getattr(stream, "buffer", None)
+            if binary is not None:  # bytes, so bad encodings get the same checks as files
+                yield from read_bytes(binary.read(), origin="<stdin>")
+            else:
+                yield from read_string(stream.read(), origin="<stdin>")
         else:
             yield from read_path(Path(source))
 

@@ -309,6 +309,20 @@ def test_stdin_format_is_sniffed(text: str, bodies: list[str]) -> None:
     assert not _rejected(items)
 
 
+@pytest.mark.parametrize(
+    ("data", "outcome"),
+    [
+        ("Según la policía".encode("latin-1"), "not UTF-8 text (byte 0xfa at offset 3)"),
+        ("BERLIN — 300 people arrived.".encode("utf-16-le"), "UTF-16 without a byte-order mark"),
+        (b"\xff\xfe" + json.dumps({"body": BODY_EN}).encode("utf-16-le"), BODY_EN),
+    ],
+)
+def test_stdin_bytes_get_the_checks_files_get(data: bytes, outcome: str) -> None:
+    [item] = list(read_sources(["-"], stdin=io.TextIOWrapper(io.BytesIO(data))))
+    assert (item.article.body if isinstance(item, Parsed) else item.reason).find(outcome) >= 0
+    assert item.origin == "<stdin>"
+
+
 def test_empty_stdin_is_one_rejection() -> None:
     [item] = list(read_sources(["-"], stdin=io.StringIO(" \n")))
     assert isinstance(item, Rejected) and "empty" in item.reason
