@@ -7,6 +7,7 @@ import logging
 import re
 import signal
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -127,7 +128,7 @@ def remove_command(
 ) -> None:
     """Stop following feeds (their state is deleted too)."""
     book = _book()
-    records = []
+    records: list[tuple[str, str, FeedSubscription | None]] = []
     missing = []
     for given in feeds:
         ident = given if given.startswith("feed-") else feed_id(given)
@@ -180,7 +181,7 @@ run_command.__doc__ = "\n\n".join([
 def _add(feeds: list[tuple[str, str | None]], *, interval: float | None,
          full_text: bool) -> None:
     book = _book()
-    records = []
+    records: list[tuple[str, str, FeedSubscription | None]] = []
     for url, title in feeds:
         ident = feed_id(url)
         old = book.subs.get(ident)
@@ -203,7 +204,7 @@ def _book() -> FeedBook:
         _fail(f"{e}", code=2)
 
 
-def _write(records: list[tuple[str, str, FeedSubscription | None]]) -> None:
+def _write(records: Sequence[tuple[str, str, FeedSubscription | None]]) -> None:
     if not records:
         return
     try:

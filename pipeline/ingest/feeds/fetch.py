@@ -258,12 +258,12 @@ class Robots:
             response, body = _get(client, f"{site}/robots.txt", headers={},
                                   settings=settings)
         except (httpx.HTTPError, _TooLarge):
-            parser.disallow_all = True
+            parser.disallow_all = True  # type: ignore[attr-defined]
             return parser
         if response.status_code >= 500:
-            parser.disallow_all = True
+            parser.disallow_all = True  # type: ignore[attr-defined]
         elif response.status_code >= 400:
-            parser.allow_all = True
+            parser.allow_all = True  # type: ignore[attr-defined]
         else:
             parser.parse(body.decode("utf-8", "replace").splitlines())
         return parser

@@ -8,6 +8,7 @@ before it polls that feed again.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -60,7 +61,8 @@ def write(producer: KafkaProducer, settings: Settings, kind: str, ident: str,
                          partition=feed_partition(ident, partitions))
 
 
-def write_all(settings: Settings, records: list[tuple[str, str, BaseModel | None]]) -> None:
+def write_all(settings: Settings,
+              records: Sequence[tuple[str, str, BaseModel | None]]) -> None:
     """Write ``(kind, feed id, value or None)`` records and wait for every acknowledgement."""
     producer = feeds_producer(settings)
     try:

@@ -47,7 +47,7 @@ class Entry:
     guid: str | None
     published: Any
     authors: list[str]
-    languages: list[str]  # most specific first: entry, then feed
+    languages: list[str | None]  # most specific first: entry, then feed
     categories: list[str]
 
 
