@@ -51,9 +51,11 @@ EveryOption = Annotated[
                                  "NEWSFLOW_FEEDS_INTERVAL_SECONDS, 15m).", show_default=False),
 ]
 FullTextOption = Annotated[
-    bool,
-    typer.Option("--full-text", help="When an entry carries only a teaser, fetch its page and "
-                                     "publish the page's text (robots.txt respected)."),
+    bool | None,
+    typer.Option("--full-text/--no-full-text",
+                 help="When an entry carries only a teaser, fetch its page and publish the "
+                      "page's text (robots.txt respected). Default: off, or as it was.",
+                 show_default=False),
 ]
 
 
@@ -62,10 +64,10 @@ def add_command(
     urls: Annotated[list[str], typer.Argument(help="Feed URLs (http or https).",
                                               metavar="URL", show_default=False)],
     every: EveryOption = None,
-    full_text: FullTextOption = False,
+    full_text: FullTextOption = None,
     title: Annotated[str | None, typer.Option(help="A name for the feed (one URL only).")] = None,
 ) -> None:
-    """Follow feeds. Adding a feed again updates its options and keeps its state."""
+    """Follow feeds. Adding a feed again changes the options given and keeps its state."""
     interval = _interval(every)
     for url in urls:
         _check_url(url)
@@ -79,7 +81,7 @@ def import_command(
     path: Annotated[Path, typer.Argument(help="An OPML file, as feed readers export.",
                                          metavar="FILE.opml", show_default=False)],
     every: EveryOption = None,
-    full_text: FullTextOption = False,
+    full_text: FullTextOption = None,
 ) -> None:
     """Follow every feed of an OPML file (its outlines' xmlUrl)."""
     interval = _interval(every)
@@ -179,14 +181,16 @@ run_command.__doc__ = "\n\n".join([
 
 
 def _add(feeds: list[tuple[str, str | None]], *, interval: float | None,
-         full_text: bool) -> None:
+         full_text: bool | None) -> None:
     book = _book()
     records: list[tuple[str, str, FeedSubscription | None]] = []
     for url, title in feeds:
         ident = feed_id(url)
         old = book.subs.get(ident)
-        sub = new_subscription(url, title=title or (old.title if old else None),
-                               interval_seconds=interval, full_text=full_text)
+        sub = new_subscription(
+            url, title=title or (old.title if old else None),
+            interval_seconds=interval or (old.interval_seconds if old else None),
+            full_text=full_text if full_text is not None else bool(old and old.full_text))
         if old is not None:
             sub = sub.model_copy(update={"added_at": old.added_at})
         records.append((SUB, ident, sub))

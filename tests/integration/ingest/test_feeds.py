@@ -170,6 +170,10 @@ def test_each_new_entry_is_published_once_across_restarts_and_two_followers(
     server.routes["/changing.xml"].body = changing()
     _wait(has(_link(3)), "entry 3 published", followers)
 
+    # Adding a followed feed again keeps its options and its state (nothing republished).
+    again = followers.cli("feeds", "add", server.url("/changing.xml"))
+    assert again.returncode == 0 and "updated" in again.stdout, again.stderr
+
     # Restart: a new entry appears while no follower runs.
     followers.stop(first)
     published.append(4)
