@@ -86,7 +86,8 @@ def test_missing_password_is_refused(tmp_path: Path) -> None:
 
 def test_services(services: dict[str, Any]) -> None:
     assert set(services) == {"kafka", "elasticsearch", "es-init", "kibana", "setup", "worker",
-                             "api"}  # fmt: skip
+                             "feeds", "api"}  # fmt: skip
+    assert services["feeds"]["command"] == ["feeds", "run"]
 
 
 def test_health_checks(services: dict[str, Any]) -> None:
