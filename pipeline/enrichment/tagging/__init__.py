@@ -11,11 +11,20 @@ One Aho-Corasick pass over the folded text finds every term; NER entities add co
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.enrichment.tagging._match import CueIndex, Hit, Positions, fold
+from pipeline.enrichment.tagging._model import (
+    BUILTIN_MODEL,
+    MIGRATION,
+    LinearModel,
+    counts,
+    cue_features,
+    ngrams,
+)
 from pipeline.enrichment.tagging._rules import RulesFile, TaggingRulesError, load_rules
 from schemas import Entity, Evidence, TopicTag
 
@@ -27,6 +36,15 @@ class TagResult:
     migration_related: bool
     topics: list[TopicTag] = field(default_factory=list)
     relevance: float = 0.0  # summed cue weight; compared with a length-dependent threshold
+
+
+@dataclass(frozen=True)
+class _Scan:
+    relevance: float
+    needed: float  # relevance a text of this length needs to count as about migration
+    words: int
+    tag_weight: dict[str, float]
+    evidence: dict[str, list[Evidence]]
 
 
 @dataclass(frozen=True)
@@ -42,8 +60,9 @@ class _CompiledRule:
 class Tagger:
     """Built from validated rules; immutable and safe to share between threads."""
 
-    def __init__(self, rules: RulesFile) -> None:
+    def __init__(self, rules: RulesFile, model: LinearModel | None = None) -> None:
         self._settings = rules.settings
+        self._model = model
         self.taxonomy: dict[str, str] = {t.id: t.label for t in rules.taxonomy}
         self._lexicon_slot = {name: i for i, name in enumerate(rules.lexicons)}
         base = len(self._lexicon_slot)
@@ -93,9 +112,29 @@ class Tagger:
     def tag(
         self, *, title: str | None, body: str, language: str, entities: Sequence[Entity]
     ) -> TagResult:
-        """Tags for one article; ``entities`` (mentions with offsets into ``body``) may be empty."""
-        s = self._settings
+        """Tags for one article; ``entities`` (mentions with offsets into ``body``, or into the
+        title when a mention says ``field="title"``) may be empty."""
         title = title or ""
+        scan = self._scan(title, body, language, entities)
+        if self._model is None:
+            return self._by_rules(scan)
+        return self._by_model(title, body, scan)
+
+    def model_inputs(
+        self, *, title: str | None, body: str, language: str, entities: Sequence[Entity]
+    ) -> tuple[Counter[str], list[float]]:
+        """What the trained model reads (n-gram counts, rule-cue features): for training it."""
+        title = title or ""
+        scan = self._scan(title, body, language, entities)
+        cues = cue_features(relevance=scan.relevance, needed=scan.needed, words=scan.words,
+                            tag_weight=scan.tag_weight, tags=list(self.taxonomy))  # fmt: skip
+        return counts(ngrams(title), ngrams(body)), cues
+
+    def _scan(
+        self, title: str, body: str, language: str, entities: Sequence[Entity]
+    ) -> _Scan:
+        """Every rule cue that fires, summed per tag, with the evidence to show for it."""
+        s = self._settings
         offset = len(title) + 1 if title else 0
         text = f"{title}\n{body}" if title else body
         folded = fold(text)
@@ -111,7 +150,8 @@ class Tagger:
         for entity in entities:
             for slot in self._entity_slots.get(entity.label, ()):
                 for m in entity.mentions:
-                    context.add(slot, m.start + offset, m.end + offset)
+                    shift = 0 if getattr(m, "field", "body") == "title" else offset
+                    context.add(slot, m.start + shift, m.end + shift)
         context.freeze()
 
         per_term: dict[tuple[int, str], int] = {}
@@ -168,17 +208,48 @@ class Tagger:
                 )
 
         # A long article mentions migration in passing more often than a short one does.
-        extra = max(0, len(body.split()) + len(title.split()) - s.relevance_free_words)
+        words = len(body.split()) + len(title.split())
+        extra = max(0, words - s.relevance_free_words)
         needed = min(s.relevance_max, s.relevance_base + s.relevance_per_1000_words * extra / 1000)
-        if relevance < needed:
-            return TagResult(migration_related=False, relevance=relevance)
+        return _Scan(relevance, needed, words, tag_weight, evidence)
+
+    def _by_rules(self, scan: _Scan) -> TagResult:
+        if scan.relevance < scan.needed:
+            return TagResult(migration_related=False, relevance=scan.relevance)
         topics = [
-            TopicTag(id=tag, score=round(score, 3), evidence=evidence[tag])
-            for tag, weight in tag_weight.items()
-            if (score := 1.0 - math.exp(-weight)) >= s.tag_threshold
+            TopicTag(id=tag, score=round(score, 3), evidence=scan.evidence[tag])
+            for tag, weight in scan.tag_weight.items()
+            if (score := 1.0 - math.exp(-weight)) >= self._settings.tag_threshold
         ]
         topics.sort(key=lambda t: (-t.score, t.id))
-        return TagResult(migration_related=True, topics=topics, relevance=relevance)
+        return TagResult(migration_related=True, topics=topics, relevance=scan.relevance)
+
+    def _by_model(self, title: str, body: str, scan: _Scan) -> TagResult:
+        """The trained model decides; the evidence is the rule cues for the tag when any
+        fired, else the words that weighed most for it in this article."""
+        model = self._model
+        assert model is not None
+        title_grams, body_grams = ngrams(title), ngrams(body)
+        cues = cue_features(relevance=scan.relevance, needed=scan.needed, words=scan.words,
+                            tag_weight=scan.tag_weight, tags=model.cue_tags)  # fmt: skip
+        p = model.predict(title_grams, body_grams, cues)
+        if p.migration < model.thresholds[MIGRATION]:
+            return TagResult(migration_related=False, relevance=scan.relevance)
+        where = {g: ("title", s, e) for g, s, e in reversed(title_grams)}
+        for g, s, e in reversed(body_grams):
+            where.setdefault(g, ("body", s, e))
+        topics = []
+        for tag, prob in p.tags.items():
+            if prob < model.thresholds[tag]:
+                continue
+            evidence = scan.evidence.get(tag) or [
+                Evidence(cue=(title if field == "title" else body)[s:e], field=field,
+                         start=s, end=e)  # fmt: skip
+                for field, s, e in (where[g] for g in p.cues.get(tag, []) if g in where)
+            ]
+            topics.append(TopicTag(id=tag, score=round(prob, 3), evidence=evidence))
+        topics.sort(key=lambda t: (-t.score, t.id))
+        return TagResult(migration_related=True, topics=topics, relevance=scan.relevance)
 
     @staticmethod
     def _accepted(
@@ -192,7 +263,11 @@ class Tagger:
         return not any(context.near(v, start, end, w) for v in rule.veto)
 
 
-def load_tagger(path: Path | None = None) -> Tagger:
+def load_tagger(path: Path | None = None, *, model: bool = True) -> Tagger:
     """``None`` loads the packaged rules; a path loads a user's copy, or a file with
-    ``"extends": "builtin"`` layered on the packaged rules.  Raises ``TaggingRulesError``."""
-    return Tagger(load_rules(path))
+    ``"extends": "builtin"`` layered on the packaged rules.  Raises ``TaggingRulesError``.
+
+    ``model=False`` decides by the rules alone (cue weights against a length-dependent
+    threshold), as newsflow did before the trained model; the rules still give evidence."""
+    rules = load_rules(path)
+    return Tagger(rules, LinearModel.load(BUILTIN_MODEL) if model else None)

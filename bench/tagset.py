@@ -1,0 +1,63 @@
+"""The labelled topic-tag set: corpus articles by id (texts read from the shared corpora at
+run time, never stored here) and items written for the project (texts stored), one split rule.
+
+Rows carry ``id, language, migration_related, tags, hard_negative, split`` and, once
+loaded, ``title`` and ``text``.  See ``bench/data/quality/README.md`` for the labelling guide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data" / "quality"
+CORPORA = ROOT.parent.parent / "shared" / "corpora"  # /work/wt/<tree> -> /work/shared/corpora
+if not CORPORA.exists():
+    CORPORA = Path("/work/shared/corpora")
+CORPUS_FILES = {
+    "guardian-migration": "guardian-migration.jsonl",
+    "us-immigration-2020": "us-immigration-2020.jsonl",
+    "bbc-2005": "bbc-2005.jsonl",
+}
+SPLITS = ("train", "dev", "test")
+
+
+def split_of(item_id: str) -> str:
+    """The one split rule shared by every labelled set of the project (tags and entities)."""
+    bucket = int(hashlib.sha1(item_id.encode()).hexdigest(), 16) % 10
+    return "test" if bucket < 3 else ("dev" if bucket < 5 else "train")
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def corpus_texts(names: Iterable[str]) -> dict[str, tuple[str | None, str]]:
+    """id -> (title, body); the BBC files carry the title as the start of the body."""
+    out: dict[str, tuple[str | None, str]] = {}
+    for name in names:
+        for d in read_jsonl(CORPORA / CORPUS_FILES[name]):
+            out[d["id"]] = (d.get("title"), d["body"])
+    return out
+
+
+def load(splits: Iterable[str] = SPLITS) -> list[dict]:
+    """Labelled rows of the given splits, with their texts."""
+    wanted = set(splits)
+    rows = [r for p in sorted(DATA.glob("tags_*.jsonl")) for r in read_jsonl(p)]
+    for r in rows:
+        if r["split"] != split_of(r["id"]):
+            raise ValueError(f"{r['id']}: split {r['split']!r} disagrees with the split rule")
+    rows = [r for r in rows if r["split"] in wanted]
+    needed = {r["corpus"] for r in rows if "corpus" in r}
+    texts = corpus_texts(needed)
+    for r in rows:
+        if "corpus" in r:
+            r["title"], r["text"] = texts[r["id"]]
+    return rows

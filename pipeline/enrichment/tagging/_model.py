@@ -1,0 +1,127 @@
+"""The trained half of the tagger: a linear model over words, word pairs and the rules' cues.
+
+Rules alone over-fire on long articles that mention migration in passing and under-fire on
+topics described in words no lexicon lists; a linear model trained on labelled articles
+weighs both.  It stays readable: the words that push a tag up are the evidence shown to
+the analyst when no rule cue fired.  The model is a gzipped JSON file built by
+``python bench/train_tagger.py``; inference needs only numpy.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.enrichment.tagging._match import fold
+
+BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "data" / "tagging" / "model.json.gz"
+MODEL_FORMAT = "newsflow-tagging-model/1"
+MIGRATION = "migration_related"
+
+
+def ngrams(text: str) -> list[tuple[str, int, int]]:
+    """Words of three letters or more and adjacent word pairs, with offsets into ``text``.
+
+    Folding keeps offsets (see ``fold``), so an n-gram points at what the analyst reads."""
+    folded = fold(text)
+    words: list[tuple[str, int, int]] = []
+    pos = 0
+    for token in folded.split(" "):
+        if len(token) > 2 and not token.isdigit():
+            words.append((token, pos, pos + len(token)))
+        pos += len(token) + 1
+    pairs = [(f"{a}_{b}", s, e) for (a, s, _), (b, _, e) in zip(words, words[1:], strict=False)]
+    return words + pairs
+
+
+Grams = list[tuple[str, int, int]]
+
+
+def counts(title: Grams, body: Grams) -> Counter[str]:
+    """Bag of n-grams; the title counts twice because it says what the article is about."""
+    bag = Counter(g for g, _, _ in body)
+    for g, _, _ in title:
+        bag[g] += 2
+    return bag
+
+
+def cue_features(
+    *, relevance: float, needed: float, words: int, tag_weight: dict[str, float], tags: list[str]
+) -> list[float]:
+    """What the rules found, as numbers: overall cue weight, its density, and per-tag weight."""
+    return [
+        math.log1p(relevance),
+        relevance / (1.0 + words / 500.0),
+        float(relevance >= needed),
+        *(1.0 - math.exp(-tag_weight.get(t, 0.0)) for t in tags),
+    ]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    migration: float
+    tags: dict[str, float]
+    cues: dict[str, list[str]]  # tag -> n-grams that pushed it up, strongest first
+
+
+class LinearModel:
+    """Logistic outputs (``migration_related`` and one per tag) over tf-idf n-grams + cues."""
+
+    def __init__(self, data: dict) -> None:
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f'tagging model: "format" must be "{MODEL_FORMAT}"')
+        self.outputs: list[str] = data["outputs"]
+        self.tags: list[str] = [o for o in self.outputs if o != MIGRATION]
+        self.cue_tags: list[str] = data["cue_tags"]
+        self._names: list[str] = data["vocab"]
+        self.vocab = {g: i for i, g in enumerate(self._names)}
+        self._idf = np.asarray(data["idf"], dtype=np.float64)
+        self._coef = np.asarray(data["coef"], dtype=np.float64)  # outputs x (vocab + cues)
+        self._bias = np.asarray(data["intercept"], dtype=np.float64)
+        self._cue_scale = float(data.get("cue_scale", 1.0))
+        self.thresholds: dict[str, float] = data["thresholds"]
+
+    @classmethod
+    def load(cls, path: Path = BUILTIN_MODEL) -> LinearModel:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return cls(json.load(f))
+
+    def vector(self, bag: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and l2-normalised sublinear tf-idf values of the known n-grams."""
+        known = [(self.vocab[g], c) for g, c in bag.items() if g in self.vocab]
+        if not known:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        idx = np.fromiter((i for i, _ in known), dtype=np.int64, count=len(known))
+        tf = np.fromiter((1.0 + math.log(c) for _, c in known), dtype=np.float64, count=len(known))
+        values = tf * self._idf[idx]
+        return idx, values / (np.linalg.norm(values) or 1.0)
+
+    def predict(self, title: Grams, body: Grams, cues: list[float]) -> Prediction:
+        idx, values = self.vector(counts(title, body))
+        n = len(self.vocab)
+        extra = np.asarray(cues, dtype=np.float64) * self._cue_scale
+        logits = self._coef[:, idx] @ values + self._coef[:, n:] @ extra + self._bias
+        probs = 1.0 / (1.0 + np.exp(-logits))
+        by_output = dict(zip(self.outputs, probs.tolist(), strict=True))
+        contrib = self._coef[:, idx] * values  # outputs x present n-grams
+        return Prediction(
+            migration=by_output[MIGRATION],
+            tags={t: by_output[t] for t in self.tags},
+            cues=self._top_ngrams(idx, contrib),
+        )
+
+    def _top_ngrams(self, idx: np.ndarray, contrib: np.ndarray) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        if not len(idx):
+            return out
+        for row, output in enumerate(self.outputs):
+            if output != MIGRATION:
+                order = np.argsort(-contrib[row])[:5]
+                out[output] = [self._names[idx[j]] for j in order if contrib[row, j] > 0]
+        return out
