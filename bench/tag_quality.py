@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import tagset  # noqa: E402
+
 from pipeline.enrichment.tagging import load_tagger  # noqa: E402
 
 # What a newsroom search box would use: any of these words makes an article "about migration".
@@ -102,8 +103,8 @@ def _corpora(systems: dict[str, System]) -> None:
     texts = tagset.read_jsonl
     guardian = [dict(d, text=d["body"], language="en")
                 for d in texts(tagset.CORPORA / "guardian-migration.jsonl")]  # fmt: skip
-    bbc = [dict(d, text=d["body"], language="en")
-           for d in texts(tagset.CORPORA / "bbc-2005.jsonl") if d["category"] != "politics"]  # fmt: skip
+    bbc = [dict(d, text=d["body"], language="en") for d in texts(tagset.CORPORA / "bbc-2005.jsonl")
+           if d["category"] != "politics"]  # fmt: skip
     print(f"corpora: guardian-migration n={len(guardian)} (target >= 0.98 tagged), "
           f"bbc-2005 outside politics n={len(bbc)} (target <= 0.005)")  # fmt: skip
     for name, system in systems.items():

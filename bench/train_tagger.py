@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 import scipy.sparse as sparse  # noqa: E402
+import tagset  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
-import tagset  # noqa: E402
 from pipeline.enrichment.tagging import load_tagger  # noqa: E402
 from pipeline.enrichment.tagging._model import BUILTIN_MODEL, MIGRATION, MODEL_FORMAT  # noqa: E402
 
@@ -98,7 +98,7 @@ def main() -> int:
     outputs = [MIGRATION, *tags]
     labels = np.array([[r["migration_related"], *(t in r["tags"] for t in tags)] for r in rows])
     coef, bias = [], []
-    for k, output in enumerate(outputs):
+    for k in range(len(outputs)):
         w, b = _fit(x, labels, k)
         coef.append(w)
         bias.append(b)

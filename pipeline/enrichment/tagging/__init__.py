@@ -225,29 +225,36 @@ class Tagger:
         return TagResult(migration_related=True, topics=topics, relevance=scan.relevance)
 
     def _by_model(self, title: str, body: str, scan: _Scan) -> TagResult:
-        """The trained model decides; the evidence is the rule cues for the tag when any
-        fired, else the words that weighed most for it in this article."""
+        """The trained model decides for articles; in a short item (a snippet, an alert
+        text: no more than ``relevance_free_words``) it has too little to read, and a rule
+        cue that fires there is taken as it is, which also lets a user's rules take effect.
+        The evidence is the rule cues for the tag when any fired, else the words that
+        weighed most for it in this article."""
         model = self._model
         assert model is not None
         title_grams, body_grams = ngrams(title), ngrams(body)
         cues = cue_features(relevance=scan.relevance, needed=scan.needed, words=scan.words,
                             tag_weight=scan.tag_weight, tags=model.cue_tags)  # fmt: skip
         p = model.predict(title_grams, body_grams, cues)
-        if p.migration < model.thresholds[MIGRATION]:
+        short = scan.words <= self._settings.relevance_free_words
+        by_rules = self._by_rules(scan) if short else None
+        related_by_rules = by_rules is not None and by_rules.migration_related
+        if p.migration < model.thresholds[MIGRATION] and not related_by_rules:
             return TagResult(migration_related=False, relevance=scan.relevance)
         where = {g: ("title", s, e) for g, s, e in reversed(title_grams)}
         for g, s, e in reversed(body_grams):
             where.setdefault(g, ("body", s, e))
+        scores = {t: prob for t, prob in p.tags.items() if prob >= model.thresholds[t]}
+        for topic in by_rules.topics if by_rules else []:
+            scores[topic.id] = max(scores.get(topic.id, 0.0), topic.score)
         topics = []
-        for tag, prob in p.tags.items():
-            if prob < model.thresholds[tag]:
-                continue
+        for tag, score in scores.items():
             evidence = scan.evidence.get(tag) or [
                 Evidence(cue=(title if field == "title" else body)[s:e], field=field,
                          start=s, end=e)  # fmt: skip
                 for field, s, e in (where[g] for g in p.cues.get(tag, []) if g in where)
             ]
-            topics.append(TopicTag(id=tag, score=round(prob, 3), evidence=evidence))
+            topics.append(TopicTag(id=tag, score=round(score, 3), evidence=evidence))
         topics.sort(key=lambda t: (-t.score, t.id))
         return TagResult(migration_related=True, topics=topics, relevance=scan.relevance)
 
