@@ -290,9 +290,11 @@ def test_missing_rules_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 
-def test_the_sample_article_is_a_border_story_with_anti_migrant_protests(tagger: Tagger) -> None:
+def test_the_sample_article_is_a_border_story_with_anti_migrant_protests() -> None:
+    """The rules' cues for both stories of the sample (the trained model on the same text:
+    test_tagging_model.py)."""
     body = SAMPLE_ARTICLE.read_text(encoding="utf-8")
-    result = _tag(tagger, body)
+    result = _tag(load_tagger(model=False), body)
     assert result.migration_related
     topics = {t.id: t for t in result.topics}
     assert {"border_crossing", "anti_immigrant_protest_xenophobia"} <= set(topics)

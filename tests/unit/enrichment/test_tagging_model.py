@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.enrichment.tagging import Tagger, load_tagger
 from pipeline.enrichment.tagging._model import BUILTIN_MODEL, MIGRATION, LinearModel, ngrams
-from tests.support import ROOT
+from tests.support import ROOT, SAMPLE_ARTICLE
 
 # Invented: an election story of ~400 words with one sentence about immigration.
 PASSING_MENTION = (
@@ -65,6 +65,18 @@ def test_the_rules_alone_took_the_passing_mention_for_migration() -> None:
     result = rules.tag(title="Governor makes final pitch to voters", body=PASSING_MENTION,
                        language="en", entities=[])  # fmt: skip
     assert result.migration_related
+
+
+def test_the_sample_article_is_about_anti_migrant_protests(tagger: Tagger) -> None:
+    body = SAMPLE_ARTICLE.read_text(encoding="utf-8")
+    result = tagger.tag(title=None, body=body, language="en", entities=[])
+    assert result.migration_related
+    topics = {t.id: t for t in result.topics}
+    assert "anti_immigrant_protest_xenophobia" in topics
+    for topic in result.topics:
+        assert topic.evidence
+        for e in topic.evidence:
+            assert body[e.start : e.end].lower() == e.cue.lower()
 
 
 def test_ngrams_point_at_the_text() -> None:
