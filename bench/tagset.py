@@ -14,9 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "quality"
-CORPORA = ROOT.parent.parent / "shared" / "corpora"  # /work/wt/<tree> -> /work/shared/corpora
-if not CORPORA.exists():
-    CORPORA = Path("/work/shared/corpora")
+# Beside the main tree (/work/main -> /work/shared) or two levels up from a worktree.
+_PLACES = [p / "shared" / "corpora" for p in (ROOT.parent, ROOT.parent.parent)]
+CORPORA = next((p for p in _PLACES if p.is_dir()), _PLACES[0])
 CORPUS_FILES = {
     "guardian-migration": "guardian-migration.jsonl",
     "us-immigration-2020": "us-immigration-2020.jsonl",
