@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pipeline.enrichment.tagging._match import CueIndex, Hit, Positions, fold
 from pipeline.enrichment.tagging._model import (
@@ -241,7 +242,8 @@ class Tagger:
         related_by_rules = by_rules is not None and by_rules.migration_related
         if p.migration < model.thresholds[MIGRATION] and not related_by_rules:
             return TagResult(migration_related=False, relevance=scan.relevance)
-        where = {g: ("title", s, e) for g, s, e in reversed(title_grams)}
+        where: dict[str, tuple[Literal["title", "body"], int, int]] = {
+            g: ("title", s, e) for g, s, e in reversed(title_grams)}
         for g, s, e in reversed(body_grams):
             where.setdefault(g, ("body", s, e))
         scores = {t: prob for t, prob in p.tags.items() if prob >= model.thresholds[t]}
