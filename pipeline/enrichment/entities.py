@@ -278,10 +278,10 @@ def _strip_lowercase(
         return start, end, False
     first = next((i for i, w in enumerate(words) if w.group()[0].isupper()), None)
     if first is None:
-        last = words[-1]
-        if gaz.demonym(last.group(), language=language) is None:
+        final = words[-1]
+        if gaz.demonym(final.group(), language=language) is None:
             return start, end, False
-        return start + last.start(), end, False
+        return start + final.start(), end, False
     last_dropped = fold(words[first - 1].group().strip(".,"))
     if last_dropped in _LINKING_WORDS:
         return start, end, False  # "ministro del Interior": a fragment, dropped later

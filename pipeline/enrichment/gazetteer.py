@@ -252,7 +252,7 @@ class Gazetteer:
         Tarapacá, Andalucía, Lombardia).  A region is located at a city of the same name in
         its country when there is one, else at the country's point: the map is then only
         right to the country, which is what the ``countries`` facet needs."""
-        import pycountry  # type: ignore[import-untyped]
+        import pycountry
 
         by_name: dict[tuple[str, str], dict] = {}
         for c in cities.values():
@@ -267,13 +267,13 @@ class Gazetteer:
             if sub.parent_code is not None or cc == "US" or cc not in countries:
                 continue
             for name in _subdivision_names(sub.name):
-                key = fold(name)
-                if len(key) < 4 or key in self._common or key in _DIRECTION_WORDS:
+                folded = fold(name)
+                if len(folded) < 4 or folded in self._common or folded in _DIRECTION_WORDS:
                     continue
-                known = self._places.get(key, ())
+                known = self._places.get(folded, ())
                 if any(p.kind in ("country", "admin1", "region") for p in known):
                     continue
-                point = by_name.get((cc, key))
+                point = by_name.get((cc, folded))
                 country = countries[cc]
                 candidate = GeoCandidate(
                     name=name, kind="region",
@@ -389,7 +389,7 @@ def _subdivision_names(name: str) -> list[str]:
     """pycountry writes bilingual names as "Illes Balears / Islas Baleares" and local
     forms in brackets, "Bruxelles-Capitale [Brussels]"; each part is a name."""
     parts = [p.strip() for p in re.split(r"\s*/\s*|\s*\[|\]\s*", name) if p.strip()]
-    names = []
+    names: list[str] = []
     for part in parts:
         head, comma, tail = part.partition(", ")
         if comma and tail.split()[-1].islower():  # "Madrid, Comunidad de"

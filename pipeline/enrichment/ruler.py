@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-import ahocorasick  # type: ignore[import-not-found]
+import ahocorasick
 
 from pipeline.enrichment.gazetteer import Gazetteer, fold, get_gazetteer
 from pipeline.enrichment.lexicon import Lexicon, get_lexicon
