@@ -23,10 +23,10 @@ from pydantic import ValidationError
 
 from pipeline.core.settings import Settings
 from pipeline.enrichment.entities import article_text, keyword_fields, refine_entities
-from pipeline.enrichment.gazetteer import get_gazetteer
 from pipeline.enrichment.geo import resolve_places
 from pipeline.enrichment.language import UNDETERMINED, detect_language
 from pipeline.enrichment.nlp import Ner, RawSpan
+from pipeline.enrichment.ruler import get_ruler
 from pipeline.enrichment.tagging import load_tagger
 from pipeline.ingest.ids import article_id as derive_id
 from schemas import EnrichedArticle, Entity, RawArticle
@@ -122,7 +122,7 @@ class Enricher:
         gave one instead of what was detected (detection runs either way)."""
         self._ner = Ner({"en": model_en, "es": model_es}, batch_size=batch_size)
         self._tagger = load_tagger()
-        get_gazetteer()  # built once per process, here rather than in the first batch
+        get_ruler()  # gazetteer, lexicon and ruler: once per process, not in the first batch
         self._prefer_publisher_language = prefer_publisher_language
 
     @classmethod
