@@ -42,7 +42,7 @@ def test_sample_towns_resolve_in_chile(sample_places: dict[str, Place]) -> None:
 
 def test_sample_countries(sample_places: dict[str, Place]) -> None:
     assert sample_places["Bolivia"].country_code == "BO"
-    assert sample_places["Bolivia"].count == 5  # all five, "Chile–Bolivia" too (the ruler)
+    assert sample_places["Bolivia"].count == 4
     assert sample_places["Chile"].country_code == "CL"
 
 
