@@ -1,6 +1,8 @@
-"""Every enrichment-quality figure in one run: NER F1 on CoNLL (bare spaCy vs newsflow),
-migration tagging on the corpora and on the invented snippets, and topic tags on the labelled
-test split (``bench/tag_quality.py``: newsflow beside the rules alone and bare keywords).
+"""Every enrichment-quality figure in one run: entity F1 on the project's gold spans (test
+split, English and Spanish, bare spaCy beside newsflow), NER F1 on CoNLL (bare spaCy vs
+newsflow), migration tagging on the corpora and on the invented snippets, and topic tags on
+the labelled test split (``bench/tag_quality.py``: newsflow beside the rules alone and bare
+keywords).
 
     python bench/quality.py
 """
@@ -22,7 +24,7 @@ def _topic_tags() -> int:
 
 def main() -> int:
     failed = 0
-    for script in ("ner_eval.py", "tag_eval.py"):
+    for script in ("entity_eval.py", "ner_eval.py", "tag_eval.py"):
         print(f"\n=== {script} ===", flush=True)
         failed |= subprocess.call([sys.executable, str(HERE / script)])
     failed |= _topic_tags()

@@ -89,12 +89,15 @@ class RawArticle(BaseModel):
 
 
 class Mention(BaseModel):
-    """Character offsets of one mention in ``EnrichedArticle.text``."""
+    """Character offsets of one mention in the article's ``title`` or ``body``."""
 
     model_config = ConfigDict(frozen=True)
 
     start: int = Field(ge=0)
     end: int = Field(ge=0)
+    field: Literal["title", "body"] = Field(
+        default="body", description="Which text the offsets point into."
+    )
 
 
 class Entity(BaseModel):
@@ -168,6 +171,11 @@ class EnrichedArticle(BaseModel):
     orgs: list[str] = Field(default_factory=list, json_schema_extra=_KEYWORD)
     places: list[str] = Field(default_factory=list, json_schema_extra=_KEYWORD)
     nationalities: list[str] = Field(default_factory=list, json_schema_extra=_KEYWORD)
+    groups: list[str] = Field(
+        default_factory=list,
+        json_schema_extra=_KEYWORD,
+        description="Political parties, religions and other groups that are not nationalities.",
+    )
     geo: list[Place] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list, json_schema_extra=_KEYWORD)
 

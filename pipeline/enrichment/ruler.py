@@ -1,0 +1,130 @@
+"""Known names found in running text: the pipeline's ``EntityRuler``.
+
+The model misses or cuts names it has not seen ("Salvamento Marítimo" becomes a person
+called Salvamento, "Tarapacá" nothing); the gazetteer and the lexicon know them.  spaCy's
+own ``EntityRuler`` would need every pattern tokenised at start-up (tens of thousands of
+names, seconds per process) and a second pass over the tokens; one Aho-Corasick pass over
+the folded characters finds the same matches in well under a millisecond per article.
+
+What is searched: organisation, party and people names of two or more words or in
+capitals (lexicon), names of countries and first-level regions (gazetteer).  A match must
+be whole words and start with a capital; a place name right next to another capitalised
+word is part of a longer name ("Chad Wolf", "Mexico City", "Latin America") and is left
+to the model.  Matches win over the model's spans they cover (like ``overwrite_ents``);
+a model span that covers a match ("University of Texas") is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import ahocorasick
+
+from pipeline.enrichment.gazetteer import Gazetteer, fold, get_gazetteer
+from pipeline.enrichment.lexicon import Lexicon, get_lexicon
+
+RulerSpan = tuple[int, int, str]  # start, end, label (spaCy's scheme)
+
+_WORD_BEFORE = re.compile(r"([^\W\d_][\w'’.-]*)[ ]$")
+_WORD_AFTER = re.compile(r"[ ]([^\W\d_][\w'’-]*)")
+
+
+class Ruler:
+    """Finds known names in a text; build once per process (``get_ruler``)."""
+
+    def __init__(self, gaz: Gazetteer, lexicon: Lexicon) -> None:
+        self._automaton = ahocorasick.Automaton()
+        self._stop = gaz.is_common_word
+        entries: dict[str, list[tuple[str, str, bool]]] = {}
+        for name, known, exact in lexicon.patterns():
+            key = fold(name)
+            if " " not in key and not exact and known.label == "ORG" and (
+                gaz.is_common_word(name) or gaz.places(name) or key in lexicon.given_names
+            ):
+                continue  # "Fox", "Guardian": only relabelled where the model found them
+            entries.setdefault(key, []).append((name, known.label, exact))
+        for name in gaz.region_names:
+            key = fold(name)
+            single = " " not in key
+            if len(key) < 4 or (single and key in lexicon.given_names) or gaz.is_common_word(name):
+                continue
+            if not gaz.is_label_place(name) or key in entries:
+                continue
+            exact = len(name) <= 5 and name.replace(".", "").isupper()
+            entries.setdefault(key, []).append((name, "GPE", exact))
+        for key, values in entries.items():
+            self._automaton.add_word(key, values)
+        self._automaton.make_automaton()
+
+    def find(self, text: str) -> list[RulerSpan]:
+        """Non-overlapping matches, leftmost-longest, in text order."""
+        folded = _fold_same_length(text)
+        found: list[RulerSpan] = []
+        for end_index, values in self._automaton.iter(folded):
+            end = end_index + 1
+            for name, label, exact in values:
+                start = end - len(fold(name))
+                if self._accept(text, start, end, name, label, exact):
+                    found.append((start, end, label))
+                    break
+        found.sort(key=lambda s: (s[0], -s[1]))
+        kept: list[RulerSpan] = []
+        for span in found:
+            if kept and span[0] < kept[-1][1]:
+                continue
+            kept.append(span)
+        return kept
+
+    def _accept(self, text: str, start: int, end: int, name: str, label: str, exact: bool) -> bool:
+        if start < 0 or not text[start].isupper():
+            return False
+        if (start and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
+            return False
+        if exact and text[start:end] != name:
+            return False
+        if label == "GPE":
+            before = _WORD_BEFORE.search(text, max(0, start - 40), start)
+            if before and before.group(1)[0].isupper() and not self._stop(before.group(1)):
+                return False  # "Latin America", "New Mexico" spelt otherwise
+            after = _WORD_AFTER.match(text, end)
+            if after and after.group(1)[0].isupper() and not self._stop(after.group(1)):
+                return False  # "Mexico City", "Chad Wolf"
+        return True
+
+
+def merge(model: Sequence[tuple[int, int, str]], ruled: Sequence[RulerSpan]) -> list[RulerSpan]:
+    """The model's spans with the ruler's matches laid over them: a match replaces every
+    span it overlaps ("La Guardia Costera" → "Guardia Costera italiana"), except a span
+    that contains it ("University of Texas" keeps "Texas" inside)."""
+    if not ruled:
+        return list(model)
+    taken = [
+        r for r in ruled
+        if not any(m[0] <= r[0] and r[1] <= m[1] and (m[0], m[1]) != r[:2] for m in model)
+    ]  # fmt: skip
+    out: list[RulerSpan] = [
+        tuple(m)  # type: ignore[misc]
+        for m in model
+        if not any(t[0] < m[1] and m[0] < t[1] for t in taken)
+    ]
+    out.extend(taken)
+    return sorted(out)
+
+
+def _fold_same_length(text: str) -> str:
+    """``fold`` one character at a time, so offsets in the result are offsets in ``text``."""
+    if text.isascii():
+        return text.lower()
+    table = {ord(c): (fold(c)[:1] or c) for c in set(text) if not c.isascii()}
+    folded = text.translate(table).lower()
+    if len(folded) != len(text):  # a character whose lowercase is longer ("İ")
+        folded = "".join((c.lower() if len(c.lower()) == 1 else c) for c in text.translate(table))
+    return folded
+
+
+@lru_cache(maxsize=1)
+def get_ruler() -> Ruler:
+    """The process's ruler, built on first use (after the gazetteer and the lexicon)."""
+    return Ruler(get_gazetteer(), get_lexicon())
