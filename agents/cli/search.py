@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from pipeline.alerts.rules import LANGUAGES
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import get_settings
 from pipeline.index.search import (
@@ -89,9 +90,10 @@ def search_command(
     query: Annotated[
         str,
         typer.Argument(
-            help=f"Lucene query-string, as in alert rules and Kibana; bare terms search title "
-            f"and body and are combined with {DEFAULT_OPERATOR}; field:value reaches any field "
-            "(places:Iquique, tags:detention). '*' matches everything."
+            help=f"Lucene query string (or KQL with --language kql), as in alert rules and "
+            f"Kibana; bare terms search title and body and are combined with "
+            f"{DEFAULT_OPERATOR}; field:value reaches any field (places:Iquique, "
+            "tags:detention). '*' matches everything."
         ),
     ] = "*",
     tag: Annotated[
@@ -106,8 +108,9 @@ def search_command(
     org: Annotated[
         list[str] | None, typer.Option("--org", help="Organisation (repeat = OR).")
     ] = None,
-    language: Annotated[
-        list[str] | None, typer.Option("--language", help="ISO 639-1 code.")
+    lang: Annotated[
+        list[str] | None,
+        typer.Option("--lang", help="Article language, ISO 639-1 code (repeat = OR)."),
     ] = None,
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Publisher (repeat = OR).")
@@ -126,15 +129,26 @@ def search_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print results and facets as JSON.")
     ] = False,
+    query_language: Annotated[
+        str,
+        typer.Option("--language", help="Query language: lucene, or kql (Kibana's default)."),
+    ] = "lucene",
 ) -> None:
     """Search indexed articles, with highlighted snippets and facet counts."""
+    if query_language not in LANGUAGES:
+        _fail(
+            f"--language is the query language (lucene or kql), not {query_language!r}; "
+            f"filter articles by language with --lang {query_language}",
+            2,
+        )
     request = SearchRequest(
         query=query,
+        query_language=query_language,  # type: ignore[arg-type]
         tags=tag or [],
         places=place or [],
         persons=person or [],
         orgs=org or [],
-        languages=language or [],
+        languages=lang or [],
         sources=source or [],
         since=_time(since, "--since"),
         until=_time(until, "--until"),

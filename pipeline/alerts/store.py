@@ -145,7 +145,7 @@ class RuleStore:
             RuleSyntaxError: the query cannot run as in Elasticsearch.
             RuleStoreError: Kafka did not take the write.
         """
-        parse_rule(rule.query)
+        parse_rule(rule.query, language=rule.language)
         old = self.load_rules().get(rule.id)
         stamp = now or datetime.now(UTC)
         update: dict[str, Any] = {"created_at": stamp, "updated_at": stamp}
@@ -161,9 +161,24 @@ class RuleStore:
         rule = self.get_rule(rule_id)
         if rule.enabled == enabled:
             return rule
-        changed = rule.model_copy(update={"enabled": enabled, "updated_at": datetime.now(UTC)})
+        update: dict[str, Any] = {"enabled": enabled, "updated_at": datetime.now(UTC)}
+        if enabled:
+            update["disabled_reason"] = None
+        changed = rule.model_copy(update=update)
         self._mirror(changed, self._send(rule_id, encode_rule(changed)))
         return changed
+
+    def save_disabled(self, rule: AlertRule) -> AlertRule:
+        """Write a rule a worker switched off (``enabled`` false, ``disabled_reason`` set).
+
+        The worker's copy is the latest version it has read, so it is written as is,
+        without reading the topic back.  Several workers may switch the same rule off at
+        once: each writes the same decision, and the last one read wins everywhere.
+        """
+        if rule.enabled or not rule.disabled_reason:
+            raise ValueError(f"rule {rule.id!r} is not a disabled rule with a reason")
+        self._mirror(rule, self._send(rule.id, encode_rule(rule)))
+        return rule
 
     def delete_rule(self, rule_id: str) -> bool:
         """Write a tombstone; returns whether the rule existed (a tombstone is sent anyway,
