@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
-from pipeline.alerts.rules import LANGUAGES, RuleSyntaxError, parse_rule
+from pipeline.alerts.rules import Language, RuleSyntaxError, is_language, parse_rule
 from pipeline.alerts.rules.limits import MAX_CLAUSES, MAX_DEPTH, MAX_RULE_LENGTH, MAX_WILDCARDS
 from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_id_from_name
 from pipeline.core.es_client import es_client
@@ -74,9 +74,10 @@ def _channel_summary(rule: AlertRule) -> str:
     return "\n".join(parts) or "-"
 
 
-def _check_language(language: str) -> None:
-    if language not in LANGUAGES:
-        _fail(f"invalid --language {language!r}: use lucene or kql")
+def _language(value: str) -> Language:
+    if not is_language(value):
+        _fail(f"invalid --language {value!r}: use lucene or kql")
+    return value
 
 
 def _state(rule: AlertRule) -> str:
@@ -121,9 +122,9 @@ def add_command(
         _fail("--secret signs a webhook: give --webhook too")
     if not _is_mode(mode):
         _fail(f"invalid --mode {mode!r}: use instant, hourly or daily")
-    _check_language(language)
+    query_language = _language(language)
     try:
-        parse_rule(query, language=language)  # type: ignore[arg-type]
+        parse_rule(query, language=query_language)
     except RuleSyntaxError as e:
         _fail(f"invalid query: {e}")
     channels: list[Any] = []
@@ -139,7 +140,7 @@ def add_command(
             id=rule_id or rule_id_from_name(name),
             name=name,
             query=query,
-            language=language,  # type: ignore[arg-type]
+            language=query_language,
             enabled=not disabled,
             channels=channels,
             mode=mode,
@@ -261,20 +262,20 @@ def test_command(
     ] = "lucene",
 ) -> None:
     """Backtest: what a rule (or query) would have matched in the last days."""
-    _check_language(language)
+    given_language = _language(language)
     settings = get_settings()
     rule: AlertRule | None = None
     if _RULE_ID.match(query_or_id):  # could be an id: a stored rule wins over the query
         with _store() as store:
             rule = store.load_rules().get(query_or_id)
     query = rule.query if rule is not None else query_or_id
-    language = rule.language if rule is not None else language
+    query_language = rule.language if rule is not None else given_language
     label = f"rule {rule.id}" if rule is not None else "query"
     client = es_client(settings, max_retries=1, request_timeout=15.0)
     try:
         result = backtest(
             client, settings.index.articles, query,
-            language=language, days=days, size=limit,  # type: ignore[arg-type]
+            language=query_language, days=days, size=limit,
         )
     except RuleSyntaxError as e:
         _fail(f"invalid query: {e}")

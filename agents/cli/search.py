@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pipeline.alerts.rules import LANGUAGES
+from pipeline.alerts.rules import is_language
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import get_settings
 from pipeline.index.search import (
@@ -29,7 +29,7 @@ from pipeline.index.search import (
 _MARK = re.compile(f"{re.escape(HIGHLIGHT_PRE)}(.*?){re.escape(HIGHLIGHT_POST)}", re.DOTALL)
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
@@ -135,7 +135,7 @@ def search_command(
     ] = "lucene",
 ) -> None:
     """Search indexed articles, with highlighted snippets and facet counts."""
-    if query_language not in LANGUAGES:
+    if not is_language(query_language):
         _fail(
             f"--language is the query language (lucene or kql), not {query_language!r}; "
             f"filter articles by language with --lang {query_language}",
@@ -143,7 +143,7 @@ def search_command(
         )
     request = SearchRequest(
         query=query,
-        query_language=query_language,  # type: ignore[arg-type]
+        query_language=query_language,
         tags=tag or [],
         places=place or [],
         persons=person or [],
@@ -162,10 +162,8 @@ def search_command(
         result = run_search(client, settings.index.articles, request)
     except (QueryError, ClusterUnavailable) as e:
         _fail(str(e), 2)
-        return
     except SearchError as e:
         _fail(str(e), 1)
-        return
     finally:
         client.close()
     if as_json:

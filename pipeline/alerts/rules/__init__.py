@@ -12,7 +12,7 @@ from pipeline.alerts.rules.errors import RuleSyntaxError
 from pipeline.alerts.rules.es import es_query
 from pipeline.alerts.rules.kql import kql_to_lucene
 from pipeline.alerts.rules.matcher import Matcher, MatchResult, naive_match
-from pipeline.alerts.rules.parser import LANGUAGES, Language, parse_rule
+from pipeline.alerts.rules.parser import LANGUAGES, Language, is_language, parse_rule
 from pipeline.alerts.rules.query import Query
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "RuleSyntaxError",
     "analyze",
     "es_query",
+    "is_language",
     "kql_to_lucene",
     "naive_match",
     "parse_rule",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard
 
 from luqum import tree as lt
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
@@ -57,6 +57,11 @@ from pipeline.alerts.rules.wildcard import GlobPattern
 
 Language = Literal["lucene", "kql"]
 LANGUAGES: Final = ("lucene", "kql")
+
+
+def is_language(value: str) -> TypeGuard[Language]:
+    """Whether ``value`` names a query language rules may be written in."""
+    return value in LANGUAGES
 
 _RESERVED: Final = frozenset('!/<>={}[]~^":')
 _LUQUM_AT = re.compile(r"at position (\d+)")
