@@ -8,8 +8,10 @@ construction (``pipeline.alerts.rules.limits``), and on top of that every rule h
 second run from scratch rules out a pause that was not the rule's doing), the rule is
 stopped, does not fire, and is switched off with the reason recorded on the rule,
 where ``newsflow alerts show`` and the API show it (``alerts enable`` clears it).  The
-switch-off is written to the rules topic, so every worker drops the rule; two workers
-writing it is harmless.
+switch-off is written to the rules topic, so every worker drops the rule; it lands on the
+rule's current version and only if that is still the measured query and still on
+(``RuleStore.save_disabled``), so a second worker, or a rule edited meanwhile, is left
+as it is.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def match_with_budget(
 
 
 def save_disabled(store: RuleStore, rules: Iterable[AlertRule]) -> list[str]:
-    """Write rules switched off to the rules topic; returns the ids that could not be.
+    """Record rules switched off on the rules topic; returns the ids whose write failed.
 
     Blocking I/O: run it off the event loop.  A failure is logged; the rule stays off
     in this worker, and the next worker to meet the article switches it off too.

@@ -168,17 +168,33 @@ class RuleStore:
         self._mirror(changed, self._send(rule_id, encode_rule(changed)))
         return changed
 
-    def save_disabled(self, rule: AlertRule) -> AlertRule:
-        """Write a rule a worker switched off (``enabled`` false, ``disabled_reason`` set).
+    def save_disabled(self, rule: AlertRule) -> AlertRule | None:
+        """Record that a worker switched ``rule`` off (``enabled`` false, a reason set).
 
-        The worker's copy is the latest version it has read, so it is written as is,
-        without reading the topic back.  Several workers may switch the same rule off at
-        once: each writes the same decision, and the last one read wins everywhere.
+        The switch-off is written onto the rule's current version, and only if that is
+        still the query the worker measured and still on: a rule edited or switched off
+        meanwhile (by a person, or by another worker) is left alone, so an edit is never
+        overwritten by a stale copy and several workers write the decision once or a few
+        times, with the same effect.  Returns what was written, or None.
+
+        Raises:
+            RuleStoreError: Kafka or Elasticsearch did not take the write.
         """
         if rule.enabled or not rule.disabled_reason:
             raise ValueError(f"rule {rule.id!r} is not a disabled rule with a reason")
-        self._mirror(rule, self._send(rule.id, encode_rule(rule)))
-        return rule
+        current = self.load_rules().get(rule.id)
+        if (
+            current is None
+            or not current.enabled
+            or (current.query, current.language) != (rule.query, rule.language)
+        ):
+            return None
+        off = current.model_copy(update={
+            "enabled": False, "disabled_reason": rule.disabled_reason,
+            "updated_at": datetime.now(UTC),
+        })  # fmt: skip
+        self._mirror(off, self._send(rule.id, encode_rule(off)))
+        return off
 
     def delete_rule(self, rule_id: str) -> bool:
         """Write a tombstone; returns whether the rule existed (a tombstone is sent anyway,
