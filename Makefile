@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-unit test-reliability lint stack-up stack-down clean
+.PHONY: install node-deps demo test test-unit test-reliability lint stack-up stack-down clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Test-only: Kibana's own KQL translation (npm), which the KQL parity test runs under node.
+KQL_HARNESS := tests/integration/alerts/kibana_kql
+$(KQL_HARNESS)/node_modules/.installed: $(KQL_HARNESS)/package-lock.json
+	npm ci --prefix $(KQL_HARNESS) --no-audit --no-fund
+	touch $@
+
+node-deps: $(KQL_HARNESS)/node_modules/.installed
+
 stack-up: install
 	$(BIN)/newsflow stack up
 
@@ -25,7 +33,7 @@ stack-down:
 	$(BIN)/newsflow stack down
 
 # Starts the stack only if it is not running, and stops it afterwards only if it started it.
-test: install
+test: install node-deps
 	@started=0; \
 	if ! $(BIN)/newsflow stack status >/dev/null 2>&1; then \
 	  $(BIN)/newsflow stack up || exit 1; started=1; fi; \

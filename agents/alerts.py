@@ -20,6 +20,7 @@ from faust.types import EventT, StreamT, TopicT
 from pydantic import ValidationError
 
 from agents.app import alerts_topic, app, batches, enriched_topic, send_all, services, settings
+from pipeline.alerts.budget import match_with_budget, save_disabled
 from pipeline.alerts.follower import Records, follow_rules
 from pipeline.alerts.rulebook import alerts_for
 from pipeline.core.retry import until_done
@@ -32,12 +33,10 @@ _rules_ready = asyncio.Event()
 
 def _apply(records: Records) -> None:
     rule_book = services().rule_book
-    for key, value in records:
-        skipped = rule_book.apply(key, value)
-        if skipped:
-            # Every worker reads every record, so a dead letter here would be written
-            # once per worker; the rules store validates rules before writing them.
-            log.warning("rules topic: record skipped: %s", skipped)
+    for skipped in rule_book.apply_all(records):
+        # Every worker reads every record, so a dead letter here would be written
+        # once per worker; the rules store validates rules before writing them.
+        log.warning("rules topic: record skipped: %s", skipped)
     log.info("rules: %d record(s) applied, %d rule(s) known", len(records), len(rule_book))
 
 
@@ -92,13 +91,19 @@ async def match_batch(events: list[EventT]) -> int:
         return 0  # parsing and analysing the articles was a fifth of a worker's own CPU
     now = datetime.now(UTC)
     outputs: list[tuple[TopicT, bytes | None, bytes]] = []
+    disabled: list[AlertRule] = []
     for event in events:
         try:
             article = EnrichedArticle.model_validate_json(event.message.value or b"")
         except ValidationError:
             continue  # the index agent dead-letters it; one dead letter per message
-        for alert in alerts_for(rule_book.match(article), article, matched_at=now):
+        found = match_with_budget(rule_book, article, budget_ms=settings.alerts.rule_budget_ms)
+        disabled.extend(found.disabled)
+        for alert in alerts_for(found.rules, article, matched_at=now):
             outputs.append((alerts_topic, alert.rule_id.encode(), alert.model_dump_json().encode()))
+    if disabled:  # blocking writes to the rules topic and its mirror: off the event loop
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, save_disabled, services().rule_store, disabled)
     await until_done(lambda: send_all(outputs), retry_on=Exception, log=log,
                      what=f"match: sending {len(outputs)} alert(s) failed")
     return len(outputs)

@@ -24,6 +24,7 @@ from elasticsearch import Elasticsearch
 from faust.types import EventT, StreamT
 
 from pipeline.alerts.rulebook import RuleBook
+from pipeline.alerts.store import RuleStore
 from pipeline.core.es_client import es_client
 from pipeline.core.retry import until_done
 from pipeline.core.settings import Settings, get_settings
@@ -94,6 +95,7 @@ class Services:
     es: Elasticsearch
     pool: EnrichmentPool
     rule_book: RuleBook
+    rule_store: RuleStore  # writes back rules the match stage switched off
 
 
 _services: list[Services] = []
@@ -104,13 +106,16 @@ async def start_services() -> None:
     worker joins the consumer group only once it can process what it is given."""
     pool = EnrichmentPool.from_settings(settings)
     await pool.start()
-    _services.append(Services(es=es_client(settings), pool=pool, rule_book=RuleBook()))
+    es = es_client(settings)
+    _services.append(Services(es=es, pool=pool, rule_book=RuleBook(),
+                              rule_store=RuleStore(settings, es=es)))
 
 
 async def close_services() -> None:
     while _services:
         built = _services.pop()
         await built.pool.close()
+        built.rule_store.close()
         built.es.close()
 
 

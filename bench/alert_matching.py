@@ -8,26 +8,37 @@ corpus): spaCy NER (``ner`` only, ``nlp.pipe``), the candidate-filter ``Matcher`
 once (that cost is included).  Rules are generated deterministically from a seed, with
 terms drawn from the corpus's own vocabulary and the entities NER found.  Prints
 figures; asserts nothing except that the two matchers agree.
+
+Then the worst case (issue 13): the adversarial rules of the issue on the articles it
+describes (each refused, or its matching time), and the slowest accepted rule among
+``--worst-rules`` drawn by the property tests' grammar (``tests.rule_grammar``, fixed
+seed) over this corpus's vocabulary, with its CPU cost per article next to NER's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import statistics
 import time
+import warnings
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import spacy
+from hypothesis import HealthCheck, given, settings
 
 from bench.corpora import corpus
 from pipeline.alerts.rules import Matcher, RuleSyntaxError, analyze, naive_match, parse_rule
 from pipeline.alerts.rules.document import Document
+from pipeline.alerts.rules.query import Phrase
 from pipeline.core.settings import Settings
 from schemas.articles import EnrichedArticle
+from tests.rule_grammar import Vocabulary, lucene_rules
 
 CORPUS = corpus("us-immigration-2020.jsonl")
 _LABELS = {
@@ -152,12 +163,120 @@ class _RuleMaker:
         return out
 
 
+def _cpu(fn: Callable[[], object], repeat: int = 5) -> float:
+    """Median CPU seconds of ``fn`` (thread time: what the event loop would lose)."""
+    times = []
+    for _ in range(repeat):
+        start = time.thread_time()
+        fn()
+        times.append(time.thread_time() - start)
+    return statistics.median(times)
+
+
+def _with_body(article: EnrichedArticle, extra: str) -> Document:
+    return Document.of(article.model_copy(update={"body": f"{article.body} {extra}"}))
+
+
+def _adversarial(article: EnrichedArticle) -> None:
+    """The five rules of issue 13's table, on an ordinary article of the corpus."""
+    print("\nadversarial rules of issue 13 (CPU per article; were 0.65 s to > 40 s):")
+    run = "a" * 255
+    cases = [
+        ("*?*?*?*?*?*?*?*?qq", "a 40-letter token", "a" * 40),
+        ("*?*?*?*?*?*?*?*?*?*?qq", "a 40-letter token", "a" * 40),
+        ("*?*?*?*?*?*?*?*?*?*?*?*?qq", "a 40-letter token", "a" * 40),
+        ("*a*a*a*a*q", "a 255-letter run", run),
+        ("*a*a*a*a*a*q", "a 255-letter run", run),
+        ('"' + " ".join(["refugee"] * 10) + '"~1000000', "'refugee' 9 times",
+         " ".join(["refugee"] * 9)),
+        ('"' + " ".join(["refugee"] * 10) + '"~10000', "'refugee' 9 times",
+         " ".join(["refugee"] * 9)),
+        ('"' + " ".join(["refugee"] * 10) + '"~10000', "'refugee' 300 times",
+         " ".join(["refugee"] * 300)),
+        ("(" * 1990 + "refugee" + ")" * 1990, "-", ""),
+    ]
+    for rule, against, extra in cases:
+        label = rule if len(rule) < 44 else rule[:40] + "…"
+        parse_s = _cpu(lambda rule=rule: _try_parse(rule), repeat=3)
+        try:
+            matcher = Matcher([("r", rule)])
+        except RuleSyntaxError as e:
+            print(f"  {label:46} refused in {parse_s * 1e3:.2f} ms: {e}")
+            if "~1000000" in rule:  # the walk itself, past the limit: still bounded
+                over = _with_body(article, extra)
+                phrase = Phrase(("body",), ("refugee",) * 10, 1_000_000)
+                cost = _cpu(lambda over=over, phrase=phrase: (over.memo.clear(),
+                                                               phrase.matches(over)))
+                print(f"  {'':46} (matched anyway, limit bypassed: {cost * 1e3:.3f} ms)")
+            continue
+        doc = _with_body(article, extra)
+        cost = _cpu(lambda matcher=matcher, doc=doc: (doc.memo.clear(),
+                                                      matcher.match_document(doc)))
+        print(f"  {label:46} on {against:22} {cost * 1e3:.3f} ms")
+
+
+def _try_parse(rule: str) -> None:
+    with contextlib.suppress(RuleSyntaxError):
+        parse_rule(rule)
+
+
+def _worst(articles: list[EnrichedArticle], n_rules: int, ner_ms: float) -> None:
+    """The slowest accepted rule the property tests' grammar produces on these articles."""
+    vocab = Vocabulary(
+        words=sorted({t for a in articles[:50] for t in analyze(a.body)
+                      if t.isalpha() and len(t) > 2}),
+        pairs=sorted({(a, b) for art in articles[:50] for ts in [analyze(art.body)]
+                      for a, b in zip(ts, ts[1:], strict=False)
+                      if a.isalpha() and b.isalpha()})[:5000],
+        keywords=sorted({(f, v) for a in articles for f in ("places", "persons", "orgs")
+                         for v in getattr(a, f)})[:2000],
+    )
+    drawn: list[str] = []
+
+    @settings(max_examples=n_rules, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(lucene_rules(vocab, max_leaves=12))
+    def collect(rule: str) -> None:
+        drawn.append(rule)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the vocabulary's repr is large, and never shown
+        collect()
+    accepted = []
+    for rule in drawn:
+        try:
+            accepted.append((rule, Matcher([("r", rule)])))
+        except RuleSyntaxError:
+            continue
+    docs = [Document.of(a) for a in articles]
+    worst: tuple[float, float, str] = (0.0, 0.0, "")
+    for rule, matcher in accepted:
+        costs = []
+        for doc in docs:
+            doc.memo.clear()
+            start = time.thread_time()
+            matcher.match_document(doc)
+            costs.append(time.thread_time() - start)
+        if max(costs) > worst[0]:
+            worst = (max(costs), statistics.mean(costs), rule)
+    top, mean, rule = worst
+    print(f"\nworst case: {len(drawn)} rules drawn by tests/rule_grammar.py, "
+          f"{len(accepted)} accepted, each on {len(docs)} articles")
+    print(f"  slowest accepted rule: {rule}")
+    print(f"  its cost per article: max {top * 1e3:.3f} ms, mean {mean * 1e3:.3f} ms; "
+          f"NER {ner_ms:.1f} ms/article: {top * 1e3 / ner_ms:.1%} of NER at worst")
+    budget = Settings().alerts.rule_budget_ms
+    print(f"  budget per rule and article (NEWSFLOW_ALERT_RULE_BUDGET_MS): {budget:g} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=300)
     parser.add_argument("--rules", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--worst-rules", type=int, default=500,
+                        help="rules drawn by the property grammar for the worst case")
     args = parser.parse_args()
 
     rows = _load(args.corpus, args.articles)
@@ -232,6 +351,8 @@ def main() -> None:
     )
     if not identical:
         raise SystemExit("matcher and naive loop disagree")
+    _adversarial(articles[0])
+    _worst(articles, args.worst_rules, ner_ms)
 
 
 if __name__ == "__main__":

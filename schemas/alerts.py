@@ -62,9 +62,19 @@ class AlertRule(BaseModel):
     id: RuleId
     name: str = Field(min_length=1, max_length=200)
     query: str = Field(
-        min_length=1, max_length=4_000, description="Lucene query-string, as typed in Kibana."
+        min_length=1, max_length=4_000, description="The query, as typed in Kibana's search bar."
+    )
+    language: Literal["lucene", "kql"] = Field(
+        default="lucene",
+        description="Query language of ``query``: Lucene query string, or Kibana Query Language.",
     )
     enabled: bool = True
+    disabled_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why the pipeline switched the rule off (e.g. it ran past its time "
+        "budget on an article); cleared when the rule is enabled or replaced.",
+    )
     channels: list[Channel] = Field(default_factory=list)
     mode: DeliveryMode = "instant"
     throttle_seconds: int = Field(default=0, ge=0, description="Minimum gap between messages.")

@@ -61,14 +61,29 @@ def properties(model: type[BaseModel]) -> dict[str, Any]:
     return {name: _field_mapping(info) for name, info in model.model_fields.items()}
 
 
+# The fields a query without ``fields`` searches (Kibana's search bar sends none): the
+# article text, exactly the fields alert rules read for a bare term.  Unset, it is ``*``,
+# and ``migra*`` would also match tag ids such as ``migration_policy_law``.
+ARTICLE_DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
+
+
 def _template(
-    name: str, model: type[BaseModel], *, shards: int, replicas: int, priority: int = 200
+    name: str,
+    model: type[BaseModel],
+    *,
+    shards: int,
+    replicas: int,
+    priority: int = 200,
+    default_fields: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
+    settings: dict[str, Any] = {"number_of_shards": shards, "number_of_replicas": replicas}
+    if default_fields is not None:
+        settings["index.query.default_field"] = list(default_fields)
     return {
         "index_patterns": [f"{name}-*"],
         "priority": priority,
         "template": {
-            "settings": {"number_of_shards": shards, "number_of_replicas": replicas},
+            "settings": settings,
             "mappings": {"dynamic": "strict", "properties": properties(model)},
         },
         "_meta": {"managed_by": "newsflow", "model": model.__name__},
@@ -77,7 +92,16 @@ def _template(
 
 def article_template(name: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """Template for ``<name>-*`` indices; ``newsflow setup`` puts the ``<name>`` alias on one."""
-    return _template(name, EnrichedArticle, shards=shards, replicas=replicas)
+    return _template(
+        name, EnrichedArticle, shards=shards, replicas=replicas,
+        default_fields=ARTICLE_DEFAULT_FIELDS,
+    )
+
+
+def dynamic_settings(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's settings that an existing index can take without a reindex."""
+    settings = template["template"]["settings"]
+    return {k: v for k, v in settings.items() if k.startswith("index.query.")}
 
 
 def alert_template(name: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:

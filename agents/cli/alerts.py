@@ -21,7 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
-from pipeline.alerts.rules import RuleSyntaxError, parse_rule
+from pipeline.alerts.rules import Language, RuleSyntaxError, is_language, parse_rule
+from pipeline.alerts.rules.limits import MAX_CLAUSES, MAX_DEPTH, MAX_RULE_LENGTH, MAX_WILDCARDS
 from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_id_from_name
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import get_settings
@@ -73,6 +74,18 @@ def _channel_summary(rule: AlertRule) -> str:
     return "\n".join(parts) or "-"
 
 
+def _language(value: str) -> Language:
+    if not is_language(value):
+        _fail(f"invalid --language {value!r}: use lucene or kql")
+    return value
+
+
+def _state(rule: AlertRule) -> str:
+    if rule.enabled:
+        return "yes"
+    return f"no: {rule.disabled_reason}" if rule.disabled_reason else "no"
+
+
 def _masked_json(rule: AlertRule) -> dict[str, Any]:
     return rule.model_dump(mode="json")
 
@@ -80,7 +93,14 @@ def _masked_json(rule: AlertRule) -> dict[str, Any]:
 @alerts_app.command("add")
 def add_command(
     name: Annotated[str, typer.Option(help="What the rule watches, for people.")],
-    query: Annotated[str, typer.Option(help="Lucene query string, as typed in Kibana.")],
+    query: Annotated[
+        str,
+        typer.Option(
+            help=f"The query, as typed in Kibana's search bar (at most {MAX_RULE_LENGTH:,} "
+            f"characters, {MAX_DEPTH} levels of parentheses, {MAX_CLAUSES} terms, "
+            f"{MAX_WILDCARDS} wildcard patterns)."
+        ),
+    ],
     webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON here.")] = None,
     secret: Annotated[
         str | None, typer.Option(help="Sign webhook bodies with HMAC-SHA256 and this secret.")
@@ -93,14 +113,18 @@ def add_command(
         str | None, typer.Option("--id", help="Rule id (default: a slug of the name).")
     ] = None,
     disabled: Annotated[bool, typer.Option(help="Store the rule switched off.")] = False,
+    language: Annotated[
+        str, typer.Option(help="Query language: lucene, or kql (Kibana's default).")
+    ] = "lucene",
 ) -> None:
     """Add a rule, or update the rule with the same id (its creation time is kept)."""
     if secret is not None and webhook is None:
         _fail("--secret signs a webhook: give --webhook too")
     if not _is_mode(mode):
         _fail(f"invalid --mode {mode!r}: use instant, hourly or daily")
+    query_language = _language(language)
     try:
-        parse_rule(query)
+        parse_rule(query, language=query_language)
     except RuleSyntaxError as e:
         _fail(f"invalid query: {e}")
     channels: list[Any] = []
@@ -116,6 +140,7 @@ def add_command(
             id=rule_id or rule_id_from_name(name),
             name=name,
             query=query,
+            language=query_language,
             enabled=not disabled,
             channels=channels,
             mode=mode,
@@ -154,11 +179,11 @@ def list_command(
         table.add_row(
             escape(rule.id),
             escape(rule.name),
-            "yes" if rule.enabled else "no",
+            escape(_state(rule)),
             rule.mode,
             f"{rule.throttle_seconds}s" if rule.throttle_seconds else "-",
             escape(_channel_summary(rule)),
-            escape(rule.query),
+            escape(rule.query if rule.language == "lucene" else f"{rule.query}  (kql)"),
         )
     Console(highlight=False).print(table)
 
@@ -232,18 +257,26 @@ def test_command(
         int, typer.Option(min=0, max=MAX_MATCHES, help="Latest matches to show.")
     ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    language: Annotated[
+        str, typer.Option(help="Language of a query given here: lucene or kql.")
+    ] = "lucene",
 ) -> None:
     """Backtest: what a rule (or query) would have matched in the last days."""
+    given_language = _language(language)
     settings = get_settings()
     rule: AlertRule | None = None
     if _RULE_ID.match(query_or_id):  # could be an id: a stored rule wins over the query
         with _store() as store:
             rule = store.load_rules().get(query_or_id)
     query = rule.query if rule is not None else query_or_id
+    query_language = rule.language if rule is not None else given_language
     label = f"rule {rule.id}" if rule is not None else "query"
     client = es_client(settings, max_retries=1, request_timeout=15.0)
     try:
-        result = backtest(client, settings.index.articles, query, days=days, size=limit)
+        result = backtest(
+            client, settings.index.articles, query,
+            language=query_language, days=days, size=limit,
+        )
     except RuleSyntaxError as e:
         _fail(f"invalid query: {e}")
     except SearchError as e:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from pipeline.alerts.rules import is_language
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import get_settings
 from pipeline.index.search import (
@@ -28,7 +29,7 @@ from pipeline.index.search import (
 _MARK = re.compile(f"{re.escape(HIGHLIGHT_PRE)}(.*?){re.escape(HIGHLIGHT_POST)}", re.DOTALL)
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
@@ -89,9 +90,10 @@ def search_command(
     query: Annotated[
         str,
         typer.Argument(
-            help=f"Lucene query-string, as in alert rules and Kibana; bare terms search title "
-            f"and body and are combined with {DEFAULT_OPERATOR}; field:value reaches any field "
-            "(places:Iquique, tags:detention). '*' matches everything."
+            help=f"Lucene query string (or KQL with --language kql), as in alert rules and "
+            f"Kibana; bare terms search title and body and are combined with "
+            f"{DEFAULT_OPERATOR}; field:value reaches any field (places:Iquique, "
+            "tags:detention). '*' matches everything."
         ),
     ] = "*",
     tag: Annotated[
@@ -106,8 +108,9 @@ def search_command(
     org: Annotated[
         list[str] | None, typer.Option("--org", help="Organisation (repeat = OR).")
     ] = None,
-    language: Annotated[
-        list[str] | None, typer.Option("--language", help="ISO 639-1 code.")
+    lang: Annotated[
+        list[str] | None,
+        typer.Option("--lang", help="Article language, ISO 639-1 code (repeat = OR)."),
     ] = None,
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Publisher (repeat = OR).")
@@ -126,15 +129,26 @@ def search_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print results and facets as JSON.")
     ] = False,
+    query_language: Annotated[
+        str,
+        typer.Option("--language", help="Query language: lucene, or kql (Kibana's default)."),
+    ] = "lucene",
 ) -> None:
     """Search indexed articles, with highlighted snippets and facet counts."""
+    if not is_language(query_language):
+        _fail(
+            f"--language is the query language (lucene or kql), not {query_language!r}; "
+            f"filter articles by language with --lang {query_language}",
+            2,
+        )
     request = SearchRequest(
         query=query,
+        query_language=query_language,
         tags=tag or [],
         places=place or [],
         persons=person or [],
         orgs=org or [],
-        languages=language or [],
+        languages=lang or [],
         sources=source or [],
         since=_time(since, "--since"),
         until=_time(until, "--until"),
@@ -148,10 +162,8 @@ def search_command(
         result = run_search(client, settings.index.articles, request)
     except (QueryError, ClusterUnavailable) as e:
         _fail(str(e), 2)
-        return
     except SearchError as e:
         _fail(str(e), 1)
-        return
     finally:
         client.close()
     if as_json:

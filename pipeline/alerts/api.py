@@ -33,7 +33,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, Field, create_model, model_validator
 
 from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
-from pipeline.alerts.rules import RuleSyntaxError
+from pipeline.alerts.rules import Language, RuleSyntaxError
 from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_id_from_name
 from pipeline.core.errors import NewsflowError
 from pipeline.core.es_client import es_client
@@ -42,6 +42,9 @@ from pipeline.index.search import QueryError, SearchError
 from schemas.alerts import AlertRule, RuleId
 
 _SERVER_SET = ("created_at", "updated_at")
+# Set by the pipeline only; accepted (a rule read from the API can be sent back as is)
+# and ignored: a replaced or re-added rule starts without one.
+_PIPELINE_SET = ("disabled_reason",)
 
 
 class ApiConfigError(NewsflowError, RuntimeError):
@@ -73,6 +76,7 @@ class BacktestRequest(BaseModel):
     """A query to try, or the id of a stored rule whose query to try."""
 
     query: str | None = Field(default=None, min_length=1, max_length=4_000)
+    language: Language = Field(default="lucene", description="The query's language.")
     rule_id: str | None = None
     days: float = Field(default=7.0, gt=0, le=3_650)
     size: int = Field(default=10, ge=0, le=MAX_MATCHES)
@@ -141,7 +145,7 @@ def _key_checker(keys: list[str]) -> Callable[..., None]:
 
 
 def _rule_from_draft(draft: Any, *, rule_id: str | None = None) -> AlertRule:
-    data = draft.model_dump(exclude={"id"})
+    data = draft.model_dump(exclude={"id", *_PIPELINE_SET})
     data["channels"] = list(draft.channels)  # keep SecretStr values as they are
     given = draft.id
     if rule_id is not None and given is not None and given != rule_id:
@@ -174,8 +178,15 @@ def _rules_router(store: RuleStore, es: Elasticsearch, settings: Settings) -> AP
 
     @router.post("/test", response_model=BacktestResult)
     def test_rule(request: BacktestRequest) -> BacktestResult:
-        query = request.query or store.get_rule(request.rule_id or "").query
-        return backtest(es, settings.index.articles, query, days=request.days, size=request.size)
+        if request.query is not None:
+            query, language = request.query, request.language
+        else:
+            rule = store.get_rule(request.rule_id or "")
+            query, language = rule.query, rule.language
+        return backtest(
+            es, settings.index.articles, query, language=language,
+            days=request.days, size=request.size,
+        )
 
     @router.get("/{rule_id}", response_model=AlertRule)
     def get_rule(rule_id: str) -> AlertRule:

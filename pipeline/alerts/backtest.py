@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from elasticsearch import Elasticsearch
 from pydantic import AwareDatetime, BaseModel, Field
 
-from pipeline.alerts.rules import parse_rule
+from pipeline.alerts.rules import Language, parse_rule
 from pipeline.index.search import SearchRequest, run_search
 
 MAX_MATCHES = 500
@@ -33,6 +33,7 @@ class BacktestResult(BaseModel):
     """The stable shape of ``newsflow alerts test --json`` and ``POST /rules/test``."""
 
     query: str
+    language: Language = "lucene"
     since: AwareDatetime
     until: AwareDatetime
     articles: int = Field(description="Matching articles in the window, copies included.")
@@ -48,6 +49,7 @@ def backtest(
     index: str,
     query: str,
     *,
+    language: Language = "lucene",
     days: float = 7.0,
     size: int = 10,
     now: datetime | None = None,
@@ -57,7 +59,7 @@ def backtest(
     Args:
         es: the cluster.
         index: the article index or alias (``settings.index.articles``).
-        query: a rule's Lucene query string.
+        query: a rule's query, in ``language`` (Lucene query string or KQL).
         days: the window's length, back from ``now``.
         size: how many of the newest matching stories to return (at most 500).
         now: the window's end; the current time by default.
@@ -68,11 +70,12 @@ def backtest(
     """
     if days <= 0:
         raise ValueError("days must be positive")
-    parse_rule(query)
+    parse_rule(query, language=language)
     until = now or datetime.now(UTC)
     since = until - timedelta(days=days)
     request = SearchRequest(
         query=query,
+        query_language=language,
         since=since,
         until=until,
         size=min(max(size, 0), MAX_MATCHES),
@@ -82,6 +85,7 @@ def backtest(
     result = run_search(es, index, request)
     return BacktestResult(
         query=query,
+        language=language,
         since=since,
         until=until,
         articles=result.total,

@@ -5,6 +5,8 @@ split the topic's partitions between workers): it assigns itself every partition
 from the beginning and keeps polling.  Records go to a callback in topic order; a second
 callback says once that the records present at start have all been delivered, so a
 worker can hold back matching until it knows every rule that existed when it started.
+The callback is expected to apply each record on its own (``RuleBook.apply_all``); should
+it raise anyway, the error is logged and the thread goes on following the topic.
 """
 
 from __future__ import annotations
@@ -97,7 +99,11 @@ def _follow_once(
             batches = consumer.poll(timeout_ms=timeout_ms)
             records = [(m.key, m.value) for batch in batches.values() for m in batch]
             if records:
-                on_records(records)
+                try:
+                    on_records(records)
+                except Exception:  # noqa: BLE001 - the follower must outlive a bad batch
+                    log.exception("rules topic: %d record(s) could not be handed over",
+                                  len(records))
             if pending_start and all(consumer.position(tp) >= ends[tp] for tp in assigned):
                 pending_start = False
                 log.info("rules topic read to its end in %.2fs", time.monotonic() - started)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pipeline.alerts.rules import Matcher, RuleSyntaxError
+from pipeline.alerts.rules.document import Document
 from pipeline.alerts.store import RuleDecodeError, decode_rule
 from schemas import Alert, AlertRule, EnrichedArticle
 
@@ -47,8 +48,25 @@ class RuleBook:
         """Apply one record of the rules topic; returns why it was skipped, or None.
 
         A record that does not decode, or whose query does not parse, leaves the book as
-        it was: the previous version of that rule (if any) keeps running.
+        it was: the previous version of that rule (if any) keeps running.  Whatever goes
+        wrong with one record is answered here, so the records after it are applied.
         """
+        try:
+            return self._apply(key, value)
+        except Exception as e:  # noqa: BLE001 - one bad record must not cost the others
+            log.exception("rules topic: record %r could not be applied", key)
+            return f"record {key!r}: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+
+    def apply_all(self, records: Iterable[tuple[bytes | None, bytes | None]]) -> list[str]:
+        """Apply records in order, each on its own; returns why each skipped one was."""
+        skipped = []
+        for key, value in records:
+            reason = self.apply(key, value)
+            if reason:
+                skipped.append(reason)
+        return skipped
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> str | None:
         try:
             rule_id, rule = decode_rule(key, value)
         except RuleDecodeError as e:
@@ -59,7 +77,7 @@ class RuleBook:
             return None
         if rule.enabled:
             try:
-                self._matcher.add(rule_id, rule.query)
+                self._matcher.add(rule_id, rule.query, language=rule.language)
             except RuleSyntaxError as e:
                 return f"rule {rule_id!r}: {e}"
         else:
@@ -70,6 +88,44 @@ class RuleBook:
     def match(self, article: EnrichedArticle) -> list[AlertRule]:
         """The enabled rules ``article`` fires, in the order they were first added."""
         return [self._rules[rule_id] for rule_id in self._matcher.match(article)]
+
+    def match_within(self, article: EnrichedArticle, *, budget: float) -> BudgetedMatch:
+        """Like ``match``, each rule given ``budget`` seconds on this article.
+
+        A rule past its budget is switched off here at once (this worker stops
+        evaluating it) and returned as the disabled version, with its reason, for the
+        caller to write to the rules topic, so every worker, ``alerts show`` and the API
+        see it off and why.  A rule already off is not returned twice.
+        """
+        doc = Document.of(article)
+        result = self._matcher.match_within(doc, budget)
+        over = result.over_budget
+        fired = [self._rules[rule_id] for rule_id in result.ids if rule_id not in over]
+        disabled = []
+        now = datetime.now(UTC)
+        for rule_id, spent in result.over_budget.items():
+            rule = self._rules[rule_id]
+            reason = (
+                f"matching took over its budget of {budget * 1000:g} ms "
+                f"({spent * 1000:.0f} ms on article {article.id!r}); "
+                "simplify the rule (fewer leading wildcards), then enable it again"
+            )
+            off = rule.model_copy(
+                update={"enabled": False, "disabled_reason": reason, "updated_at": now}
+            )
+            self._rules[rule_id] = off
+            self._matcher.remove(rule_id)
+            disabled.append(off)
+            log.warning("rule %r disabled: %s", rule_id, reason)
+        return BudgetedMatch(fired, disabled)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetedMatch:
+    """What ``RuleBook.match_within`` found: rules fired, rules switched off (with why)."""
+
+    rules: list[AlertRule]
+    disabled: list[AlertRule]
 
 
 def build_alert(rule: AlertRule, article: EnrichedArticle, *, matched_at: datetime) -> Alert:

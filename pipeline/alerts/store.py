@@ -145,7 +145,7 @@ class RuleStore:
             RuleSyntaxError: the query cannot run as in Elasticsearch.
             RuleStoreError: Kafka did not take the write.
         """
-        parse_rule(rule.query)
+        parse_rule(rule.query, language=rule.language)
         old = self.load_rules().get(rule.id)
         stamp = now or datetime.now(UTC)
         update: dict[str, Any] = {"created_at": stamp, "updated_at": stamp}
@@ -161,9 +161,40 @@ class RuleStore:
         rule = self.get_rule(rule_id)
         if rule.enabled == enabled:
             return rule
-        changed = rule.model_copy(update={"enabled": enabled, "updated_at": datetime.now(UTC)})
+        update: dict[str, Any] = {"enabled": enabled, "updated_at": datetime.now(UTC)}
+        if enabled:
+            update["disabled_reason"] = None
+        changed = rule.model_copy(update=update)
         self._mirror(changed, self._send(rule_id, encode_rule(changed)))
         return changed
+
+    def save_disabled(self, rule: AlertRule) -> AlertRule | None:
+        """Record that a worker switched ``rule`` off (``enabled`` false, a reason set).
+
+        The switch-off is written onto the rule's current version, and only if that is
+        still the query the worker measured and still on: a rule edited or switched off
+        meanwhile (by a person, or by another worker) is left alone, so an edit is never
+        overwritten by a stale copy and several workers write the decision once or a few
+        times, with the same effect.  Returns what was written, or None.
+
+        Raises:
+            RuleStoreError: Kafka or Elasticsearch did not take the write.
+        """
+        if rule.enabled or not rule.disabled_reason:
+            raise ValueError(f"rule {rule.id!r} is not a disabled rule with a reason")
+        current = self.load_rules().get(rule.id)
+        if (
+            current is None
+            or not current.enabled
+            or (current.query, current.language) != (rule.query, rule.language)
+        ):
+            return None
+        off = current.model_copy(update={
+            "enabled": False, "disabled_reason": rule.disabled_reason,
+            "updated_at": datetime.now(UTC),
+        })  # fmt: skip
+        self._mirror(off, self._send(rule.id, encode_rule(off)))
+        return off
 
     def delete_rule(self, rule_id: str) -> bool:
         """Write a tombstone; returns whether the rule existed (a tombstone is sent anyway,

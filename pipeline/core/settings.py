@@ -170,6 +170,9 @@ class AlertSettings(BaseSettings):
     batch_size: int = Field(default=200, ge=1)
     batch_seconds: float = Field(default=0.05, gt=0)
     rules_poll_seconds: float = Field(default=0.2, gt=0)  # rules topic follower
+    # The CPU time one rule may take on one article; a rule past it is switched off, with
+    # the reason recorded on the rule (pipeline.alerts.budget).
+    rule_budget_ms: float = Field(default=20.0, gt=0)
     # How long the deliver stage waits for a rule its worker has not read yet (the match
     # stage of another worker may have seen it first) before treating it as deleted.
     rule_wait_seconds: float = Field(default=10.0, ge=0)

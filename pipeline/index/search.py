@@ -1,9 +1,10 @@
 """Search the article index: build the request, run it, shape the answer.
 
-The query language is Lucene query-string syntax, the same language alert rules and
-Kibana's "Lucene" mode use, so a query an analyst tries here can become an alert rule
-unchanged.  Bare terms search ``title`` and ``body``; ``field:value`` reaches any indexed
-field (``places:Iquique``, ``tags:detention``).  The text query is
+The query language is Lucene query-string syntax, or KQL (Kibana's default) with
+``query_language="kql"``, the same languages alert rules and Kibana use, so a query an
+analyst tries here can become an alert rule unchanged.  Bare terms search ``title``
+and ``body``; ``field:value`` reaches any indexed field (``places:Iquique``,
+``tags:detention``).  The text query is
 ``pipeline.alerts.rules.es.es_query``, the one definition alert rules are matched against, so
 search and alerts cannot disagree (bare terms are combined with OR, as in Kibana).
 
@@ -29,6 +30,7 @@ from elasticsearch import (
 )
 from pydantic import BaseModel, Field
 
+from pipeline.alerts.rules.errors import RuleSyntaxError
 from pipeline.alerts.rules.es import es_query
 from pipeline.core.errors import NewsflowError
 
@@ -68,6 +70,9 @@ class SearchRequest(BaseModel):
     """What the user asked for; list filters OR within a field and AND across fields."""
 
     query: str = "*"
+    query_language: Literal["lucene", "kql"] = Field(
+        default="lucene", description="Lucene query string, or Kibana Query Language."
+    )
     tags: list[str] = Field(default_factory=list)
     places: list[str] = Field(default_factory=list)
     persons: list[str] = Field(default_factory=list)
@@ -167,16 +172,24 @@ def _filters(request: SearchRequest) -> list[dict[str, Any]]:
     return filters
 
 
-def _text_query(query: str) -> dict[str, Any]:
+def _text_query(query: str, language: Literal["lucene", "kql"]) -> dict[str, Any]:
     if not query.strip() or query.strip() == "*":
         return {"match_all": {}}
-    return es_query(query)
+    try:
+        return es_query(query, language=language)
+    except RuleSyntaxError as e:  # only KQL is translated here; Lucene goes to ES as typed
+        raise QueryError(f"bad KQL query: {e}") from e
 
 
 def build_request(request: SearchRequest) -> dict[str, Any]:
-    """The body of the ``_search`` call for ``request`` (no I/O)."""
+    """The body of the ``_search`` call for ``request`` (no I/O).
+
+    Raises:
+        QueryError: a KQL query that cannot be translated.
+    """
+    text = _text_query(request.query, request.query_language)
     body: dict[str, Any] = {
-        "query": {"bool": {"must": [_text_query(request.query)], "filter": _filters(request)}},
+        "query": {"bool": {"must": [text], "filter": _filters(request)}},
         "size": request.size,
         "track_total_hits": True,
         "_source": list(_SOURCE_FIELDS),
@@ -284,7 +297,7 @@ def run_search(client: Elasticsearch, index: str, request: SearchRequest) -> Sea
         ClusterUnavailable: the cluster is unreachable or refused the credentials.
         SearchError: the index does not exist, or another error the user can act on.
     """
-    body = build_request(request)
+    body = build_request(request)  # QueryError for KQL it cannot translate
     try:
         response = client.search(index=index, body=body)
     except BadRequestError as e:

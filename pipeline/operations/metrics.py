@@ -68,6 +68,12 @@ ALERT_DELIVERIES = Counter(
     "Alert deliveries by channel kind (webhook, slack, email, es) and outcome.",
     ["channel", "outcome"],
 )
+RULES_DISABLED = Counter(
+    "newsflow_alert_rules_disabled_total",
+    "Alert rules the match stage switched off, by reason (budget: one article took a rule "
+    "past NEWSFLOW_ALERT_RULE_BUDGET_MS).",
+    ["reason"],
+)
 CONSUMER_LAG = Gauge(
     "newsflow_consumer_lag",
     "Messages not yet committed by the consumer group (end offset - committed offset).",

@@ -15,7 +15,12 @@ from kafka.errors import TopicAlreadyExistsError
 
 from pipeline.core.kafka_client import client_kwargs
 from pipeline.core.settings import Settings
-from schemas.index import alert_rule_template, alert_template, article_template
+from schemas.index import (
+    alert_rule_template,
+    alert_template,
+    article_template,
+    dynamic_settings,
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ def install_indices(es: Elasticsearch, settings: Settings) -> list[str]:
         es.indices.put_index_template(name=alias, body=body)
         if es.indices.exists_alias(name=alias):
             es.indices.put_mapping(index=alias, **body["template"]["mappings"])
+            if dynamic_settings(body):  # e.g. the default fields Kibana's search bar uses
+                es.indices.put_settings(index=alias, settings=dynamic_settings(body))
             continue
         try:
             es.indices.create(index=f"{alias}-000001", aliases={alias: {"is_write_index": True}})

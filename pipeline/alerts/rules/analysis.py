@@ -25,7 +25,7 @@ import re
 from typing import Final
 
 from schemas.articles import EnrichedArticle
-from schemas.index import properties
+from schemas.index import ARTICLE_DEFAULT_FIELDS, properties
 
 MAX_TOKEN_LENGTH: Final = 255
 
@@ -92,5 +92,7 @@ _RULE_FIELDS: Final = (
 _MAPPING = properties(EnrichedArticle)
 TEXT_FIELDS: Final = frozenset(f for f in _RULE_FIELDS if _MAPPING[f].get("type") == "text")
 KEYWORD_FIELDS: Final = frozenset(f for f in _RULE_FIELDS if _MAPPING[f].get("type") == "keyword")
-DEFAULT_FIELDS: Final = ("title", "body")
+# One definition: the index template makes these the default fields of a query without
+# ``fields`` (Kibana's search bar), so Kibana and the matcher read the same text.
+DEFAULT_FIELDS: Final = ARTICLE_DEFAULT_FIELDS
 RULE_FIELDS: Final = tuple(sorted(TEXT_FIELDS | KEYWORD_FIELDS))

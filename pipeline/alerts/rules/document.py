@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from bisect import bisect_left
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
@@ -38,14 +40,29 @@ class TextField:
             i += 1
 
 
+class BudgetExceeded(Exception):  # noqa: N818 - a signal between matcher and leaves
+    """A rule ran past its time budget on this article; the matcher catches it."""
+
+
 @dataclass(slots=True)
 class Document:
-    """Text fields analysed like the index does; keyword fields as exact value sets."""
+    """Text fields analysed like the index does; keyword fields as exact value sets.
+
+    ``deadline`` (a ``time.thread_time`` value) is set by the matcher before each rule;
+    the leaves that loop over an article's terms or positions call ``check_budget`` as
+    they go, so a rule stops at its budget instead of holding the event loop.
+    """
 
     text: dict[str, TextField]
     keywords: dict[str, frozenset[str]]
     memo: dict[object, bool] = field(default_factory=dict)
+    deadline: float = math.inf
     _terms: dict[tuple[str, ...], Container[str]] = field(default_factory=dict)
+
+    def check_budget(self) -> None:
+        """Raise ``BudgetExceeded`` once the current rule is past its deadline."""
+        if time.thread_time() > self.deadline:
+            raise BudgetExceeded
 
     @classmethod
     def of(cls, article: EnrichedArticle) -> Document:

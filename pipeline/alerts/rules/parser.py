@@ -16,7 +16,12 @@ expansion depends on the index's term dictionary), ranges, regular expressions,
 a sign separated from its term (``- a``, which Lucene reads as the word ``-``), terms
 with no letter or digit (they match nothing), wildcards inside quotes (Lucene drops
 them silently), wildcard patterns that span word-separating punctuation (``e-ma*``: Kibana's
-``analyze_wildcard`` would change their meaning) and ``\\u`` escapes.
+``analyze_wildcard`` would change their meaning) and ``\\u`` escapes.  So are rules past
+the limits of ``pipeline.alerts.rules.limits`` (length, nesting, clauses, wildcards,
+phrase length, slop), which keep every rule's cost per article small and bounded.
+
+``language="kql"`` reads the rule as Kibana Query Language instead
+(``pipeline.alerts.rules.kql`` translates it into the Lucene form this parser checks).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import Final, Literal, TypeGuard
 
 from luqum import tree as lt
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
@@ -38,7 +43,25 @@ from pipeline.alerts.rules.analysis import (
     lowercase,
 )
 from pipeline.alerts.rules.errors import RuleSyntaxError
-from pipeline.alerts.rules.query import Bool, Keyword, Phrase, Query, Term, Wildcard, wildcard_regex
+from pipeline.alerts.rules.limits import (
+    MAX_CLAUSES,
+    MAX_DEPTH,
+    MAX_PATTERN_LENGTH,
+    MAX_PHRASE_TERMS,
+    MAX_RULE_LENGTH,
+    MAX_SLOP,
+    MAX_WILDCARDS,
+)
+from pipeline.alerts.rules.query import Bool, Keyword, Phrase, Query, Term, Wildcard
+from pipeline.alerts.rules.wildcard import GlobPattern
+
+Language = Literal["lucene", "kql"]
+LANGUAGES: Final = ("lucene", "kql")
+
+
+def is_language(value: str) -> TypeGuard[Language]:
+    """Whether ``value`` names a query language rules may be written in."""
+    return value in LANGUAGES
 
 _RESERVED: Final = frozenset('!/<>={}[]~^":')
 _LUQUM_AT = re.compile(r"at position (\d+)")
@@ -71,10 +94,69 @@ class _Item:
     node: lt.Item
 
 
-def parse_rule(query: str) -> Query:
-    """Parse and check one rule; raise ``RuleSyntaxError`` if it cannot run as in ES."""
+def parse_rule(query: str, *, language: Language = "lucene") -> Query:
+    """Parse and check one rule; raise ``RuleSyntaxError`` if it cannot run as in ES.
+
+    Never raises anything else: whatever the input, the answer is a query or a
+    ``RuleSyntaxError`` with a position and a one-line reason.
+    """
+    if language == "kql":
+        from pipeline.alerts.rules.kql import kql_to_lucene  # kql builds on this parser
+
+        return _parse_lucene(kql_to_lucene(query), source=query)
+    if language != "lucene":
+        raise RuleSyntaxError(0, f"unknown query language {language!r} (use lucene or kql)")
+    return _parse_lucene(query)
+
+
+def _parse_lucene(query: str, *, source: str | None = None) -> Query:
+    try:
+        return _parse_checked(query)
+    except RecursionError as e:  # a last line of defence: the depth check comes first
+        raise RuleSyntaxError(
+            0, f"rule nested too deeply (at most {MAX_DEPTH} levels)", query=source or query
+        ) from e
+    except RuleSyntaxError as e:
+        if source is not None and source != query:
+            # A KQL rule's translation failed as a whole: point at the rule, not at text
+            # the user never wrote (leaf errors were already mapped by the translator).
+            raise RuleSyntaxError(0, e.message, query=source) from e
+        raise
+
+
+def _check_size(query: str) -> None:
+    """Length and parenthesis depth, checked on the text before any recursive parsing."""
+    if len(query) > MAX_RULE_LENGTH:
+        raise RuleSyntaxError(
+            MAX_RULE_LENGTH,
+            f"rule too long ({len(query)} characters, at most {MAX_RULE_LENGTH})",
+            query=query,
+        )
+    depth = 0
+    quoted = escaped = False
+    for i, ch in enumerate(query):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RuleSyntaxError(
+                    i, f"parentheses nested too deeply (at most {MAX_DEPTH} levels)", query=query
+                )
+        elif ch == ")":
+            depth -= 1
+
+
+def _parse_checked(query: str) -> Query:
     if not query.strip():
         raise RuleSyntaxError(0, "empty rule", query=query)
+    _check_size(query)
     try:
         tree = _luqum_parse(query)
     except IllegalCharacterError as e:
@@ -125,6 +207,19 @@ def _scan(text: str) -> list[tuple[int, str, bool]]:
 class _Compiler:
     def __init__(self, query: str) -> None:
         self.query = query
+        self.clauses = 0
+        self.wildcards = 0
+
+    def _count(self, node: lt.Item, *, wildcard: bool = False) -> None:
+        self.clauses += 1
+        if self.clauses > MAX_CLAUSES:
+            raise self._error(node, f"too many terms in one rule (at most {MAX_CLAUSES})")
+        if wildcard:
+            self.wildcards += 1
+            if self.wildcards > MAX_WILDCARDS:
+                raise self._error(
+                    node, f"too many wildcard patterns in one rule (at most {MAX_WILDCARDS})"
+                )
 
     def _error(self, node: lt.Item, message: str, *, offset: int = 0) -> RuleSyntaxError:
         return RuleSyntaxError((node.pos or 0) + offset, message, query=self.query)
@@ -243,7 +338,10 @@ class _Compiler:
             source = self.query[(node.pos or 0) : (node.pos or 0) + (node.size or 0)]
             if source.rstrip().endswith("~") or not isinstance(node.term, lt.Phrase):
                 raise self._error(node, 'proximity needs a phrase and a number, e.g. "a b"~5')
-            return self._phrase(node.term, field, slop=int(node.degree))
+            slop = int(node.degree)
+            if slop > MAX_SLOP:
+                raise self._error(node, f"proximity ~{slop} is too large (at most ~{MAX_SLOP})")
+            return self._phrase(node.term, field, slop=slop)
         if isinstance(node, lt.Fuzzy):
             raise self._error(
                 node,
@@ -285,7 +383,9 @@ class _Compiler:
                 )
             wildcard = wildcard or ch in "*?"
         if wildcard:
+            self._count(node, wildcard=True)
             return self._wildcard(node, chars, field)
+        self._count(node)
         value = _unescape(raw)
         if field in KEYWORD_FIELDS:
             return Keyword(field, value)
@@ -296,6 +396,10 @@ class _Compiler:
     ) -> Query:
         if not any(ch not in "*?" or escaped for _, ch, escaped in chars):
             raise self._error(node, "a pattern needs at least one letter or digit")
+        if len(chars) > MAX_PATTERN_LENGTH:
+            raise self._error(
+                node, f"wildcard pattern too long (at most {MAX_PATTERN_LENGTH} characters)"
+            )
         keyword = field in KEYWORD_FIELDS
         if not keyword:
             self._check_text_pattern(node, chars)
@@ -314,7 +418,7 @@ class _Compiler:
                 prefix.append(literal)
         pattern = "".join(parts)
         fields = (field,) if field is not None else DEFAULT_FIELDS
-        return Wildcard(fields, pattern, "".join(prefix), keyword, wildcard_regex(pattern))
+        return Wildcard(fields, pattern, "".join(prefix), keyword, GlobPattern.compile(pattern))
 
     def _check_text_pattern(self, node: lt.Word, chars: list[tuple[int, str, bool]]) -> None:
         """Each literal piece of a text pattern must be one whole term.
@@ -341,6 +445,7 @@ class _Compiler:
             piece = []
 
     def _phrase(self, node: lt.Phrase, field: str | None, *, slop: int) -> Query:
+        self._count(node)
         inner = node.value[1:-1]
         for offset, ch, escaped in _scan(inner):
             if not escaped and ch in "*?":
@@ -364,6 +469,10 @@ class _Compiler:
             raise self._error(node, f"{str(node)!r} has no letter or digit, so it matches nothing")
         if len(terms) == 1:
             return Term(fields, terms[0])
+        if slop is not None and len(terms) > MAX_PHRASE_TERMS:
+            raise self._error(
+                node, f"phrase too long ({len(terms)} terms, at most {MAX_PHRASE_TERMS})"
+            )
         if slop is None:
             # An unquoted word the analyzer splits (e-mail, AT&T): ES ORs the pieces.
             return Bool(should=tuple(Term(fields, t) for t in terms))

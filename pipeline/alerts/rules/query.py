@@ -8,11 +8,12 @@ the document's memo: thousands of rules share a few hundred terms.
 from __future__ import annotations
 
 import heapq
-import re
+from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import product
 
 from pipeline.alerts.rules.document import Document
+from pipeline.alerts.rules.wildcard import GlobPattern
 
 # Elasticsearch's query_string turns a boolean query whose clauses are all negative
 # (``NOT a``, ``(-a -b)``) into "everything except": it adds a match-all clause.
@@ -49,11 +50,11 @@ class Phrase:
         memo = doc.memo
         hit = memo.get(self)
         if hit is None:
-            hit = any(self._in_field(doc.text[f].positions) for f in self.fields)
+            hit = any(self._in_field(doc.text[f].positions, doc) for f in self.fields)
             memo[self] = hit
         return hit
 
-    def _in_field(self, positions: dict[str, list[int]]) -> bool:
+    def _in_field(self, positions: dict[str, list[int]], doc: Document) -> bool:
         lists = []
         for term in self.terms:
             found = positions.get(term)
@@ -62,57 +63,85 @@ class Phrase:
             lists.append(found)
         if self.slop == 0:
             rest = [set(p) for p in lists[1:]]
-            return any(all(start + i + 1 in s for i, s in enumerate(rest)) for start in lists[0])
-        return _sloppy_match(self.terms, lists, self.slop)
+            for n, start in enumerate(lists[0]):
+                if n & 1023 == 1023:
+                    doc.check_budget()
+                if all(start + i + 1 in s for i, s in enumerate(rest)):
+                    return True
+            return False
+        if len(set(self.terms)) == len(self.terms):
+            return _sloppy_match(lists, self.slop, doc)
+        return _sloppy_match_repeated(self.terms, lists, self.slop, doc)
 
 
-def _sloppy_match(terms: tuple[str, ...], lists: list[list[int]], slop: int) -> bool:
+def _sloppy_match(lists: list[list[int]], slop: int, doc: Document) -> bool:
     """Is there one position per term with max(p_i - i) - min(p_i - i) <= slop?
 
-    That is Lucene's ``SloppyPhraseMatcher`` criterion (its "match length").  Without
-    repeated terms the smallest such window is found by the same sweep Lucene does (the
-    smallest range covering one value of each sorted list); a repeated term must take
-    distinct positions, which a small exhaustive search checks.
+    That is Lucene's ``SloppyPhraseMatcher`` criterion (its "match length"), for
+    distinct terms: the smallest such window is found by the same sweep Lucene does (the
+    smallest range covering one value of each sorted list), O(n log k).
     """
     shifted = [[p - i for p in plist] for i, plist in enumerate(lists)]
-    if len(set(terms)) == len(terms):
-        heap = [(values[0], i, 0) for i, values in enumerate(shifted)]
-        heapq.heapify(heap)
-        high = max(values[0] for values in shifted)
-        while True:
-            low, i, j = heap[0]
-            if high - low <= slop:
-                return True
-            j += 1
-            if j == len(shifted[i]):
-                return False
-            value = shifted[i][j]
-            heapq.heapreplace(heap, (value, i, j))
-            high = max(high, value)
-    for low in sorted({v for vs in shifted for v in vs}):
-        window = [[v for v in vs if low <= v <= low + slop] for vs in shifted]
-        if all(window):
-            for choice in product(*window):
-                real = [v + i for i, v in enumerate(choice)]
-                if len(set(real)) == len(real):
-                    return True
+    heap = [(values[0], i, 0) for i, values in enumerate(shifted)]
+    heapq.heapify(heap)
+    high = max(values[0] for values in shifted)
+    steps = 0
+    while True:
+        low, i, j = heap[0]
+        if high - low <= slop:
+            return True
+        j += 1
+        if j == len(shifted[i]):
+            return False
+        steps += 1
+        if steps & 1023 == 0:
+            doc.check_budget()
+        value = shifted[i][j]
+        heapq.heapreplace(heap, (value, i, j))
+        high = max(high, value)
+
+
+def _sloppy_match_repeated(
+    terms: tuple[str, ...], lists: list[list[int]], slop: int, doc: Document
+) -> bool:
+    """The same criterion when a term repeats: its copies must take distinct positions.
+
+    For one window ``[low, low + slop]`` of shifted positions, slot ``i`` may take a
+    position of its term in ``[low + i, low + i + slop]``; the intervals of one term's
+    slots have equal length and rising starts, so taking, slot after slot, the smallest
+    free position finds an assignment whenever one exists.  Only windows starting at a
+    shifted position can be the tightest, so those are tried: O(k·n·log n) at worst for
+    k slots and n positions, never the k^n combinations of an exhaustive search.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, term in enumerate(terms):
+        groups.setdefault(term, []).append(i)
+    by_term = {term: lists[slots[0]] for term, slots in groups.items()}
+    if any(len(by_term[term]) < len(slots) for term, slots in groups.items()):
+        return False  # "refugee" ten times needs ten occurrences, whatever the slop
+    highest = min(plist[-1] - i for i, plist in enumerate(lists))
+    lowest = max(plist[0] - i for i, plist in enumerate(lists)) - slop
+    starts = sorted({p - i for i, plist in enumerate(lists) for p in plist})
+    for n, low in enumerate(starts[bisect_left(starts, lowest) :]):
+        if low > highest:
+            return False
+        if n & 255 == 255:
+            doc.check_budget()
+        if _fits(groups, by_term, low, slop):
+            return True
     return False
 
 
-def wildcard_regex(pattern: str) -> re.Pattern[str]:
-    """Lucene wildcard syntax: ``*`` any run, ``?`` one code point, ``\\`` escapes."""
-    out: list[str] = []
-    chars = iter(pattern)
-    for ch in chars:
-        if ch == "\\":
-            out.append(re.escape(next(chars, "\\")))
-        elif ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out), re.DOTALL)
+def _fits(groups: dict[str, list[int]], by_term: dict[str, list[int]], low: int, slop: int) -> bool:
+    for term, slots in groups.items():
+        positions = by_term[term]
+        taken = -1
+        for i in slots:
+            j = bisect_left(positions, max(low + i, taken + 1))
+            if j == len(positions) or positions[j] > low + i + slop:
+                return False
+            taken = positions[j]
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +156,7 @@ class Wildcard:
     pattern: str
     prefix: str
     keyword: bool
-    regex: re.Pattern[str] = field(compare=False, repr=False)
+    glob: GlobPattern = field(compare=False, repr=False)
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -145,13 +174,19 @@ class Wildcard:
         return hit
 
     def _in_field(self, doc: Document, name: str) -> bool:
-        full = self.regex.fullmatch
+        full = self.glob.fullmatch
         if self.keyword:
-            return any(full(v) for v in doc.keywords[name])
-        text_field = doc.text[name]
-        if self.prefix:
-            return any(full(t) for t in text_field.terms_with_prefix(self.prefix))
-        return any(full(t) for t in text_field.sorted_terms)
+            values: Iterable[str] = doc.keywords[name]
+        elif self.prefix:
+            values = doc.text[name].terms_with_prefix(self.prefix)
+        else:
+            values = doc.text[name].sorted_terms
+        for n, value in enumerate(values):
+            if n & 255 == 255:
+                doc.check_budget()
+            if full(value):
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)

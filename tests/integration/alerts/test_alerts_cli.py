@@ -153,6 +153,32 @@ def test_console_script_refuses_a_bad_rule_with_its_position() -> None:
     assert lines[0].startswith("error: invalid query: position ")
 
 
+@pytest.mark.parametrize("language", ["lucene", "kql"])
+def test_console_script_refuses_deep_nesting_without_a_traceback(language: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "agents.cli", "alerts", "add", "--name", "Deep",
+         "--language", language, "--query", "(" * 1990 + "Calais" + ")" * 1990],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: invalid query: position 20: parentheses nested too deeply (at most 20 levels)"
+    ]
+
+
+def test_kql_rules_are_stored_with_their_language(cli: Run, namespace) -> None:  # type: ignore[no-untyped-def]
+    added = cli("alerts", "add", "--name", "Ceuta fence", "--language", "kql",
+                "--query", "Ceuta and not (fence or valla)")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    shown = json.loads(cli("alerts", "show", "ceuta-fence").stdout)
+    assert (shown["language"], shown["query"]) == ("kql", "Ceuta and not (fence or valla)")
+    assert shown["disabled_reason"] is None
+    # A KQL range is refused (alert rules have no ranges); an unknown language too.
+    for language, query in (("kql", "a > 3"), ("sql", "a")):
+        refused = cli("alerts", "add", "--name", "r", "--language", language, "--query", query)
+        assert refused.exit_code == 2 and refused.stderr.count("\n") == 1
+
+
 def _article(i: int, title: str, body: str, age: timedelta, story: str) -> EnrichedArticle:
     now = datetime.now(UTC)
     return EnrichedArticle(

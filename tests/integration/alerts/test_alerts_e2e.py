@@ -252,3 +252,46 @@ def test_throttled_rule_sends_the_alerts_of_its_gap_as_one_digest(
     assert sorted(a["story_id"] for a in digest.alerts) == ["e-1", "e-2"]
     assert verify_signature(digest.body, digest.signature or "", SECRET)
     assert digest.key != first.key
+
+
+# --- (f) a rule past its time budget is switched off; the stream goes on -------------
+def test_a_rule_past_its_budget_is_disabled_and_the_stream_goes_on(
+    ns: Namespace, receiver: Receiver
+) -> None:
+    # Sixteen leading-wildcard patterns: each is tried against every term of an article.
+    # On an article of 8,000 distinct terms that is ~0.35 s of CPU; on a short one,
+    # well under a millisecond.  The budget is 5 ms of CPU per rule and article.
+    heavy = " OR ".join(f"*a*b*c*d*e*f*g*h*{c}*q" for c in "zyxwvutsrponmlkj")
+    ns.env["NEWSFLOW_ALERT_RULE_BUDGET_MS"] = "5"
+    _add_rule(ns, "heavy", heavy, receiver.url)
+    _add_rule(ns, "ceuta", "Ceuta", receiver.url)
+    ns.start_worker()
+    rnd = random.Random(13)
+    terms = " ".join(f"abcdefgh{rnd.randrange(10**6):06d}q" for _ in range(8_000))
+    ns.produce([_article("f-0", "Guards at Ceuta counted migrants on the breakwater.")])
+    assert receiver.wait_for(lambda r: len(r) >= 1, timeout=STARTUP_S), ns.logs()
+    ns.produce([
+        _article("f-big", f"A ledger from Ceuta listed these entries: {terms}."),
+        _article("f-1", "In Ceuta a court heard the case of minors who crossed in May."),
+        _article("f-2", "Fishermen near Ceuta pulled two swimmers from the water at dusk."),
+    ])
+
+    # Other alerts go on: ceuta fires for every story, the big one included.
+    def ceuta_stories(received: list[Received]) -> set[str]:
+        return {a["story_id"] for x in received for a in x.alerts if a["rule_id"] == "ceuta"}
+
+    assert receiver.wait_for(
+        lambda r: ceuta_stories(r) == {"f-0", "f-big", "f-1", "f-2"}, timeout=120
+    ), ns.logs()
+    # Ingestion and indexing go on.
+    assert ns.wait_for_count(4, timeout=120) == 4, ns.logs()
+    # The heavy rule is off, with its reason, for every reader of the rules topic.
+    _wait_for(lambda: not json.loads(_cli(ns, "show", "heavy"))["enabled"], timeout=60, ns=ns)
+    shown = json.loads(_cli(ns, "show", "heavy"))
+    assert "budget of 5 ms" in shown["disabled_reason"]
+    assert "'f-big'" in shown["disabled_reason"]
+    assert not any(a["rule_id"] == "heavy" for x in receiver.snapshot() for a in x.alerts)
+    # Re-enabling clears the reason (the user takes responsibility for the rule).
+    _cli(ns, "enable", "heavy")
+    shown = json.loads(_cli(ns, "show", "heavy"))
+    assert shown["enabled"] is True and shown["disabled_reason"] is None

@@ -64,11 +64,12 @@ def test_rule_crud_over_http(api: TestClient, namespace) -> None:  # type: ignor
 
     # GET then PUT back unchanged (masked secret included) keeps the real secret.
     body = {k: v for k, v in shown.json().items() if k not in ("created_at", "updated_at")}
+    body["disabled_reason"] = "set by a client"  # the pipeline's to set: ignored
     body["name"] = "Calais boats"
     replaced = api.put("/rules/calais-small-boats", json=body)
     assert replaced.status_code == 200, replaced.text
     stored = load_rules(namespace.settings)["calais-small-boats"]
-    assert stored.name == "Calais boats"
+    assert stored.name == "Calais boats" and stored.disabled_reason is None
     assert stored.channels[0].secret.get_secret_value() == SECRET  # type: ignore[union-attr]
 
     assert api.post("/rules/calais-small-boats/disable").json()["enabled"] is False

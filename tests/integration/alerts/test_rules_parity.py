@@ -1,18 +1,26 @@
-"""The stream matcher finds exactly what Elasticsearch's query_string finds.
+"""The stream matcher finds exactly what Elasticsearch finds, and what Kibana's bar finds.
 
-A throwaway index is created with the real article mapping, filled with invented English
-and Spanish articles full of awkward tokens (accents, apostrophes, hyphens, "U.S.",
-numbers, casing, keyword values), and every rule of a varied set is run both ways: by
-``Matcher`` on the articles and by ``es_query`` on the index (with ``analyze_wildcard``
-on, as Kibana sends it, and off, as ES defaults).  The id sets must be identical.
+A throwaway index is created with the real article template (mapping *and* settings, so
+``index.query.default_field`` too), filled with invented English and Spanish articles
+full of awkward tokens (accents, apostrophes, hyphens, "U.S.", numbers, casing, keyword
+values), and every rule of a varied set is run three ways: by ``Matcher`` on the
+articles, by ``es_query`` on the index (with ``analyze_wildcard`` on, as Kibana sends it,
+and off, as ES defaults), and as Kibana's search bar sends it: ``query_string`` without
+``fields``.  KQL rules are run the same three ways, Kibana's way being the DSL that
+Kibana's own KQL code (``@kbn/es-query``, run by node) produces.  The id sets must be
+identical.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +33,8 @@ from schemas.articles import EnrichedArticle
 from schemas.index import article_template
 
 pytestmark = pytest.mark.stack
+
+HARNESS = Path(__file__).parent / "kibana_kql"
 
 _NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -385,12 +395,8 @@ ARTICLES = [_article(i, *row) for i, row in enumerate(_ARTICLES)]
 def index(stack: object, settings: Settings) -> Iterator[tuple[Elasticsearch, str]]:
     es = es_client(settings)
     name = f"rules-parity-{uuid.uuid4().hex[:12]}"
-    mappings = copy.deepcopy(article_template(name)["template"]["mappings"])
-    es.indices.create(
-        index=name,
-        mappings=mappings,
-        settings={"number_of_shards": 1, "number_of_replicas": 0},
-    )
+    template = copy.deepcopy(article_template(name)["template"])
+    es.indices.create(index=name, mappings=template["mappings"], settings=template["settings"])
     try:
         helpers.bulk(
             es,
@@ -402,11 +408,41 @@ def index(stack: object, settings: Settings) -> Iterator[tuple[Elasticsearch, st
         es.indices.delete(index=name, ignore_unavailable=True)
 
 
+def _ids(es: Elasticsearch, index: str, query: dict[str, Any]) -> set[str]:
+    response = es.search(index=index, query=query, size=len(ARTICLES) + 10, source=False)
+    return {hit["_id"] for hit in response["hits"]["hits"]}
+
+
 def _es_ids(es: Elasticsearch, index: str, rule: str, *, analyze_wildcard: bool) -> set[str]:
     query = es_query(rule)
     query["query_string"]["analyze_wildcard"] = analyze_wildcard
-    response = es.search(index=index, query=query, size=len(ARTICLES) + 10, source=False)
-    return {hit["_id"] for hit in response["hits"]["hits"]}
+    return _ids(es, index, query)
+
+
+def kibana_lucene(rule: str) -> dict[str, Any]:
+    """What Kibana's search bar sends for a Lucene query: no ``fields``, wildcards analysed."""
+    return {"query_string": {"query": rule, "analyze_wildcard": True}}
+
+
+def kibana_kql(rules: list[str]) -> list[dict[str, Any]]:
+    """Kibana's own translation of each KQL rule, by its ``@kbn/es-query`` code under node.
+
+    The harness is test-only (``make node-deps`` installs it); the product translates
+    KQL in Python (``pipeline.alerts.rules.kql``).
+    """
+    node = shutil.which("node")
+    if node is None or not (HARNESS / "node_modules").is_dir():
+        pytest.fail("the KQL parity harness is not installed: run `make node-deps`",
+                    pytrace=False)
+    done = subprocess.run(
+        [node, str(HARNESS / "kql_to_dsl.js")], input="".join(json.dumps(r) + "\n" for r in rules),
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(answers) == len(rules), done.stderr
+    failed = [(rule, a["error"]) for rule, a in zip(rules, answers, strict=True) if "error" in a]
+    assert not failed, f"Kibana could not parse: {failed}"
+    return [a["dsl"] for a in answers]
 
 
 def test_corpus_and_rules_are_varied() -> None:
@@ -427,14 +463,98 @@ def test_matcher_finds_what_elasticsearch_finds(index: tuple[Elasticsearch, str]
     for i, rule in enumerate(_RULES):
         expected = _es_ids(es, name, rule, analyze_wildcard=True)
         also = _es_ids(es, name, rule, analyze_wildcard=False)
+        kibana = _ids(es, name, kibana_lucene(rule))
         got = ours[f"r{i}"]
-        if got != expected or got != also:
+        if got != expected or got != also or got != kibana:
             mismatches.append(
                 f"{rule!r}: matcher-only {sorted(got - expected)}, "
                 f"ES-only {sorted(expected - got)}, "
-                f"analyze_wildcard off differs: {also != expected}"
+                f"analyze_wildcard off differs: {also != expected}, "
+                f"Kibana's bar differs: {sorted(kibana ^ got)}"
             )
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_default_fields_are_the_matchers_fields(index: tuple[Elasticsearch, str]) -> None:
+    """The failure this prevents: ``migra*`` in Kibana also matched tag ids in ``tags``."""
+    es, name = index
+    tagged = _ids(es, name, {"term": {"tags": "sea_rescue"}})
+    assert tagged and not (tagged & _ids(es, name, kibana_lucene("sea_rescue")))
+    assert _ids(es, name, kibana_lucene("tags:sea_rescue")) == tagged
+
+
+# KQL as analysts type it in Kibana: lower-case operators, values with spaces, lists.
+_KQL_RULES: list[str] = [
+    "migrants",
+    "border crossing",
+    '"border crossing"',
+    "border and crossing",
+    "border AND crossing or wall",
+    "wall or border and crossing",
+    "not border",
+    "border and not crossing",
+    "not (border or crossing)",
+    "not crossing and border",
+    "migra*",
+    "Migra*",
+    "*grants",
+    "migra* and not refugee*",
+    "not migra* and not refugee*",
+    "title:border",
+    "title:border wall",
+    'body:"border wall"',
+    "title:(migrants or caravan)",
+    "title:migra* or body:deport*",
+    "tags:border_crossing",
+    "tags:sea_rescue and not language:es",
+    "places:Colchane",
+    "places:colchane",
+    "places:Ciudad Juárez",
+    'places:"Ciudad Juárez"',
+    "places:Col*",
+    "persons:(Rodrigo Delgado or Ana)",
+    'persons:("Rodrigo Delgado" or "Pat O\'Brien")',
+    "orgs:UNHCR or orgs:ACNUR",
+    "language:es and (migra* or frontera)",
+    "countries:(US or MX) and not tags:caravan",
+    "e-mail",
+    "AT&T",
+    "U.S.",
+    "covid-19 and cases",
+    "niños or ñandú",
+    "o'clock",
+    "caravan caravana and tapachula",
+    "(tags:asylum or tags:visas) and workers",
+    "border and (wall or crossing) and not night",
+    "migrants and",
+]
+
+
+def test_kql_rules_find_what_kibana_finds(index: tuple[Elasticsearch, str]) -> None:
+    es, name = index
+    matcher = Matcher()
+    for i, rule in enumerate(_KQL_RULES):
+        matcher.add(f"k{i}", rule, language="kql")
+    ours: dict[str, set[str]] = {f"k{i}": set() for i in range(len(_KQL_RULES))}
+    for article in ARTICLES:
+        for rule_id in matcher.match(article):
+            ours[rule_id].add(article.id)
+    kibana = kibana_kql(_KQL_RULES)
+    mismatches = []
+    sizes = []
+    for i, rule in enumerate(_KQL_RULES):
+        theirs = _ids(es, name, kibana[i])
+        index_side = _ids(es, name, es_query(rule, language="kql"))
+        got = ours[f"k{i}"]
+        sizes.append(len(theirs))
+        if not got == theirs == index_side:
+            mismatches.append(
+                f"{rule!r}: matcher-only {sorted(got - theirs)}, Kibana-only "
+                f"{sorted(theirs - got)}, es_query differs: {sorted(index_side ^ theirs)}"
+            )
+    assert not mismatches, "\n".join(mismatches)
+    discriminating = sum(1 for n in sizes if 0 < n < len(ARTICLES))
+    assert discriminating >= 0.8 * len(_KQL_RULES), sizes
 
 
 def test_rules_match_something_and_not_everything(index: tuple[Elasticsearch, str]) -> None:

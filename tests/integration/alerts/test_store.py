@@ -210,3 +210,31 @@ def test_backtest_finds_recent_matches_newest_first(namespace) -> None:  # type:
 
     none = backtest(namespace.es, settings.index.articles, "Lampedusa", days=14)
     assert (none.articles, none.stories, none.matches) == (0, 0, [])
+
+
+def test_a_worker_switch_off_lands_on_the_current_version_only(namespace) -> None:  # type: ignore[no-untyped-def]
+    settings = namespace.settings
+    store = RuleStore(settings)
+    try:
+        seen, _ = store.put_rule(_rule())
+        reason = "matching took over its budget of 20 ms (31 ms on article 'a1')"
+        off = seen.model_copy(update={"enabled": False, "disabled_reason": reason})
+        # A person renames the rule after the worker read it: the switch-off keeps the name.
+        store.put_rule(_rule(name="Renamed"))
+        written = store.save_disabled(off)
+        assert written is not None
+        stored = load_rules(settings)["tapachula-detentions"]
+        assert (stored.enabled, stored.disabled_reason, stored.name) == (False, reason, "Renamed")
+        assert _secret(stored) == SECRET
+        assert _mirrored(namespace, "tapachula-detentions")["disabled_reason"] == reason  # type: ignore[index]
+        # A second worker with the same decision, or a stale copy after the query was
+        # edited, writes nothing.
+        assert store.save_disabled(off) is None
+        store.set_enabled("tapachula-detentions", True)
+        store.put_rule(_rule(query="Tapachula AND detenidos"))
+        assert store.save_disabled(off) is None
+        stored = load_rules(settings)["tapachula-detentions"]
+        assert (stored.enabled, stored.disabled_reason) == (True, None)
+        assert stored.query == "Tapachula AND detenidos"
+    finally:
+        store.close()

@@ -237,15 +237,31 @@ def test_cli_json_and_text(cli: CliRunner) -> None:
         "story-iquique",
         "story-albergue",
     }
-    text = cli.invoke(app, ["search", QUERY, "--language", "es"])
+    text = cli.invoke(app, ["search", QUERY, "--lang", "es"])
     assert text.exit_code == 0, text.output
     assert "Nuevo albergue en Iquique" in text.stdout and "facets" in text.stdout
+
+
+def test_cli_kql_query_language(cli: CliRunner) -> None:
+    # In KQL lower-case 'and'/'not' are operators; in Lucene they would be search terms.
+    kql = cli.invoke(app, ["search", "migra* and not places:Lima", "--language", "kql", "--json"])
+    assert kql.exit_code == 0, kql.output
+    assert {h.id for h in SearchResult.model_validate(json.loads(kql.stdout)).hits} == {
+        "a1", "a2", "a3"}
+    lucene = cli.invoke(app, ["search", "migra* and not places:Lima", "--json"])
+    assert lucene.exit_code == 0, lucene.output
+    assert "a4" in {h.id for h in SearchResult.model_validate(json.loads(lucene.stdout)).hits}
 
 
 def test_cli_errors_exit_2(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = cli.invoke(app, ["search", "migra* AND ("])
     assert bad.exit_code == 2
     assert "bad query" in bad.output
+    bad_kql = cli.invoke(app, ["search", "migra* and (", "--language", "kql"])
+    assert bad_kql.exit_code == 2
+    assert "bad KQL query: position" in bad_kql.output
+    wrong = cli.invoke(app, ["search", "migra*", "--language", "es"])
+    assert wrong.exit_code == 2 and "--lang es" in wrong.output
     monkeypatch.setenv("NEWSFLOW_ES_URL", "http://127.0.0.1:1")
     config_module.get_settings.cache_clear()
     down = cli.invoke(app, ["search", "x"])

@@ -101,6 +101,22 @@ def test_invalid_query_is_422_with_position(client: TestClient) -> None:
     assert response.json()["detail"][0]["type"] == "rule_syntax"
 
 
+def test_rules_past_the_limits_are_422_not_500(client: TestClient) -> None:
+    headers = {"X-API-Key": KEY}
+    deep = "(" * 1990 + "Ceuta" + ")" * 1990  # was a RecursionError: HTTP 500
+    response = client.post("/rules", json={"name": "deep", "query": deep}, headers=headers)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert (error["type"], error["position"]) == ("rule_syntax", 20)
+    assert "nested too deeply" in error["msg"]
+    kql = {"name": "kql", "query": "Ceuta and fence > 3", "language": "kql"}
+    response = client.post("/rules", json=kql, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["position"] == len("Ceuta and fence ")
+    response = client.post("/rules/test", json={"query": deep, "language": "kql"}, headers=headers)
+    assert response.status_code == 422
+
+
 def test_bad_rule_fields_are_422(client: TestClient) -> None:
     headers = {"X-API-Key": KEY}
     bad = [
