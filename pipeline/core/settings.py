@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -123,8 +123,9 @@ class MetricsSettings(BaseSettings):
 
 class WebhookSettings(BaseSettings):
     """HTTP alert targets (webhook, Slack).  URLs that resolve to private, loopback,
-    link-local… addresses are refused unless ``allow_private`` is set (tests, or an
-    on-premises receiver)."""
+    link-local… addresses are refused unless inside one of ``allow_networks``
+    (``NEWSFLOW_WEBHOOK_ALLOW_NETWORKS``, comma-separated CIDRs, e.g. ``10.20.0.0/16`` for an
+    on-premises receiver); cloud metadata addresses never pass."""
 
     model_config = _config("WEBHOOK_")
 
@@ -132,8 +133,14 @@ class WebhookSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     backoff_seconds: float = Field(default=0.5, ge=0)  # first retry; doubles each time
     backoff_max_seconds: float = Field(default=30.0, ge=0)  # also caps Retry-After
-    allow_private: bool = Field(default=False, validation_alias=_env(
-        "ALLOW_PRIVATE_WEBHOOKS", "allow_private"))
+    allow_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+
+    @field_validator("allow_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class SmtpSettings(BaseSettings):
@@ -244,7 +251,7 @@ class Settings(BaseSettings):
 
     def replaced(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed:
-        ``settings.replaced(webhook={"allow_private": True})``."""
+        ``settings.replaced(webhook={"max_attempts": 2})``."""
         update = {}
         for name, changes in sections.items():
             current = getattr(self, name)

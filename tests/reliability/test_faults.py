@@ -65,10 +65,10 @@ _WORDS = [
 # --- fixtures ---------------------------------------------------------------------------
 @pytest.fixture
 def ns(namespace: Namespace) -> Namespace:
-    """The namespace with webhooks to loopback allowed."""
-    namespace.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
+    """The namespace with webhooks to 127.0.0.1 allowed."""
+    namespace.env["NEWSFLOW_WEBHOOK_ALLOW_NETWORKS"] = "127.0.0.1/32"
     namespace.env["NEWSFLOW_WEBHOOK_BACKOFF_SECONDS"] = "0.1"
-    namespace.settings = namespace.settings.replaced(webhook={"allow_private": True})
+    namespace.settings = namespace.settings.replaced(webhook={"allow_networks": ["127.0.0.1/32"]})
     return namespace
 
 

@@ -75,7 +75,7 @@ def receiver(*script: tuple[int, float]) -> Iterator[Recorder]:
 
 def settings(**overrides: object) -> Settings:
     base: dict[str, object] = {
-        "webhook__allow_private": True,
+        "webhook__allow_networks": ["127.0.0.1/32"],
         "webhook__backoff_seconds": 0.01,
         "webhook__backoff_max_seconds": 0.05,
         "webhook__max_attempts": 3,
@@ -221,9 +221,9 @@ def test_connection_refused_is_retryable() -> None:
 def test_loopback_target_refused_before_any_connection() -> None:
     with receiver() as server:
         with pytest.raises(TargetRefusedError) as caught:
-            send(server.url, [alert(1)], settings(webhook__allow_private=False))
+            send(server.url, [alert(1)], settings(webhook__allow_networks=[]))
         port = server.url.split(":")[2].split("/")[0]
         with pytest.raises(TargetRefusedError):  # same server, a decimal IP literal
-            send(f"http://2130706433:{port}/x", [alert(1)], settings(webhook__allow_private=False))
+            send(f"http://2130706433:{port}/x", [alert(1)], settings(webhook__allow_networks=[]))
     assert server.requests == []
     assert not caught.value.retryable and "loopback" in str(caught.value)
