@@ -26,6 +26,7 @@ from faust.types import EventT, StreamT
 from pipeline.alerts.rulebook import RuleBook
 from pipeline.core.es_client import es_client
 from pipeline.core.retry import until_done
+from pipeline.core.secretbox import SecretBox
 from pipeline.core.settings import Settings, get_settings
 from pipeline.enrichment.pool import EnrichmentPool
 from schemas import DeadLetter
@@ -104,7 +105,8 @@ async def start_services() -> None:
     worker joins the consumer group only once it can process what it is given."""
     pool = EnrichmentPool.from_settings(settings)
     await pool.start()
-    _services.append(Services(es=es_client(settings), pool=pool, rule_book=RuleBook()))
+    rule_book = RuleBook(SecretBox.for_settings(settings))
+    _services.append(Services(es=es_client(settings), pool=pool, rule_book=rule_book))
 
 
 async def close_services() -> None:

@@ -4,7 +4,8 @@ Every ``/rules`` route needs an API key, sent as ``X-API-Key: KEY`` or
 ``Authorization: Bearer KEY``; the OpenAPI schema (``/openapi.json``, ``/docs``) is
 public, since it describes the API and holds no data.  Keys come from settings and from a
 key file that must be private to its owner; with no key at all the API refuses to start
-rather than run open.  Rules are the ``schemas`` models; responses mask webhook secrets.
+rather than run open.  Rules are the ``schemas`` models; responses mask webhook secrets
+and credential URLs, except a secret the server generated, shown once when made.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ from pydantic import BaseModel, Field, create_model, model_validator
 
 from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
 from pipeline.alerts.rules import RuleSyntaxError
-from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_id_from_name
+from pipeline.alerts.store import (
+    RuleNotFound,
+    RuleStore,
+    RuleStoreError,
+    generated_secrets,
+    rule_id_from_name,
+)
 from pipeline.core.errors import NewsflowError
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import Settings
@@ -67,6 +74,21 @@ RuleDraft = create_model(
     "defaults to a slug of the name.",
     **_draft_fields(),
 )
+
+
+class StoredRule(AlertRule):
+    """A rule as stored (secrets masked), plus the webhook secrets generated for it.
+
+    ``generated_secrets`` is the only place a secret is ever shown in clear, once, in the
+    answer to the request that made it up (a webhook sent without a secret).
+    """
+
+    generated_secrets: list[str] = Field(default_factory=list)
+
+
+def _stored(sent: AlertRule, stored: AlertRule) -> StoredRule:
+    fresh = [secret for _, secret in generated_secrets(sent, stored)]
+    return StoredRule(**dict(stored), generated_secrets=fresh)
 
 
 class BacktestRequest(BaseModel):
@@ -163,14 +185,15 @@ def _rules_router(store: RuleStore, es: Elasticsearch, settings: Settings) -> AP
 
     @router.post(
         "",
-        response_model=AlertRule,
+        response_model=StoredRule,
         status_code=201,
-        responses={200: {"model": AlertRule, "description": "Updated"}},
+        responses={200: {"model": StoredRule, "description": "Updated"}},
     )
-    def add_rule(draft: RuleDraft, response: Response) -> AlertRule:
-        rule, created = store.put_rule(_rule_from_draft(draft))
+    def add_rule(draft: RuleDraft, response: Response) -> StoredRule:
+        sent = _rule_from_draft(draft)
+        rule, created = store.put_rule(sent)
         response.status_code = 201 if created else 200
-        return rule
+        return _stored(sent, rule)
 
     @router.post("/test", response_model=BacktestResult)
     def test_rule(request: BacktestRequest) -> BacktestResult:
@@ -181,10 +204,11 @@ def _rules_router(store: RuleStore, es: Elasticsearch, settings: Settings) -> AP
     def get_rule(rule_id: str) -> AlertRule:
         return store.get_rule(rule_id)
 
-    @router.put("/{rule_id}", response_model=AlertRule)
-    def replace_rule(rule_id: str, draft: RuleDraft) -> AlertRule:
-        rule, _ = store.put_rule(_rule_from_draft(draft, rule_id=rule_id))
-        return rule
+    @router.put("/{rule_id}", response_model=StoredRule)
+    def replace_rule(rule_id: str, draft: RuleDraft) -> StoredRule:
+        sent = _rule_from_draft(draft, rule_id=rule_id)
+        rule, _ = store.put_rule(sent)
+        return _stored(sent, rule)
 
     @router.delete("/{rule_id}", status_code=204)
     def delete_rule(rule_id: str) -> Response:

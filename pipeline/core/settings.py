@@ -216,6 +216,10 @@ class Settings(BaseSettings):
     # Elasticsearch password (stack/).  Outside the repository on purpose.
     home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "newsflow")
     log_format: Literal["text", "json"] = "text"  # json: one object per line
+    # Fernet key(s) sealing rule secrets on the rules topic and in Elasticsearch (one a
+    # line, the first seals); created 0600 on first use.  Default: <home>/secrets.key.
+    # Every worker and the API must share it.
+    secrets_key_file: Path | None = None
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
