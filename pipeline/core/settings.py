@@ -116,8 +116,10 @@ class MetricsSettings(BaseSettings):
     model_config = _config("METRICS_")
 
     # Prometheus /metrics of a worker; 0 picks a free port (logged).  Several workers on one
-    # host need one port each: set NEWSFLOW_METRICS_PORT per worker.
+    # host need one port each: set NEWSFLOW_METRICS_PORT per worker.  Loopback only unless
+    # NEWSFLOW_METRICS_HOST says otherwise (0.0.0.0 in a container, for Prometheus).
     port: int = Field(default=9464, ge=0, le=65535)
+    host: str = "127.0.0.1"
     lag_seconds: float = Field(default=10.0, gt=0)  # consumer-lag gauge refresh
 
 
@@ -162,10 +164,14 @@ class ApiSettings(BaseSettings):
 
     model_config = _config("API_")
 
-    keys: list[SecretStr] = Field(default_factory=list)
+    keys: list[SecretStr] = Field(default_factory=list)  # each >= 32 characters
     key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)  # larger bodies: 413
+    # A client (by address) with this many failed key checks in the window gets 429.
+    max_failed_attempts: int = Field(default=10, ge=1)
+    failed_attempts_window_seconds: float = Field(default=60.0, gt=0)
 
 
 class AlertSettings(BaseSettings):

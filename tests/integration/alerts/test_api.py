@@ -25,7 +25,7 @@ from tests.support import ROOT
 
 pytestmark = pytest.mark.stack
 
-KEY = "api-integration-key-c81f"
+KEY = "api-integration-key-c81f-0123456789abcdef"
 SECRET = "api-integration-webhook-secret-20ab9f"  # ≥ 32 bytes
 RULE = {
     "name": "Calais small boats",
