@@ -64,7 +64,9 @@ def encode_rule(rule: AlertRule, box: SecretBox) -> bytes:
     return rule.model_dump_json(context={"secret_box": box}).encode()
 
 
-def decode_rule(key: bytes | None, value: bytes | None, box: SecretBox) -> tuple[str, AlertRule | None]:
+def decode_rule(
+    key: bytes | None, value: bytes | None, box: SecretBox
+) -> tuple[str, AlertRule | None]:
     """One record of the rules topic: ``(rule_id, rule)``, or ``(rule_id, None)`` to delete.
 
     Raises:

@@ -10,6 +10,7 @@ prefix say so with an alias.  All sections are frozen: change one with ``Setting
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -164,7 +165,8 @@ class ApiSettings(BaseSettings):
 
     model_config = _config("API_")
 
-    keys: list[SecretStr] = Field(default_factory=list)  # each >= 32 characters
+    # Each >= 32 characters; comma-separated (or a JSON list) in NEWSFLOW_API_KEYS.
+    keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -172,6 +174,16 @@ class ApiSettings(BaseSettings):
     # A client (by address) with this many failed key checks in the window gets 429.
     max_failed_attempts: int = Field(default=10, ge=1)
     failed_attempts_window_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _key_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
 
 class AlertSettings(BaseSettings):
