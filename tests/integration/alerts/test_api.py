@@ -132,6 +132,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.security
 def test_newsflow_api_serves_with_uvicorn(namespace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     key_file = tmp_path / "api.keys"
     key_file.write_text(KEY + "\n")

@@ -68,6 +68,7 @@ def _secret(rule: AlertRule) -> str | None:
     return None
 
 
+@pytest.mark.security
 def test_add_disable_delete_reach_the_topic_and_the_mirror(namespace) -> None:  # type: ignore[no-untyped-def]
     settings = namespace.settings
     store = RuleStore(settings)

@@ -39,6 +39,7 @@ def _rule(**overrides: object) -> AlertRule:
     return AlertRule.model_validate(data)
 
 
+@pytest.mark.security
 def test_topic_value_round_trips_with_the_secret_sealed(box: SecretBox) -> None:
     rule = _rule()
     value = encode_rule(rule, box)
@@ -50,6 +51,7 @@ def test_topic_value_round_trips_with_the_secret_sealed(box: SecretBox) -> None:
     assert decoded.channels[0].secrets[0].get_secret_value() == SECRET  # type: ignore[union-attr]
 
 
+@pytest.mark.security
 def test_a_rule_sealed_with_another_key_does_not_open(box: SecretBox, tmp_path: Path) -> None:
     other = SecretBox(tmp_path / "other" / "secrets.key")
     with pytest.raises(RuleDecodeError, match="does not open"):
@@ -69,6 +71,7 @@ def test_bad_records_are_refused(box: SecretBox) -> None:
         decode_rule(b"another-id", encode_rule(_rule(), box), box)
 
 
+@pytest.mark.security
 def test_mirror_document_masks_secrets() -> None:
     document = mirror_document(_rule())
     assert SECRET not in json.dumps(document)

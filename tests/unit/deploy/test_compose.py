@@ -103,6 +103,7 @@ def test_health_checks(services: dict[str, Any]) -> None:
     assert '-u "elastic:$${ELASTIC_PASSWORD}"' in es  # ($$: compose's escape for $)
 
 
+@pytest.mark.security
 def test_published_ports_are_loopback_only(services: dict[str, Any]) -> None:
     published = {
         name: {(p["target"], int(p["published"])) for p in svc.get("ports", [])}
@@ -177,6 +178,7 @@ def test_heap_is_locked_as_memlock_allows(services: dict[str, Any]) -> None:
     assert heap and int(es["mem_limit"]) >= 2 * int(heap.group(1)) * 1024**3
 
 
+@pytest.mark.security
 def test_kafka_listeners_are_consistent_and_all_sasl_ssl(services: dict[str, Any]) -> None:
     props = _kafka_properties()
     listeners = dict(item.split("://") for item in props["listeners"].split(","))
@@ -209,6 +211,7 @@ def test_kafka_listeners_are_consistent_and_all_sasl_ssl(services: dict[str, Any
         assert f"name={user}," in (COMPOSE_DIR / "kafka" / "start.sh").read_text()
 
 
+@pytest.mark.security
 def test_every_service_has_what_its_command_needs(services: dict[str, Any]) -> None:
     """Each newsflow service's resolved environment passes its command's own start checks,
     and every file those settings name lies in a volume the service mounts."""
@@ -263,6 +266,7 @@ def test_security_is_on_and_kibana_is_not_superuser(services: dict[str, Any]) ->
     assert services["api"]["environment"]["NEWSFLOW_API_KEYS"] == example["NEWSFLOW_API_KEYS"]
 
 
+@pytest.mark.security
 def test_no_secret_is_written_in_the_compose_file() -> None:
     text = COMPOSE_FILE.read_text()
     for key, value in _env(ENV_EXAMPLE).items():

@@ -19,6 +19,7 @@ from pipeline.alerts.channels.targets import (
     describe,
 )
 
+pytestmark = pytest.mark.security
 PUBLIC_ONLY = TargetPolicy()
 
 
