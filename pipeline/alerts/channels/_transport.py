@@ -11,7 +11,8 @@ TLS SNI and certificate verification all keep the hostname.
 httpx has no public switch for the network backend (``AsyncHTTPTransport`` builds its
 httpcore pool itself), so :class:`VettedTransport` builds that pool again with the same
 options plus ``network_backend``; :func:`_check_httpx` fails at start-up if the private
-``_pool`` attribute it replaces ever disappears (tested with httpx 0.27–0.29, httpcore 1.0).
+``_pool`` attribute it replaces ever disappears (written against httpx 0.29 and
+httpcore 1.0; pinned in pyproject.toml).
 Environment proxies are not used: the address vetted must be the address connected to.
 """
 

@@ -133,7 +133,8 @@ async def check_target(
     resolve: Resolver | None = None,
     kind: str | None = None,
 ) -> list[IPAddress]:
-    """:func:`vet_host` for a URL: a quick answer before a rule is saved or a body built."""
+    """:func:`vet_host` for a URL, for callers that want the answer before any request
+    (delivery itself needs no call: the transport vets every connection)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme not in _DEFAULT_PORTS or not host:
