@@ -4,7 +4,19 @@
 # the log folder is formatted (first start only: changing a password in .env later needs
 # `kafka-configs.sh --alter --add-config SCRAM-SHA-512=[…]`).  Secrets arrive as
 # environment variables from .env and are written only to 0600 files in a 0700 folder.
+#
+# Paths and addresses default to the container's; tests/integration/stack/
+# test_secured_broker.py runs this same script on the host against the local Kafka jars.
 set -euo pipefail
+bin=${KAFKA_BIN:-/opt/kafka/bin}
+certs=${KAFKA_CERTS:-/certs/kafka}
+data=${KAFKA_DATA:-/var/lib/kafka/data}
+conf_dir=${KAFKA_CONF_DIR:-/tmp/newsflow-kafka}
+host=${KAFKA_ADVERTISED_HOST:-kafka}
+bind=${KAFKA_BIND:-}
+internal=${KAFKA_INTERNAL_PORT:-9092}
+controller=${KAFKA_CONTROLLER_PORT:-9093}
+outside=${KAFKA_OUTSIDE_PORT:-9094}
 
 for name in KAFKA_ADMIN_PASSWORD KAFKA_WORKER_PASSWORD KAFKA_API_PASSWORD KAFKA_PUBLISHER_PASSWORD \
             KAFKA_FEEDS_PASSWORD; do
@@ -16,7 +28,6 @@ for name in KAFKA_ADMIN_PASSWORD KAFKA_WORKER_PASSWORD KAFKA_API_PASSWORD KAFKA_
 done
 
 umask 077
-conf_dir=/tmp/newsflow-kafka
 mkdir -p "$conf_dir"
 chmod 700 "$conf_dir"
 scram='org.apache.kafka.common.security.scram.ScramLoginModule required'
@@ -25,10 +36,10 @@ plain='org.apache.kafka.common.security.plain.PlainLoginModule required'
 cat > "$conf_dir/server.properties" <<PROPERTIES
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@kafka:9093
+controller.quorum.voters=1@$host:$controller
 controller.listener.names=CONTROLLER
-listeners=INTERNAL://:9092,CONTROLLER://:9093,HOST://:9094
-advertised.listeners=INTERNAL://kafka:9092,HOST://localhost:${KAFKA_HOST_PORT:-9094}
+listeners=INTERNAL://$bind:$internal,CONTROLLER://$bind:$controller,HOST://$bind:$outside
+advertised.listeners=INTERNAL://$host:$internal,HOST://localhost:${KAFKA_HOST_PORT:-9094}
 listener.security.protocol.map=INTERNAL:SASL_SSL,CONTROLLER:SASL_SSL,HOST:SASL_SSL
 inter.broker.listener.name=INTERNAL
 sasl.enabled.mechanisms=SCRAM-SHA-512
@@ -40,13 +51,13 @@ listener.name.controller.plain.sasl.jaas.config=$plain username="controller" pas
 listener.name.internal.scram-sha-512.sasl.jaas.config=$scram username="admin" password="$KAFKA_ADMIN_PASSWORD";
 listener.name.host.scram-sha-512.sasl.jaas.config=$scram;
 ssl.keystore.type=PEM
-ssl.keystore.location=/certs/kafka/kafka.pem
+ssl.keystore.location=$certs/kafka.pem
 ssl.truststore.type=PEM
-ssl.truststore.location=/certs/kafka/ca.crt
+ssl.truststore.location=$certs/ca.crt
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
 super.users=User:admin;User:controller
-log.dirs=/var/lib/kafka/data
+log.dirs=$data
 auto.create.topics.enable=false
 offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1
@@ -62,10 +73,10 @@ security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
 sasl.jaas.config=$scram username="admin" password="$KAFKA_ADMIN_PASSWORD";
 ssl.truststore.type=PEM
-ssl.truststore.location=/certs/kafka/ca.crt
+ssl.truststore.location=$certs/ca.crt
 PROPERTIES
 
-/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id "$CLUSTER_ID" \
+"$bin/kafka-storage.sh" format --ignore-formatted --cluster-id "$CLUSTER_ID" \
   --config "$conf_dir/server.properties" \
   --add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]" \
   --add-scram "SCRAM-SHA-512=[name=newsflow-worker,password=$KAFKA_WORKER_PASSWORD]" \
@@ -73,4 +84,4 @@ PROPERTIES
   --add-scram "SCRAM-SHA-512=[name=newsflow-publisher,password=$KAFKA_PUBLISHER_PASSWORD]" \
   --add-scram "SCRAM-SHA-512=[name=newsflow-feeds,password=$KAFKA_FEEDS_PASSWORD]"
 
-exec /opt/kafka/bin/kafka-server-start.sh "$conf_dir/server.properties"
+exec "$bin/kafka-server-start.sh" "$conf_dir/server.properties"

@@ -155,7 +155,9 @@ def _mounts(services: dict[str, Any], name: str) -> dict[str, str]:
 def _kafka_properties() -> dict[str, str]:
     """server.properties as deploy/compose/kafka/start.sh writes it."""
     text = (COMPOSE_DIR / "kafka" / "start.sh").read_text()
+    defaults = dict(re.findall(r"^(\w+)=\$\{\w+:-([^}]*)\}$", text, flags=re.M))
     body = text.split("<<PROPERTIES\n", 1)[1].split("\nPROPERTIES\n", 1)[0]
+    body = re.sub(r"\$(\w+)\b(?!\{)", lambda m: defaults.get(m.group(1), m.group(0)), body)
     pairs = (line.split("=", 1) for line in body.splitlines() if "=" in line
              and not line.startswith("#"))  # fmt: skip
     return {k: v for k, v in pairs}
