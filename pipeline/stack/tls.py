@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +68,7 @@ def ensure_ca(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def issue(out: Path, servers: dict[str, Sequence[str]]) -> dict[str, ServerFiles]:
+def issue(out: Path, servers: Mapping[str, Sequence[str]]) -> dict[str, ServerFiles]:
     """The layout ``newsflow certs`` writes: ``out/ca`` (0700: the CA key), ``out/public``
     (the CA certificate, readable by every client) and one 0700 folder per server holding
     its key, chain, PEM keystore and a copy of the CA certificate (its truststore)."""
