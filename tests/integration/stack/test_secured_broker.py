@@ -49,10 +49,12 @@ PASSWORDS = {
     "newsflow-worker": "worker-secret-for-tests-01",
     "newsflow-api": "api-secret-for-tests-0001",
     "newsflow-publisher": "publisher-secret-for-tests",
+    "newsflow-feeds": "feeds-secret-for-tests-0001",
 }
 ENV_NAMES = {"admin": "KAFKA_ADMIN_PASSWORD", "newsflow-worker": "KAFKA_WORKER_PASSWORD",
              "newsflow-api": "KAFKA_API_PASSWORD",
-             "newsflow-publisher": "KAFKA_PUBLISHER_PASSWORD"}  # fmt: skip
+             "newsflow-publisher": "KAFKA_PUBLISHER_PASSWORD",
+             "newsflow-feeds": "KAFKA_FEEDS_PASSWORD"}  # fmt: skip
 
 
 def _free_ports(n: int) -> list[int]:
