@@ -38,7 +38,10 @@ FROM python:${PYTHON_VERSION}-slim AS runtime
 LABEL org.opencontainers.image.title="newsflow" \
       org.opencontainers.image.description="Streaming news ingestion for migration monitoring"
 RUN groupadd --system --gid 10001 newsflow \
- && useradd --system --uid 10001 --gid newsflow --home-dir /home/newsflow --create-home newsflow
+ && useradd --system --uid 10001 --gid newsflow --home-dir /home/newsflow --create-home newsflow \
+ && mkdir -p /secrets && chown newsflow:newsflow /secrets && chmod 700 /secrets
+# /secrets: mount point of the volume holding the key that seals rule secrets (compose
+# copies this owner and mode into a new volume).
 COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install node-deps demo test test-unit test-reliability lint stack-up stack-down clean
+.PHONY: install node-deps demo test test-unit test-security test-reliability lint stack-up stack-down clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ test: install node-deps
 test-reliability: install
 	$(BIN)/newsflow stack up && $(BIN)/newsflow setup && \
 	$(BIN)/python -m pytest -s tests/reliability $(PYTEST_ARGS)
+
+# The security suite alone (also part of `make test`): every attack of README's "Security".
+test-security: install
+	@started=0; \
+	if ! $(BIN)/newsflow stack status >/dev/null 2>&1; then \
+	  $(BIN)/newsflow stack up || exit 1; started=1; fi; \
+	$(BIN)/newsflow setup && $(BIN)/python -m pytest -m security $(PYTEST_ARGS); rc=$$?; \
+	if [ $$started = 1 ]; then $(BIN)/newsflow stack down; fi; \
+	exit $$rc
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -27,6 +27,7 @@ from pipeline.alerts.rulebook import RuleBook
 from pipeline.alerts.store import RuleStore
 from pipeline.core.es_client import es_client
 from pipeline.core.retry import until_done
+from pipeline.core.secretbox import SecretBox
 from pipeline.core.settings import Settings, get_settings
 from pipeline.enrichment.pool import EnrichmentPool
 from schemas import DeadLetter
@@ -107,7 +108,8 @@ async def start_services() -> None:
     pool = EnrichmentPool.from_settings(settings)
     await pool.start()
     es = es_client(settings)
-    _services.append(Services(es=es, pool=pool, rule_book=RuleBook(),
+    rule_book = RuleBook(SecretBox.for_settings(settings))
+    _services.append(Services(es=es, pool=pool, rule_book=rule_book,
                               rule_store=RuleStore(settings, es=es)))
 
 

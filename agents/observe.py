@@ -49,7 +49,7 @@ _lag_reader = _LagReader()
 @app.task
 async def serve_metrics() -> None:
     try:
-        start_metrics_server(settings.metrics.port)
+        start_metrics_server(settings.metrics.port, addr=settings.metrics.host)
     except OSError as e:
         log.error("metrics: cannot listen on port %d (%s); set NEWSFLOW_METRICS_PORT to a "
                   "free port per worker, or 0 for any; running without /metrics",

@@ -127,7 +127,7 @@ def main() -> None:
     tmp = Path(f"/tmp/newsflow-bench-{uuid.uuid4().hex[:6]}")
     tmp.mkdir()
     ns = Namespace(f"b{uuid.uuid4().hex[:8]}", tmp)
-    ns.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
+    ns.env["NEWSFLOW_WEBHOOK_ALLOW_NETWORKS"] = "127.0.0.1/32"
     receiver = _Receiver()
     producer = KafkaProducer(**client_kwargs(ns.settings), acks="all", linger_ms=0,
                              max_request_size=ns.settings.kafka.max_message_bytes)

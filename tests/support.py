@@ -54,7 +54,7 @@ class Namespace:
                                  "feeds")}
         indices = {name: f"{prefix}-{name.replace('_', '-')}"
                    for name in ("articles", "alerts", "alert_rules")}
-        self.settings = Settings().replaced(
+        self.settings = Settings(secrets_key_file=tmp / "secrets.key").replaced(
             topics={**topics, "partitions": 4}, index=indices,
             kafka={"consumer_group": prefix},
             metrics={"port": 0},  # several workers on one host: each picks a free port
@@ -66,6 +66,7 @@ class Namespace:
             "NEWSFLOW_TOPIC_PARTITIONS": "4",
             "NEWSFLOW_CONSUMER_GROUP": prefix,
             "NEWSFLOW_METRICS_PORT": "0",
+            "NEWSFLOW_SECRETS_KEY_FILE": str(tmp / "secrets.key"),  # CLI, API, workers share it
         }
         self.tmp = tmp
         self.es: Elasticsearch = es_client(self.settings)
@@ -221,8 +222,13 @@ def article_json(i: int, **fields: object) -> bytes:
 @dataclass(frozen=True)
 class Received:
     key: str
-    signature: str | None
+    headers: dict[str, str]
     body: bytes
+
+    @property
+    def signature(self) -> str | None:
+        """The Standard Webhooks ``webhook-signature`` header (``v1,…``), if any."""
+        return self.headers.get("webhook-signature")
 
     @property
     def alerts(self) -> list[dict]:
@@ -244,7 +250,7 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests.append(Received(
                         self.headers.get("Idempotency-Key", ""),
-                        self.headers.get("X-Newsflow-Signature"), body))
+                        {k.lower(): v for k, v in self.headers.items()}, body))
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", "2")

@@ -11,7 +11,8 @@ import typer
 from pydantic import ValidationError
 
 from agents.cli.alerts import alerts_app
-from agents.cli.api import api_command
+from agents.cli.api import api_command, api_key_command
+from agents.cli.certs import certs_command
 from agents.cli.deadletter import deadletter_app
 from agents.cli.enrich import enrich_command
 from agents.cli.feeds import feeds_app
@@ -39,6 +40,8 @@ app.command("enrich")(enrich_command)
 app.command("search")(search_command)
 app.add_typer(alerts_app, name="alerts")
 app.command("api")(api_command)
+app.command("api-key")(api_key_command)
+app.command("certs")(certs_command)
 app.add_typer(kibana_app, name="kibana")
 app.command("status")(status_command)
 app.add_typer(deadletter_app, name="deadletter")

@@ -8,10 +8,12 @@ mirror Kibana lists.  Secrets are never printed.  Exit codes: 0 done, 1 no such 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeGuard, get_args
 
 import typer
@@ -23,7 +25,13 @@ from rich.table import Table
 from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
 from pipeline.alerts.rules import Language, RuleSyntaxError, is_language, parse_rule
 from pipeline.alerts.rules.limits import MAX_CLAUSES, MAX_DEPTH, MAX_RULE_LENGTH, MAX_WILDCARDS
-from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_id_from_name
+from pipeline.alerts.store import (
+    RuleNotFound,
+    RuleStore,
+    RuleStoreError,
+    generated_secrets,
+    rule_id_from_name,
+)
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import get_settings
 from pipeline.index.search import SearchError
@@ -69,7 +77,7 @@ def _channel_summary(rule: AlertRule) -> str:
         if isinstance(channel, EmailChannel):
             parts.append(f"email:{','.join(channel.to)}")
         else:
-            signed = " (signed)" if isinstance(channel, WebhookChannel) and channel.secret else ""
+            signed = " (signed)" if isinstance(channel, WebhookChannel) and channel.secrets else ""
             parts.append(f"{channel.kind}:{channel.url.host}{signed}")
     return "\n".join(parts) or "-"
 
@@ -101,10 +109,24 @@ def add_command(
             f"{MAX_WILDCARDS} wildcard patterns)."
         ),
     ],
-    webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON here.")] = None,
-    secret: Annotated[
-        str | None, typer.Option(help="Sign webhook bodies with HMAC-SHA256 and this secret.")
+    webhook: Annotated[
+        str | None, typer.Option(help="POST each alert as signed JSON (Standard Webhooks) here.")
     ] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File with the webhook's signing secret(s), one a line (several: rotation). "
+            "Without any --secret-* option a secret is generated and shown once.",
+            dir_okay=False,
+        ),
+    ] = None,
+    secret_env: Annotated[
+        str | None, typer.Option(help="Name of an environment variable holding the secret.")
+    ] = None,
+    prompt_secret: Annotated[
+        bool, typer.Option("--prompt-secret", help="Type the secret at a hidden prompt.")
+    ] = False,
+    secret: Annotated[str | None, typer.Option(hidden=True)] = None,
     slack: Annotated[str | None, typer.Option(help="Slack incoming-webhook URL.")] = None,
     email: Annotated[list[str] | None, typer.Option(help="Recipient address (repeatable).")] = None,
     mode: Annotated[str, typer.Option(help="instant, or an hourly/daily digest.")] = "instant",
@@ -118,8 +140,14 @@ def add_command(
     ] = "lucene",
 ) -> None:
     """Add a rule, or update the rule with the same id (its creation time is kept)."""
-    if secret is not None and webhook is None:
-        _fail("--secret signs a webhook: give --webhook too")
+    if secret is not None:
+        _fail(
+            "--secret would leave the secret in `ps` and your shell history: use "
+            "--secret-file, --secret-env or --prompt-secret (or none, and one is generated)"
+        )
+    secrets = _read_secrets(secret_file, secret_env, prompt_secret)
+    if secrets and webhook is None:
+        _fail("a secret signs a webhook: give --webhook too")
     if not _is_mode(mode):
         _fail(f"invalid --mode {mode!r}: use instant, hourly or daily")
     query_language = _language(language)
@@ -131,7 +159,7 @@ def add_command(
     now = datetime.now(UTC)
     try:
         if webhook is not None:
-            channels.append(WebhookChannel.model_validate({"url": webhook, "secret": secret}))
+            channels.append(WebhookChannel.model_validate({"url": webhook, "secrets": secrets}))
         if slack is not None:
             channels.append(SlackChannel.model_validate({"url": slack}))
         if email:
@@ -156,6 +184,28 @@ def add_command(
         stored, created = store.put_rule(rule)
     state = "" if stored.enabled else " (disabled)"
     typer.echo(f"{'added' if created else 'updated'} rule {stored.id}{state}")
+    for where, new in generated_secrets(rule, stored):
+        typer.echo(f"webhook secret for {where} (shown this once; configure the receiver): {new}")
+
+
+def _read_secrets(path: Path | None, env: str | None, prompt: bool) -> list[str]:
+    """The webhook secret(s) from one place that is not the command line."""
+    if sum([path is not None, env is not None, prompt]) > 1:
+        _fail("give one of --secret-file, --secret-env and --prompt-secret")
+    if path is not None:
+        try:
+            text = path.read_text()
+        except OSError as e:
+            _fail(f"cannot read --secret-file {path}: {e.strerror}")
+    elif env is not None:
+        if not os.environ.get(env):
+            _fail(f"--secret-env {env}: that environment variable is not set")
+        text = os.environ[env]
+    elif prompt:
+        text = typer.prompt("Webhook secret", hide_input=True)
+    else:
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @alerts_app.command("list")

@@ -43,13 +43,17 @@ def _auth_headers(api_key: str | None) -> dict[str, str]:
     return headers
 
 
-def _post(client: httpx.Client, url: str, payload: bytes, *, wait: float) -> httpx.Response:
+def _post(
+    client: httpx.Client, url: str, payload: bytes, *, wait: float, overwrite: str
+) -> httpx.Response:
     """POST the file, retrying while Kibana is unreachable or still starting (up to ``wait``)."""
     deadline = time.monotonic() + wait
     while True:
         try:
             response = client.post(
-                url, files={"file": ("newsflow.ndjson", payload, "application/ndjson")}
+                url,
+                files={"file": ("newsflow.ndjson", payload, "application/ndjson")},
+                params={"overwrite": overwrite},
             )
         except httpx.TransportError:
             if time.monotonic() >= deadline:
@@ -58,6 +62,20 @@ def _post(client: httpx.Client, url: str, payload: bytes, *, wait: float) -> htt
             if response.status_code not in _RETRY_STATUS or time.monotonic() >= deadline:
                 return response
         time.sleep(2.0)
+
+
+def _ensure_space(client: httpx.Client, url: str, space: str) -> None:
+    """Create the Kibana space ``space`` unless it exists (an import into a missing space
+    is a 404)."""
+    found = client.get(f"{url}/api/spaces/space/{space}")
+    if found.status_code == 200:
+        return
+    if found.status_code != 404:
+        _fail(f"Kibana answered {found.status_code} when asked for space {space!r}")
+    created = client.post(f"{url}/api/spaces/space", json={"id": space, "name": space})
+    if created.status_code not in (200, 409):  # 409: made meanwhile by someone else
+        _fail(f"Kibana refused to create space {space!r} ({created.status_code})")
+    typer.echo(f"created Kibana space {space!r}")
 
 
 def _error_line(error: dict[str, Any]) -> str:
@@ -79,8 +97,17 @@ def import_command(
         typer.Option(help="Basic-auth password (default: the Elasticsearch password setting)."),
     ] = None,
     space: Annotated[
-        str | None, typer.Option(help="Kibana space id (default space if unset).")
+        str | None,
+        typer.Option(help="Kibana space id (default space if unset); created if missing."),
     ] = None,
+    keep_existing: Annotated[
+        bool,
+        typer.Option(
+            "--keep-existing",
+            help="Import only objects Kibana does not have yet: edits made in Kibana stay "
+            "(what the compose deployment's one-shot import does on every `up`).",
+        ),
+    ] = False,
     file: Annotated[
         Path | None, typer.Option(help="Import this NDJSON instead of building it from settings.")
     ] = None,
@@ -89,7 +116,7 @@ def import_command(
     ] = 0.0,
     ca_file: Annotated[Path | None, typer.Option(help="CA bundle for an HTTPS Kibana.")] = None,
 ) -> None:
-    """Import (overwrite) the saved objects via Kibana's saved-objects import API."""
+    """Import (overwrite, or with --keep-existing add) the saved objects into Kibana."""
     settings = get_settings()
     payload = file.read_bytes() if file is not None else build_ndjson(settings).encode()
     auth = None
@@ -109,10 +136,12 @@ def import_command(
         headers=_auth_headers(api_key),
         timeout=60.0,
         verify=verify,
-        params={"overwrite": "true"},
     ) as client:
         try:
-            response = _post(client, endpoint, payload, wait=wait)
+            if space:
+                _ensure_space(client, url.rstrip("/"), space)
+            overwrite = "false" if keep_existing else "true"
+            response = _post(client, endpoint, payload, wait=wait, overwrite=overwrite)
         except httpx.TransportError as e:
             _fail(
                 f"cannot reach Kibana at {url}: {e.__class__.__name__} (is it up? try --wait 120)"
@@ -124,8 +153,11 @@ def import_command(
         _fail(f"Kibana answered {response.status_code}: {response.text[:300]}")
     body = response.json()
     errors = body.get("errors") or []
+    kept = [e for e in errors if keep_existing and e.get("error", {}).get("type") == "conflict"]
+    errors = [e for e in errors if e not in kept]
     for error in errors:
         typer.secho(f"  {_error_line(error)}", fg=typer.colors.RED, err=True)
-    if not body.get("success", False) or errors:
+    if errors or (not body.get("success", False) and not kept):
         _fail(f"import incomplete: {body.get('successCount', 0)} imported, {len(errors)} failed")
-    typer.echo(f"imported {body.get('successCount', 0)} saved objects into {url}{prefix}")
+    note = f", kept {len(kept)} already there" if kept else ""
+    typer.echo(f"imported {body.get('successCount', 0)} saved objects into {url}{prefix}{note}")

@@ -2,14 +2,20 @@
 
 Every ``/rules`` route needs an API key, sent as ``X-API-Key: KEY`` or
 ``Authorization: Bearer KEY``; the OpenAPI schema (``/openapi.json``, ``/docs``) is
-public, since it describes the API and holds no data.  Keys come from settings and from a
-key file that must be private to its owner; with no key at all the API refuses to start
-rather than run open.  Rules are the ``schemas`` models; responses mask webhook secrets.
+public, since it describes the API and holds no data.  The key is checked by ``ApiGate``
+before the body is read (with a body limit, a limit on failed attempts per client and
+security headers).  Keys come from settings and from a key file that must be private to
+its owner, and have at least 32 characters (``newsflow api-key`` makes one); with no key
+at all the API refuses to start rather than run open.  Rules are the ``schemas`` models;
+responses mask webhook secrets and credential URLs, except a secret the server
+generated, shown once when made.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
+import secrets
 import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,9 +38,16 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model, model_validator
 
+from pipeline.alerts.api_gate import ApiGate, FailedAttempts
 from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
 from pipeline.alerts.rules import Language, RuleSyntaxError
-from pipeline.alerts.store import RuleNotFound, RuleStore, RuleStoreError, rule_id_from_name
+from pipeline.alerts.store import (
+    RuleNotFound,
+    RuleStore,
+    RuleStoreError,
+    generated_secrets,
+    rule_id_from_name,
+)
 from pipeline.core.errors import NewsflowError
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import Settings
@@ -72,6 +85,21 @@ RuleDraft = create_model(
 )
 
 
+class StoredRule(AlertRule):
+    """A rule as stored (secrets masked), plus the webhook secrets generated for it.
+
+    ``generated_secrets`` is the only place a secret is ever shown in clear, once, in the
+    answer to the request that made it up (a webhook sent without a secret).
+    """
+
+    generated_secrets: list[str] = Field(default_factory=list)
+
+
+def _stored(sent: AlertRule, stored: AlertRule) -> StoredRule:
+    fresh = [secret for _, secret in generated_secrets(sent, stored)]
+    return StoredRule(**dict(stored), generated_secrets=fresh)
+
+
 class BacktestRequest(BaseModel):
     """A query to try, or the id of a stored rule whose query to try."""
 
@@ -88,13 +116,44 @@ class BacktestRequest(BaseModel):
         return self
 
 
+MIN_KEY_CHARS = 32
+
+
+def new_api_key() -> str:
+    """A fresh key: 32 random bytes, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def save_api_key(settings: Settings, key: str) -> Path:
+    """Append ``key`` to the key file (created 0600, its folder 0700); returns its path."""
+    path = settings.api.key_file or settings.home / "api.keys"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "a") as file:
+        if stat.S_IMODE(os.fstat(file.fileno()).st_mode) & 0o077:
+            raise ApiConfigError(f"API key file {path} is accessible to others: chmod 600 it")
+        file.write(key + "\n")
+    return path
+
+
 def load_api_keys(settings: Settings) -> list[str]:
     """Keys from settings plus the key file (one a line, ``#`` comments).
 
     Raises:
-        ApiConfigError: the key file is readable or writable by group or others, or an
-            explicitly configured key file is missing.
+        ApiConfigError: the key file is readable or writable by group or others, an
+            explicitly configured key file is missing, or a key is shorter than 32.
     """
+    keys = _configured_keys(settings)
+    short = [k for k in keys if len(k) < MIN_KEY_CHARS]
+    if short:
+        raise ApiConfigError(
+            f"{len(short)} API key(s) shorter than {MIN_KEY_CHARS} characters: replace them "
+            "with keys from `newsflow api-key`"
+        )
+    return keys
+
+
+def _configured_keys(settings: Settings) -> list[str]:
     keys = [k.get_secret_value() for k in settings.api.keys if k.get_secret_value()]
     path = settings.api.key_file or settings.home / "api.keys"
     try:
@@ -167,14 +226,15 @@ def _rules_router(store: RuleStore, es: Elasticsearch, settings: Settings) -> AP
 
     @router.post(
         "",
-        response_model=AlertRule,
+        response_model=StoredRule,
         status_code=201,
-        responses={200: {"model": AlertRule, "description": "Updated"}},
+        responses={200: {"model": StoredRule, "description": "Updated"}},
     )
-    def add_rule(draft: RuleDraft, response: Response) -> AlertRule:
-        rule, created = store.put_rule(_rule_from_draft(draft))
+    def add_rule(draft: RuleDraft, response: Response) -> StoredRule:
+        sent = _rule_from_draft(draft)
+        rule, created = store.put_rule(sent)
         response.status_code = 201 if created else 200
-        return rule
+        return _stored(sent, rule)
 
     @router.post("/test", response_model=BacktestResult)
     def test_rule(request: BacktestRequest) -> BacktestResult:
@@ -192,10 +252,11 @@ def _rules_router(store: RuleStore, es: Elasticsearch, settings: Settings) -> AP
     def get_rule(rule_id: str) -> AlertRule:
         return store.get_rule(rule_id)
 
-    @router.put("/{rule_id}", response_model=AlertRule)
-    def replace_rule(rule_id: str, draft: RuleDraft) -> AlertRule:
-        rule, _ = store.put_rule(_rule_from_draft(draft, rule_id=rule_id))
-        return rule
+    @router.put("/{rule_id}", response_model=StoredRule)
+    def replace_rule(rule_id: str, draft: RuleDraft) -> StoredRule:
+        sent = _rule_from_draft(draft, rule_id=rule_id)
+        rule, _ = store.put_rule(sent)
+        return _stored(sent, rule)
 
     @router.delete("/{rule_id}", status_code=204)
     def delete_rule(rule_id: str) -> Response:
@@ -252,8 +313,9 @@ def create_api(
     keys = load_api_keys(settings)
     if not keys:
         raise ApiConfigError(
-            "no API key: set NEWSFLOW_API_KEYS='[\"…\"]' or write one key a line to "
-            f"{settings.api.key_file or settings.home / 'api.keys'} (chmod 600)"
+            "no API key: run `newsflow api-key --save` (or set NEWSFLOW_API_KEYS='[\"…\"]', "
+            f"or write one key a line to {settings.api.key_file or settings.home / 'api.keys'}, "
+            "chmod 600)"
         )
     client = es or es_client(settings, max_retries=1, request_timeout=15.0)
     rules = store or RuleStore(settings, es=client)
@@ -273,7 +335,14 @@ def create_api(
         lifespan=lifespan,
     )
     _install_error_handlers(app)
+    # The dependency documents the key in the OpenAPI schema; ApiGate enforces it first.
     app.include_router(
         _rules_router(rules, client, settings), dependencies=[Depends(_key_checker(keys))]
+    )
+    failures = FailedAttempts(
+        settings.api.max_failed_attempts, settings.api.failed_attempts_window_seconds
+    )
+    app.add_middleware(
+        ApiGate, keys=keys, max_body=settings.api.max_body_bytes, failures=failures
     )
     return app

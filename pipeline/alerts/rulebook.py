@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pipeline.alerts.rules import Matcher, RuleSyntaxError
 from pipeline.alerts.rules.document import Document
 from pipeline.alerts.store import RuleDecodeError, decode_rule
+from pipeline.core.secretbox import SecretBox
 from schemas import Alert, AlertRule, EnrichedArticle
 
 log = logging.getLogger("newsflow.alerting")
@@ -34,7 +35,9 @@ class RuleBook:
     of the matcher.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, box: SecretBox) -> None:
+        """``box`` opens the channels' sealed secrets (its key is read on first use)."""
+        self._box = box
         self._rules: dict[str, AlertRule] = {}
         self._matcher = Matcher()
 
@@ -68,7 +71,7 @@ class RuleBook:
 
     def _apply(self, key: bytes | None, value: bytes | None) -> str | None:
         try:
-            rule_id, rule = decode_rule(key, value)
+            rule_id, rule = decode_rule(key, value, self._box)
         except RuleDecodeError as e:
             return str(e)
         if rule is None:

@@ -2,9 +2,11 @@
 
 The topic is the source of truth: every worker replays it at start and follows it, so a
 change reaches the stream within seconds without a database.  The key is the rule id,
-the value the rule's JSON *with* webhook secrets (workers must sign with them), and a
-tombstone (``None`` value) deletes.  The Elasticsearch index behind
-``settings.index.alert_rules`` is a read-only mirror for Kibana, with secrets masked; its
+the value the rule's JSON with secrets masked plus, per channel, ``sealed``: its URL and
+webhook secrets encrypted with the ``SecretBox`` key (workers must sign and post with
+them; readers of the topic without the key must not), and a tombstone (``None`` value)
+deletes.  The Elasticsearch index behind ``settings.index.alert_rules`` is a read-only
+mirror for Kibana, with secrets and credential URLs masked and nothing sealed; its
 documents carry the topic offset as an external version, so concurrent writers can
 never leave an older rule in the mirror.
 """
@@ -21,18 +23,17 @@ from typing import Any
 from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
-from pydantic import SecretStr, ValidationError
+from pydantic import HttpUrl, SecretStr, ValidationError
 
+from pipeline.alerts.channels.webhook import new_secret
 from pipeline.alerts.rules import parse_rule
 from pipeline.core.errors import NewsflowError
 from pipeline.core.es_client import es_client
 from pipeline.core.kafka_client import client_kwargs
+from pipeline.core.secretbox import SecretBox
 from pipeline.core.settings import Settings
-from schemas.alerts import AlertRule, WebhookChannel
+from schemas.alerts import MASK, AlertRule, SlackChannel, WebhookChannel, mask_url
 
-# What ``str(SecretStr(...))`` prints: a client that read a rule and sends it back
-# unchanged sends this instead of the secret, which must not become the new secret.
-_MASK = str(SecretStr("x"))
 _POLL_MS = 200
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _READ_TIMEOUT_S = 60.0
@@ -58,12 +59,14 @@ class _Record:
     offset: int
 
 
-def encode_rule(rule: AlertRule) -> bytes:
-    """The topic value: the only serialisation that reveals webhook secrets."""
-    return rule.model_dump_json(context={"reveal_secrets": True}).encode()
+def encode_rule(rule: AlertRule, box: SecretBox) -> bytes:
+    """The topic value: masked, with the channels' secrets sealed by ``box``."""
+    return rule.model_dump_json(context={"secret_box": box}).encode()
 
 
-def decode_rule(key: bytes | None, value: bytes | None) -> tuple[str, AlertRule | None]:
+def decode_rule(
+    key: bytes | None, value: bytes | None, box: SecretBox
+) -> tuple[str, AlertRule | None]:
     """One record of the rules topic: ``(rule_id, rule)``, or ``(rule_id, None)`` to delete.
 
     Raises:
@@ -75,9 +78,11 @@ def decode_rule(key: bytes | None, value: bytes | None) -> tuple[str, AlertRule 
     if value is None:
         return rule_id, None
     try:
-        rule = AlertRule.model_validate_json(value)
+        rule = AlertRule.model_validate_json(value, context={"secret_box": box})
     except ValidationError as e:
-        raise RuleDecodeError(f"rule {rule_id!r}: {e.error_count()} invalid field(s)") from e
+        opening = [err for err in e.errors() if "sealed" in err["msg"]]
+        why = opening[0]["msg"] if opening else f"{e.error_count()} invalid field(s)"
+        raise RuleDecodeError(f"rule {rule_id!r}: {why}") from e
     if rule.id != rule_id:
         raise RuleDecodeError(f"record key {rule_id!r} holds rule {rule.id!r}")
     return rule_id, rule
@@ -107,7 +112,7 @@ def rule_id_from_name(name: str) -> str:
 
 
 def mirror_document(rule: AlertRule) -> dict[str, Any]:
-    """The Elasticsearch mirror's document: the rule with every secret masked."""
+    """The Elasticsearch mirror's document: the rule with every secret masked, none sealed."""
     return rule.model_dump(mode="json")
 
 
@@ -120,6 +125,7 @@ class RuleStore:
 
     def __init__(self, settings: Settings, *, es: Elasticsearch | None = None) -> None:
         self.settings = settings
+        self.box = SecretBox.for_settings(settings)
         self._es = es
         self._own_es = es is None
         self._producer: KafkaProducer | None = None
@@ -139,7 +145,8 @@ class RuleStore:
         """Add or replace ``rule`` by id; returns the stored rule and whether it is new.
 
         Idempotent by id: re-adding keeps the first ``created_at``; a webhook secret sent
-        back masked (as read from a listing) keeps the stored secret.
+        back masked (as read from a listing) keeps the stored secret; a webhook without
+        a secret gets a new one (see :func:`generated_secrets` to show it once).
 
         Raises:
             RuleSyntaxError: the query cannot run as in Elasticsearch.
@@ -149,11 +156,13 @@ class RuleStore:
         old = self.load_rules().get(rule.id)
         stamp = now or datetime.now(UTC)
         update: dict[str, Any] = {"created_at": stamp, "updated_at": stamp}
+        channels = list(rule.channels)
         if old is not None:
             update["created_at"] = old.created_at
-            update["channels"] = _keep_masked_secrets(rule, old)
+            channels = _keep_masked_secrets(rule, old)
+        update["channels"] = [_with_a_secret(channel) for channel in channels]
         stored = rule.model_copy(update=update)
-        offset = self._send(rule.id, encode_rule(stored))
+        offset = self._send(rule.id, encode_rule(stored, self.box))
         self._mirror(stored, offset)
         return stored, old is None
 
@@ -165,7 +174,7 @@ class RuleStore:
         if enabled:
             update["disabled_reason"] = None
         changed = rule.model_copy(update=update)
-        self._mirror(changed, self._send(rule_id, encode_rule(changed)))
+        self._mirror(changed, self._send(rule_id, encode_rule(changed, self.box)))
         return changed
 
     def save_disabled(self, rule: AlertRule) -> AlertRule | None:
@@ -193,7 +202,7 @@ class RuleStore:
             "enabled": False, "disabled_reason": rule.disabled_reason,
             "updated_at": datetime.now(UTC),
         })  # fmt: skip
-        self._mirror(off, self._send(rule.id, encode_rule(off)))
+        self._mirror(off, self._send(rule.id, encode_rule(off, self.box)))
         return off
 
     def delete_rule(self, rule_id: str) -> bool:
@@ -296,25 +305,75 @@ class RuleStore:
             ) from e
 
 
-def _keep_masked_secrets(new: AlertRule, old: AlertRule) -> list[Any]:
-    """Channels of ``new``, with a masked webhook secret replaced by the stored one."""
-    stored = {
-        str(c.url): c.secret for c in old.channels if isinstance(c, WebhookChannel) and c.secret
+def generated_secrets(sent: AlertRule, stored: AlertRule) -> list[tuple[str, str]]:
+    """``(webhook host, secret)`` for each secret the store made up for ``sent``.
+
+    The one moment a generated secret may be shown: the caller prints it once, for the
+    receiver's configuration; after that it is only ever shown masked.
+    """
+    unsigned = {
+        str(c.url) for c in sent.channels if isinstance(c, WebhookChannel) and not c.secrets
     }
+    return [
+        (f"{c.url.scheme}://{c.url.host}", secret.get_secret_value())
+        for c in stored.channels
+        if isinstance(c, WebhookChannel) and str(c.url) in unsigned
+        for secret in c.secrets
+    ]
+
+
+def _with_a_secret(channel: Any) -> Any:
+    if isinstance(channel, WebhookChannel) and not channel.secrets:
+        return channel.model_copy(update={"secrets": [SecretStr(new_secret())]})
+    return channel
+
+
+def _keep_masked_secrets(new: AlertRule, old: AlertRule) -> list[Any]:
+    """Channels of ``new``, with masked URLs and webhook secrets replaced by stored ones.
+
+    A client that read a rule (masked) and sends it back sends the masks: a masked URL
+    stands for the stored channel of the same kind whose URL masks to it, and a masked
+    secret for that channel's secret at the same position (dropped if there is none).
+    """
     channels: list[Any] = []
     for channel in new.channels:
-        if (
-            isinstance(channel, WebhookChannel)
-            and channel.secret is not None
-            and channel.secret.get_secret_value() == _MASK
-        ):
-            channel = channel.model_copy(update={"secret": stored.get(str(channel.url))})
+        if isinstance(channel, WebhookChannel | SlackChannel):
+            match = _stored_counterpart(channel, old)
+            if match is not None:
+                channel = channel.model_copy(update={"url": match.url})
+        if isinstance(channel, WebhookChannel):
+            match = _stored_counterpart(channel, old)
+            previous = match.secrets if isinstance(match, WebhookChannel) else []
+            kept = [
+                (previous[i] if i < len(previous) else None)
+                if secret.get_secret_value() == MASK
+                else secret
+                for i, secret in enumerate(channel.secrets)
+            ]
+            channel = channel.model_copy(update={"secrets": [s for s in kept if s is not None]})
         channels.append(channel)
     return channels
 
 
+def _stored_counterpart(
+    channel: WebhookChannel | SlackChannel, old: AlertRule
+) -> WebhookChannel | SlackChannel | None:
+    for stored in old.channels:
+        if not isinstance(stored, type(channel)):
+            continue
+        if str(stored.url) == str(channel.url) or _masked(stored) == str(channel.url):
+            return stored
+    return None
+
+
+def _masked(channel: WebhookChannel | SlackChannel) -> str:
+    masked = mask_url(channel.url, hide_path=isinstance(channel, SlackChannel))
+    return str(HttpUrl(masked))
+
+
 def _read_topic(settings: Settings) -> dict[str, _Record]:
     topic = settings.topics.alert_rules
+    box = SecretBox.for_settings(settings)
     try:
         consumer = KafkaConsumer(
             **client_kwargs(settings),
@@ -343,7 +402,7 @@ def _read_topic(settings: Settings) -> dict[str, _Record]:
                 raise RuleStoreError(f"reading {topic!r} did not reach its end offsets")
             for batch in consumer.poll(timeout_ms=_POLL_MS).values():
                 for message in batch:
-                    _apply(records, message.key, message.value, message.offset)
+                    _apply(records, message.key, message.value, message.offset, box)
         return records
     except KafkaError as e:
         raise RuleStoreError(f"reading {topic!r} failed ({_one_line(e)})") from e
@@ -351,9 +410,11 @@ def _read_topic(settings: Settings) -> dict[str, _Record]:
         consumer.close()
 
 
-def _apply(records: dict[str, _Record], key: bytes, value: bytes | None, offset: int) -> None:
+def _apply(
+    records: dict[str, _Record], key: bytes, value: bytes | None, offset: int, box: SecretBox
+) -> None:
     try:
-        rule_id, rule = decode_rule(key, value)
+        rule_id, rule = decode_rule(key, value, box)
     except RuleDecodeError:
         return
     if rule is None:

@@ -10,12 +10,13 @@ prefix say so with an alias.  All sections are frozen: change one with ``Setting
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -116,15 +117,18 @@ class MetricsSettings(BaseSettings):
     model_config = _config("METRICS_")
 
     # Prometheus /metrics of a worker; 0 picks a free port (logged).  Several workers on one
-    # host need one port each: set NEWSFLOW_METRICS_PORT per worker.
+    # host need one port each: set NEWSFLOW_METRICS_PORT per worker.  Loopback only unless
+    # NEWSFLOW_METRICS_HOST says otherwise (0.0.0.0 in a container, for Prometheus).
     port: int = Field(default=9464, ge=0, le=65535)
+    host: str = "127.0.0.1"
     lag_seconds: float = Field(default=10.0, gt=0)  # consumer-lag gauge refresh
 
 
 class WebhookSettings(BaseSettings):
     """HTTP alert targets (webhook, Slack).  URLs that resolve to private, loopback,
-    link-local… addresses are refused unless ``allow_private`` is set (tests, or an
-    on-premises receiver)."""
+    link-local… addresses are refused unless inside one of ``allow_networks``
+    (``NEWSFLOW_WEBHOOK_ALLOW_NETWORKS``, comma-separated CIDRs, e.g. ``10.20.0.0/16`` for an
+    on-premises receiver); cloud metadata addresses never pass."""
 
     model_config = _config("WEBHOOK_")
 
@@ -132,8 +136,14 @@ class WebhookSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     backoff_seconds: float = Field(default=0.5, ge=0)  # first retry; doubles each time
     backoff_max_seconds: float = Field(default=30.0, ge=0)  # also caps Retry-After
-    allow_private: bool = Field(default=False, validation_alias=_env(
-        "ALLOW_PRIVATE_WEBHOOKS", "allow_private"))
+    allow_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+
+    @field_validator("allow_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class SmtpSettings(BaseSettings):
@@ -155,10 +165,25 @@ class ApiSettings(BaseSettings):
 
     model_config = _config("API_")
 
-    keys: list[SecretStr] = Field(default_factory=list)
+    # Each >= 32 characters; comma-separated (or a JSON list) in NEWSFLOW_API_KEYS.
+    keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)  # larger bodies: 413
+    # A client (by address) with this many failed key checks in the window gets 429.
+    max_failed_attempts: int = Field(default=10, ge=1)
+    failed_attempts_window_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _key_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
 
 class AlertSettings(BaseSettings):
@@ -212,6 +237,10 @@ class Settings(BaseSettings):
     # Elasticsearch password (stack/).  Outside the repository on purpose.
     home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "newsflow")
     log_format: Literal["text", "json"] = "text"  # json: one object per line
+    # Fernet key(s) sealing rule secrets on the rules topic and in Elasticsearch (one a
+    # line, the first seals); created 0600 on first use.  Default: <home>/secrets.key.
+    # Every worker and the API must share it.
+    secrets_key_file: Path | None = None
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
@@ -247,7 +276,7 @@ class Settings(BaseSettings):
 
     def replaced(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed:
-        ``settings.replaced(webhook={"allow_private": True})``."""
+        ``settings.replaced(webhook={"max_attempts": 2})``."""
         update = {}
         for name, changes in sections.items():
             current = getattr(self, name)

@@ -159,7 +159,7 @@ def set_lag(lags: Iterable[tuple[str, int, int]]) -> None:
     LAG_UPDATED.set(datetime.now(UTC).timestamp())
 
 
-def start_metrics_server(port: int, *, addr: str = "0.0.0.0") -> int:
+def start_metrics_server(port: int, *, addr: str = "127.0.0.1") -> int:
     """Serve ``/metrics`` on ``port`` (0: any free port) in a daemon thread; returns the port."""
     server, _thread = start_http_server(port, addr=addr)
     bound = int(server.server_port)

@@ -45,7 +45,8 @@ ARTICLES = int(os.environ.get("NEWSFLOW_FAULT_ARTICLES", "2000"))
 RATE = 40.0  # articles per second: the stream outlasts the fault
 STARTUP_S = 180.0  # a cold worker loads spaCy models and recovers its tables
 CATCH_UP_S = 600.0
-SECRET = "whsec-faults-3c9e"
+SECRET = "faults-webhook-signing-secret-3c9e71b0"  # ≥ 32 bytes
+SECRET_ENV = "NEWSFLOW_TESTS_WEBHOOK_SECRET"
 RULES = {  # rule id → (query, does this article body match it?)
     "lampedusa": ("Lampedusa", lambda body: "Lampedusa" in body),
     "calais": ("Calais", lambda body: "Calais" in body),
@@ -65,10 +66,10 @@ _WORDS = [
 # --- fixtures ---------------------------------------------------------------------------
 @pytest.fixture
 def ns(namespace: Namespace) -> Namespace:
-    """The namespace with webhooks to loopback allowed."""
-    namespace.env["NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS"] = "true"
+    """The namespace with webhooks to 127.0.0.1 allowed."""
+    namespace.env["NEWSFLOW_WEBHOOK_ALLOW_NETWORKS"] = "127.0.0.1/32"
     namespace.env["NEWSFLOW_WEBHOOK_BACKOFF_SECONDS"] = "0.1"
-    namespace.settings = namespace.settings.replaced(webhook={"allow_private": True})
+    namespace.settings = namespace.settings.replaced(webhook={"allow_networks": ["127.0.0.1/32"]})
     return namespace
 
 
@@ -156,8 +157,8 @@ def _add_rules(ns: Namespace, url: str) -> None:
     for rule_id, (query, _) in RULES.items():
         done = subprocess.run(
             [sys.executable, "-m", "agents.cli", "alerts", "add", "--id", rule_id, "--name",
-             rule_id.replace("-", " "), "--query", query, "--webhook", url, "--secret", SECRET],
-            env=ns.env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+             rule_id.replace("-", " "), "--query", query, "--webhook", url, "--secret-env", SECRET_ENV],
+            env={**ns.env, SECRET_ENV: SECRET}, cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
 
 

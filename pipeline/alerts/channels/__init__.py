@@ -21,7 +21,7 @@ from pipeline.alerts.channels.base import (
 from pipeline.alerts.channels.digest import group_by_rule
 from pipeline.alerts.channels.email import EmailSender
 from pipeline.alerts.channels.slack import SlackSender
-from pipeline.alerts.channels.webhook import WebhookSender, verify_signature
+from pipeline.alerts.channels.webhook import SignatureError, WebhookSender, new_secret, verify
 from pipeline.core.settings import Settings
 from schemas import EmailChannel, SlackChannel, WebhookChannel
 
@@ -29,6 +29,7 @@ __all__ = [
     "Channel",
     "DeliveryError",
     "EmailSender",
+    "SignatureError",
     "SlackSender",
     "TargetRefusedError",
     "WebhookSender",
@@ -36,7 +37,8 @@ __all__ = [
     "group_by_rule",
     "http_client",
     "idempotency_key",
-    "verify_signature",
+    "new_secret",
+    "verify",
 ]
 
 

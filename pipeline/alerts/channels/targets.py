@@ -3,13 +3,14 @@
 Anyone who may create a rule chooses where its webhook posts. Without this check a rule
 could point at ``http://169.254.169.254/`` (cloud metadata), ``http://localhost:9200``
 (our Elasticsearch) or a host on the office network, and read the answers through error
-messages or timing. Every address the host resolves to must be global unicast.
+messages or timing. Every address a host resolves to must be global unicast, or inside a
+network the operator allowed (``NEWSFLOW_WEBHOOK_ALLOW_NETWORKS``, for an on-premises
+receiver); cloud metadata addresses are refused even then.
 
-Known limit — DNS rebinding: the host is resolved here and again by the HTTP client when
-it connects, so a name with a very short TTL can answer a public address to us and a
-private one to the client. Closing that gap needs connecting to the checked address
-(pinning it in the transport, with TLS SNI set to the name); not done yet. Redirects are
-never followed (see ``_http.http_client``), so a 3xx cannot lead around the check.
+DNS rebinding: the check and the connection use the *same* lookup. ``_transport`` vets the
+addresses inside the HTTP client's connect step and connects to exactly those, so a name
+cannot answer a public address to the check and a private one to the connection, and
+every new connection (a retry, a redirect if one were followed) is vetted again.
 """
 
 from __future__ import annotations
@@ -17,16 +18,59 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pipeline.alerts.channels.base import DeliveryError, TargetRefusedError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+ALLOW_SETTING = "NEWSFLOW_WEBHOOK_ALLOW_NETWORKS"
+# Instance metadata and host agents of the big clouds: credentials live behind them, so
+# no allowlist opens them (AWS IMDS v4/v6 and ECS/EKS agents, GCP, Azure wire server and
+# IMDS, Alibaba, Oracle's legacy address).
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.170.23",
+        "169.254.169.123",
+        "fd00:ec2::254",
+        "fd00:ec2::23",
+        "168.63.129.16",
+        "100.100.100.200",
+        "192.0.0.192",
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPolicy:
+    """Which addresses a webhook may reach: public ones, plus the ``allow`` networks."""
+
+    allow: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_networks(cls, networks: Iterable[str | IPNetwork]) -> TargetPolicy:
+        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks))
+
+    def problem(self, ip: IPAddress) -> str | None:
+        """Why ``ip`` may not be reached, or None when it may."""
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            problem = self.problem(embedded)
+            return f"{problem} (embedded in {ip})" if problem else None
+        if ip in METADATA_ADDRESSES:
+            return "a cloud metadata address (never allowed)"
+        if any(ip.version == net.version and ip in net for net in self.allow):
+            return None
+        return address_problem(ip)
 
 
 def address_problem(ip: IPAddress) -> str | None:
@@ -48,45 +92,62 @@ def address_problem(ip: IPAddress) -> str | None:
     return next((name for name, hit in checks if hit), None)
 
 
-async def check_target(
-    url: str, *, allow_private: bool, resolve: Resolver | None = None, kind: str | None = None
-) -> None:
-    """Raise TargetRefusedError unless every address of ``url``'s host is public.
+async def vet_host(
+    host: str, port: int, *, policy: TargetPolicy, resolve: Resolver | None = None
+) -> list[IPAddress]:
+    """The addresses of ``host`` to connect to; refused unless *every* one passes ``policy``.
 
-    Runs before any connection is opened. ``resolve`` defaults to ``getaddrinfo`` in the
-    event loop's thread pool; tests pass their own to cover names with mixed answers.
+    ``resolve`` defaults to ``getaddrinfo`` in the event loop's thread pool; tests pass
+    their own to cover names with mixed or changing answers.
+
+    Raises:
+        TargetRefusedError: an address is not allowed (nothing was sent anywhere).
+        DeliveryError: the name does not resolve (retryable when the resolver hiccuped).
     """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
-    if parts.scheme not in _DEFAULT_PORTS or not host:
-        raise TargetRefusedError(
-            f"not an http(s) URL with a host: {parts.scheme}://{host}", kind=kind
-        )
-    if allow_private:
-        return
-    shown = describe(url)
-    if host == "localhost" or host.endswith(".localhost"):
-        raise TargetRefusedError(f"{shown} is loopback (localhost)", kind=kind)
+    host = host.rstrip(".")
+    shown = f"{host}:{port}"
+    loopback_allowed = policy.problem(ipaddress.ip_address("127.0.0.1")) is None
+    if (host == "localhost" or host.endswith(".localhost")) and not loopback_allowed:
+        raise TargetRefusedError(f"{shown} is loopback (localhost); {_hint()}")
     literal = _ip_literal(host)
     if literal is not None:
         addresses = [literal]
     else:
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
-        try:
-            found = await (resolve or _getaddrinfo)(host, port)
-        except DeliveryError as e:
-            raise DeliveryError(e.reason, retryable=e.retryable, kind=kind) from e
-        addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
+        found = await (resolve or _getaddrinfo)(host, port)
+        addresses = list(dict.fromkeys(ipaddress.ip_address(a.split("%", 1)[0]) for a in found))
         if not addresses:
-            raise DeliveryError(f"{shown} resolves to no address", retryable=True, kind=kind)
+            raise DeliveryError(f"{shown} resolves to no address", retryable=True)
     for ip in addresses:
-        problem = address_problem(ip)
+        problem = policy.problem(ip)
         if problem:
-            raise TargetRefusedError(
-                f"{shown} {'is' if literal else 'resolves to'} {ip}, which is {problem}; refused "
-                "(set NEWSFLOW_ALLOW_PRIVATE_WEBHOOKS=true to allow private targets)",
-                kind=kind,
-            )
+            verb = "is" if literal else "resolves to"
+            hint = "" if ip in METADATA_ADDRESSES else f"; {_hint()}"
+            raise TargetRefusedError(f"{shown} {verb} {ip}, which is {problem}: refused{hint}")
+    return addresses
+
+
+async def check_target(
+    url: str,
+    *,
+    policy: TargetPolicy,
+    resolve: Resolver | None = None,
+    kind: str | None = None,
+) -> list[IPAddress]:
+    """:func:`vet_host` for a URL, for callers that want the answer before any request
+    (delivery itself needs no call: the transport vets every connection)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in _DEFAULT_PORTS or not host:
+        raise TargetRefusedError(
+            f"not an http(s) URL with a host: {parts.scheme}://{host}", kind=kind
+        )
+    port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    try:
+        return await vet_host(host, port, policy=policy, resolve=resolve)
+    except TargetRefusedError as e:
+        raise TargetRefusedError(f"{describe(url)}: {e.reason}", kind=kind) from e
+    except DeliveryError as e:
+        raise DeliveryError(e.reason, retryable=e.retryable, kind=kind) from e
 
 
 def describe(url: str) -> str:
@@ -99,9 +160,13 @@ def describe(url: str) -> str:
     return f"{parts.scheme}://{host}:{port}"
 
 
+def _hint() -> str:
+    return f"to allow an on-premises receiver, add its network to {ALLOW_SETTING}"
+
+
 def _ip_literal(host: str) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(host.split("%", 1)[0])
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
         return None
 

@@ -1,34 +1,46 @@
-"""Generic webhook: the alerts as signed JSON, for receivers we do not know.
+"""Generic webhook: the alerts as JSON, signed per Standard Webhooks (standardwebhooks.com).
 
 Body::
 
     {"rule": {"id", "name", "query"}, "alerts": [Alert JSON, newest first],
      "idempotency_key": "...", "sent_at": "<ISO 8601>"}
 
-Headers: ``Idempotency-Key`` (same for a redelivery of the same alerts),
-``X-Newsflow-Timestamp`` (Unix seconds, equal to ``sent_at``) and, when the channel has a
-secret, ``X-Newsflow-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>``. The
-signature covers ``sent_at``, so a receiver can also refuse stale replays.
+Headers: ``webhook-id`` (the idempotency key: the same for a redelivery of the same
+alerts; also sent as ``Idempotency-Key``), ``webhook-timestamp`` (Unix seconds) and
+``webhook-signature``: ``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``, one per
+active secret, separated by spaces.  The id and the timestamp are signed, so a receiver
+that calls :func:`verify` refuses a replay older than five minutes and a body moved to
+another message.  Receivers may use any Standard Webhooks library instead of ``verify``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+import secrets as _random
+import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import httpx
 
 from pipeline.alerts.channels import _http, digest
 from pipeline.alerts.channels.base import check_batch
+from pipeline.core.errors import NewsflowError
 from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, WebhookChannel
+from schemas.alerts import MIN_SECRET_BYTES, webhook_key
 
-SIGNATURE_HEADER = "X-Newsflow-Signature"
-TIMESTAMP_HEADER = "X-Newsflow-Timestamp"
-_PREFIX = "sha256="
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+MAX_AGE_SECONDS = 300
+
+
+class SignatureError(NewsflowError, ValueError):
+    """A webhook request that :func:`verify` refuses; the message says why, in one line."""
 
 
 class WebhookSender:
@@ -45,13 +57,16 @@ class WebhookSender:
         check_batch(alerts, rule)
         sent_at = datetime.now(UTC).replace(microsecond=0)
         body = webhook_body(alerts, rule=rule, idempotency_key=idempotency_key, sent_at=sent_at)
+        timestamp = int(sent_at.timestamp())
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": idempotency_key,
-            TIMESTAMP_HEADER: str(int(sent_at.timestamp())),
+            ID_HEADER: idempotency_key,
+            TIMESTAMP_HEADER: str(timestamp),
         }
-        if self._config.secret is not None:
-            headers[SIGNATURE_HEADER] = sign(body, self._config.secret.get_secret_value())
+        keys = [s.get_secret_value() for s in self._config.secrets]
+        if keys:
+            headers[SIGNATURE_HEADER] = sign(idempotency_key, timestamp, body, keys)
         await _http.post(
             self._http,
             str(self._config.url),
@@ -75,19 +90,60 @@ def webhook_body(
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The ``X-Newsflow-Signature`` value for ``body``."""
-    mac = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return f"{_PREFIX}{mac}"
+def new_secret() -> str:
+    """A fresh ``whsec_`` secret of 32 random bytes, for a webhook given none."""
+    return "whsec_" + base64.b64encode(_random.token_bytes(MIN_SECRET_BYTES)).decode()
 
 
-def verify_signature(body: bytes, header: str, secret: str) -> bool:
-    """For receivers: does ``header`` sign exactly ``body`` with ``secret``?
+def sign(msg_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) -> str:
+    """The ``webhook-signature`` value: ``v1,<base64>`` per secret, space-separated."""
+    return " ".join(f"v1,{_mac(secret, msg_id, timestamp, body)}" for secret in secrets)
 
-    Constant-time comparison; a malformed header is simply not a valid signature.
+
+def verify(
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: str | Sequence[str],
+    *,
+    max_age: float = MAX_AGE_SECONDS,
+    now: float | None = None,
+) -> None:
+    """For receivers: accept a request only if one of ``secrets`` signed it, recently.
+
+    ``headers`` is the request's (names in any case).  Refused: a missing header, a
+    timestamp more than ``max_age`` seconds from ``now`` (either way, so a replay cannot
+    be held back and sent later), and a body, id or timestamp other than those signed.
+
+    Raises:
+        SignatureError: the request is not to be trusted.
     """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    msg_id = lowered.get(ID_HEADER)
+    stamp = lowered.get(TIMESTAMP_HEADER)
+    given = lowered.get(SIGNATURE_HEADER)
+    if not (msg_id and stamp and given):
+        raise SignatureError(f"missing {ID_HEADER}, {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
     try:
-        given = header.strip().encode("ascii")
-    except (UnicodeEncodeError, AttributeError):
-        return False
-    return hmac.compare_digest(given.lower(), sign(body, secret).encode("ascii"))
+        timestamp = int(stamp)
+    except ValueError as e:
+        raise SignatureError(f"{TIMESTAMP_HEADER} is not Unix seconds") from e
+    age = (time.time() if now is None else now) - timestamp
+    if abs(age) > max_age:
+        raise SignatureError(f"timestamp is {age:.0f} s away from now (more than {max_age:g})")
+    candidates = [secrets] if isinstance(secrets, str) else list(secrets)
+    expected = {_mac(secret, msg_id, timestamp, body).encode() for secret in candidates}
+    for part in given.split():
+        version, _, signature = part.partition(",")
+        if version != "v1":
+            continue
+        found = signature.encode("ascii", errors="replace")
+        # Compare with every expected value: timing says nothing about which matched.
+        if any([hmac.compare_digest(found, e) for e in expected]):  # noqa: C419
+            return
+    raise SignatureError("no signature matches")
+
+
+def _mac(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest_ = hmac.new(webhook_key(secret), signed, hashlib.sha256).digest()
+    return base64.b64encode(digest_).decode()

@@ -26,13 +26,15 @@ from tests.support import ROOT
 
 pytestmark = pytest.mark.stack
 
-SECRET = "whsec-cli-test-9d2c44"
+SECRET = "cli-integration-webhook-secret-9d2c44"  # ≥ 32 bytes
+SLACK = "https://hooks.slack.com/services/T0/B0/slack-credential-7e"
 Run = Callable[..., Result]
 
 
 @pytest.fixture
 def cli(namespace) -> Run:  # type: ignore[no-untyped-def]
     overrides = {k: v for k, v in namespace.env.items() if k.startswith("NEWSFLOW_")}
+    overrides["NEWSFLOW_TESTS_SECRET"] = SECRET
     runner = CliRunner()
 
     def run(*args: str) -> Result:
@@ -50,8 +52,8 @@ _ADD = [
     "--name", "Detentions in Tapachula",
     "--query", "Tapachula AND (detained OR detenidos)",
     "--webhook", "https://hooks.example.org/newsflow",
-    "--secret", SECRET,
-    "--slack", "https://hooks.example.org/slack/T0",
+    "--secret-env", "NEWSFLOW_TESTS_SECRET",
+    "--slack", SLACK,
     "--email", "desk@example.org",
     "--email", "night@example.org",
     "--mode", "hourly",
@@ -75,8 +77,9 @@ def test_rule_lifecycle_from_the_command_line(cli: Run, namespace) -> None:  # t
     assert rule["enabled"] is True
     assert rule["throttle_seconds"] == 600
     assert rule["channels"][0] == {
-        "kind": "webhook", "url": "https://hooks.example.org/newsflow", "secret": "**********",
+        "kind": "webhook", "url": "https://hooks.example.org/newsflow", "secrets": ["**********"],
     }  # fmt: skip
+    assert rule["channels"][1]["url"] == "https://hooks.slack.com/***"
     assert rule["channels"][2]["to"] == ["desk@example.org", "night@example.org"]
 
     shown = cli("alerts", "show", "detentions-in-tapachula")
@@ -85,13 +88,14 @@ def test_rule_lifecycle_from_the_command_line(cli: Run, namespace) -> None:  # t
 
     # The secret reached the topic (workers sign with it) but no output and not the mirror.
     stored = load_rules(namespace.settings)["detentions-in-tapachula"]
-    assert stored.channels[0].secret.get_secret_value() == SECRET  # type: ignore[union-attr]
+    assert stored.channels[0].secrets[0].get_secret_value() == SECRET  # type: ignore[union-attr]
+    assert str(stored.channels[1].url) == SLACK  # type: ignore[union-attr]
     mirror = namespace.es.get(
         index=namespace.settings.index.alert_rules, id="detentions-in-tapachula"
     )["_source"]
     assert mirror["throttle_seconds"] == 600
     for text in (added.output, listed.output, shown.output, json.dumps(as_json), str(mirror)):
-        assert SECRET not in text
+        assert SECRET not in text and "slack-credential" not in text
 
     # Adding again by id updates and keeps created_at.
     again = cli(*_ADD[:-2], "--throttle", "60", "--id", "detentions-in-tapachula")
@@ -135,8 +139,9 @@ def test_invalid_input_is_one_line_and_exit_2(cli: Run, namespace) -> None:  # t
 
     bad_mode = cli("alerts", "add", "--name", "Ceuta", "--query", "Ceuta", "--mode", "weekly")
     assert bad_mode.exit_code == 2
-    secret_alone = cli("alerts", "add", "--name", "Ceuta", "--query", "Ceuta", "--secret", "x")
-    assert secret_alone.exit_code == 2
+    secret_alone = cli("alerts", "add", "--name", "Ceuta", "--query", "Ceuta",
+                       "--secret-env", "NEWSFLOW_TESTS_SECRET")
+    assert secret_alone.exit_code == 2 and "--webhook" in secret_alone.stderr
 
     assert load_rules(namespace.settings) == {}
 
@@ -222,3 +227,20 @@ def test_backtest_by_query_and_by_rule_id(cli: Run, namespace) -> None:  # type:
     bad = cli("alerts", "test", "Lampedusa AND (boat")
     assert bad.exit_code == 2
     assert "position" in bad.stderr
+
+
+@pytest.mark.security
+def test_a_generated_secret_is_shown_once_and_never_again(cli: Run, namespace) -> None:  # type: ignore[no-untyped-def]
+    added = cli("alerts", "add", "--name", "Ceuta", "--query", "Ceuta",
+                "--webhook", "https://hooks.example.org/ceuta?token=query-credential")
+    assert added.exit_code == 0, added.output
+    [line] = [x for x in added.stdout.splitlines() if "whsec_" in x]
+    secret = line.rsplit(" ", 1)[1]
+    stored = load_rules(namespace.settings)["ceuta"]
+    assert stored.channels[0].secrets[0].get_secret_value() == secret  # type: ignore[union-attr]
+    mirror = namespace.es.get(index=namespace.settings.index.alert_rules, id="ceuta")["_source"]
+    later = [cli("alerts", "show", "ceuta").output, cli("alerts", "list", "--json").output,
+             cli("alerts", "list").output, json.dumps(mirror), repr(stored)]
+    for text in later:
+        assert secret not in text and "query-credential" not in text
+    assert json.loads(later[0])["channels"][0]["url"] == "https://hooks.example.org/ceuta?***"

@@ -25,8 +25,8 @@ from tests.support import ROOT
 
 pytestmark = pytest.mark.stack
 
-KEY = "api-integration-key-c81f"
-SECRET = "whsec-api-test-20ab"
+KEY = "api-integration-key-c81f-0123456789abcdef"
+SECRET = "api-integration-webhook-secret-20ab9f"  # ≥ 32 bytes
 RULE = {
     "name": "Calais small boats",
     "query": "Calais AND (boat OR dinghy)",
@@ -47,7 +47,8 @@ def test_rule_crud_over_http(api: TestClient, namespace) -> None:  # type: ignor
     assert created.status_code == 201, created.text
     rule = created.json()
     assert rule["id"] == "calais-small-boats"
-    assert rule["channels"][0]["secret"] == "**********"
+    assert rule["channels"][0]["secrets"] == ["**********"]
+    assert rule["generated_secrets"] == []
     assert load_rules(namespace.settings)["calais-small-boats"].query == RULE["query"]
 
     again = api.post("/rules", json={**RULE, "throttle_seconds": 120})
@@ -70,7 +71,7 @@ def test_rule_crud_over_http(api: TestClient, namespace) -> None:  # type: ignor
     assert replaced.status_code == 200, replaced.text
     stored = load_rules(namespace.settings)["calais-small-boats"]
     assert stored.name == "Calais boats" and stored.disabled_reason is None
-    assert stored.channels[0].secret.get_secret_value() == SECRET  # type: ignore[union-attr]
+    assert stored.channels[0].secrets[0].get_secret_value() == SECRET  # type: ignore[union-attr]
 
     assert api.post("/rules/calais-small-boats/disable").json()["enabled"] is False
     assert load_rules(namespace.settings)["calais-small-boats"].enabled is False
@@ -132,6 +133,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.security
 def test_newsflow_api_serves_with_uvicorn(namespace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     key_file = tmp_path / "api.keys"
     key_file.write_text(KEY + "\n")

@@ -23,13 +23,15 @@ from pipeline.alerts.store import (
     mirror_document,
 )
 from pipeline.core.kafka_client import client_kwargs
+from pipeline.core.secretbox import SecretBox
 from pipeline.index.writer import index_documents
 from schemas.alerts import AlertRule, WebhookChannel
 from schemas.articles import EnrichedArticle
 
 pytestmark = pytest.mark.stack
 
-SECRET = "whsec-integration-5b1e0f"
+SECRET = "integration-webhook-secret-5b1e0f7a"  # ≥ 32 bytes
+SLACK = "https://hooks.slack.com/services/T1/B1/slack-credential-9c"
 
 
 def _rule(rule_id: str = "tapachula-detentions", **overrides: object) -> AlertRule:
@@ -40,7 +42,7 @@ def _rule(rule_id: str = "tapachula-detentions", **overrides: object) -> AlertRu
         "query": "Tapachula AND (detained OR detenidos)",
         "channels": [
             {"kind": "webhook", "url": "https://hooks.example.org/nf", "secret": SECRET},
-            {"kind": "slack", "url": "https://hooks.example.org/slack/T1"},
+            {"kind": "slack", "url": SLACK},
             {"kind": "email", "to": ["desk@example.org", "night@example.org"]},
         ],
         "mode": "hourly",
@@ -61,11 +63,12 @@ def _mirrored(namespace, rule_id: str) -> dict | None:  # type: ignore[no-untype
 
 def _secret(rule: AlertRule) -> str | None:
     for channel in rule.channels:
-        if isinstance(channel, WebhookChannel) and channel.secret is not None:
-            return channel.secret.get_secret_value()
+        if isinstance(channel, WebhookChannel) and channel.secrets:
+            return channel.secrets[0].get_secret_value()
     return None
 
 
+@pytest.mark.security
 def test_add_disable_delete_reach_the_topic_and_the_mirror(namespace) -> None:  # type: ignore[no-untyped-def]
     settings = namespace.settings
     store = RuleStore(settings)
@@ -81,7 +84,7 @@ def test_add_disable_delete_reach_the_topic_and_the_mirror(namespace) -> None:  
         assert mirror is not None
         assert mirror["query"] == stored.query
         assert mirror["channels"][2]["to"] == ["desk@example.org", "night@example.org"]
-        assert SECRET not in json.dumps(mirror)
+        assert SECRET not in json.dumps(mirror) and "slack-credential" not in json.dumps(mirror)
 
         # Re-adding by id updates the rule and keeps its creation time.
         later = datetime.now(UTC) + timedelta(hours=1)
@@ -96,6 +99,8 @@ def test_add_disable_delete_reach_the_topic_and_the_mirror(namespace) -> None:  
         masked = AlertRule.model_validate(mirror_document(again))
         store.put_rule(masked)
         assert _secret(load_rules(settings)["tapachula-detentions"]) == SECRET
+        slack = load_rules(settings)["tapachula-detentions"].channels[1]
+        assert str(slack.url) == SLACK  # type: ignore[union-attr]
 
         disabled = store.set_enabled("tapachula-detentions", False)
         assert disabled.enabled is False
@@ -115,8 +120,10 @@ def test_add_disable_delete_reach_the_topic_and_the_mirror(namespace) -> None:  
     # and decoding every record in order gives the same rules as load_rules.
     records = namespace.consume(settings.topics.alert_rules, expect=7, timeout=30)
     state: dict[str, AlertRule] = {}
+    box = SecretBox.for_settings(settings)
     for record in records:
-        rule_id, rule = decode_rule(record.key, record.value)
+        assert record.value is None or SECRET.encode() not in record.value  # sealed
+        rule_id, rule = decode_rule(record.key, record.value, box)
         if rule is None:
             state.pop(rule_id, None)
         else:
@@ -147,9 +154,8 @@ def test_sync_rebuilds_the_mirror_from_the_topic(namespace) -> None:  # type: ig
         store.put_rule(_rule())
         # A rule written while the mirror was unreachable, and a deletion it never saw.
         unmirrored = _rule("calais-boats", name="Calais boats", query="Calais AND boat")
-        producer.send(
-            settings.topics.alert_rules, key=b"calais-boats", value=encode_rule(unmirrored)
-        )
+        value = encode_rule(unmirrored, store.box)
+        producer.send(settings.topics.alert_rules, key=b"calais-boats", value=value)
         producer.send(settings.topics.alert_rules, key=b"tapachula-detentions", value=None)
         producer.flush()
         assert _mirrored(namespace, "calais-boats") is None

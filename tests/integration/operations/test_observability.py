@@ -27,7 +27,7 @@ from tests.support import ROOT, Namespace, article_json
 pytestmark = pytest.mark.stack
 
 SASL_SECRET = "sasl-secret-5d1e7"
-WEBHOOK_SECRET = "webhook-secret-c0ffee42"
+WEBHOOK_SECRET = "webhook-secret-c0ffee42-0123456789abcdef"  # >= 32 bytes
 SMTP_SECRET = "smtp-secret-9a9a"
 T = TypeVar("T")
 

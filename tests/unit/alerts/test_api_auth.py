@@ -17,8 +17,11 @@ from pipeline.alerts.rules import RuleSyntaxError, parse_rule
 from pipeline.core.settings import Settings
 from tests.support import settings_with
 
-KEY = "k-unit-3f9a1c"
-OTHER_KEY = "k-unit-other-77"
+KEY = "k-unit-3f9a1c-0123456789abcdef0123456789"
+OTHER_KEY = "k-unit-other-77-0123456789abcdef01234567"
+FILE_KEY_1 = "file-key-1-0123456789abcdef0123456789ab"
+FILE_KEY_2 = "file-key-2-0123456789abcdef0123456789ab"
+FILE_ONLY = "only-in-file-0123456789abcdef0123456789"
 _CLOSED = "127.0.0.1:1"
 
 
@@ -153,23 +156,23 @@ def test_no_key_configured_refuses_to_start(tmp_path: Path) -> None:
 
 def test_key_file_must_be_private(tmp_path: Path) -> None:
     path = tmp_path / "api.keys"
-    path.write_text("# rotated 2024-05\nfile-key-1\n\nfile-key-2\n")
+    path.write_text(f"# rotated 2024-05\n{FILE_KEY_1}\n\n{FILE_KEY_2}\n")
     path.chmod(0o644)
     with pytest.raises(ApiConfigError, match="chmod 600"):
         load_api_keys(_settings(tmp_path, api__keys=[]))
     path.chmod(0o600)
-    assert load_api_keys(_settings(tmp_path, api__keys=[])) == ["file-key-1", "file-key-2"]
-    assert load_api_keys(_settings(tmp_path)) == [KEY, OTHER_KEY, "file-key-1", "file-key-2"]
+    assert load_api_keys(_settings(tmp_path, api__keys=[])) == [FILE_KEY_1, FILE_KEY_2]
+    assert load_api_keys(_settings(tmp_path)) == [KEY, OTHER_KEY, FILE_KEY_1, FILE_KEY_2]
 
 
 def test_key_from_file_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "elsewhere.keys"
-    path.write_text("only-in-file\n")
+    path.write_text(f"{FILE_ONLY}\n")
     path.chmod(0o600)
     api = create_api(_settings(tmp_path, api__keys=[], api__key_file=path))
     client = TestClient(api)
     assert client.post("/rules/test", json=_TRY, headers={"X-API-Key": KEY}).status_code == 401
-    ok = client.post("/rules/test", json=_TRY, headers={"X-API-Key": "only-in-file"})
+    ok = client.post("/rules/test", json=_TRY, headers={"X-API-Key": FILE_ONLY})
     assert ok.status_code == 503
 
 

@@ -11,7 +11,7 @@ from pipeline.alerts.channels import http_client
 from pipeline.alerts.delivery import deliver
 from schemas import AlertRule, WebhookChannel
 from tests.support import Receiver
-from tests.unit.alerts.channels.test_webhook import T0, alert, settings
+from tests.unit.alerts.channels.test_webhook import SECRET, T0, alert, settings
 
 
 def _deliveries(outcome: str) -> float:
@@ -23,7 +23,7 @@ def _deliveries(outcome: str) -> float:
 def _rule(url: str) -> AlertRule:
     return AlertRule(id="border-watch", name="Border watch", query="asylum", created_at=T0,
                      updated_at=T0, channels=[WebhookChannel(url=HttpUrl(url),
-                                                             secret=SecretStr("s3cret"))])
+                                                             secrets=[SecretStr(SECRET)])])
 
 
 def _deliver(rule: AlertRule) -> list[object]:

@@ -14,6 +14,7 @@ from pipeline.alerts.rulebook import (
     sends_at_once,
 )
 from pipeline.alerts.store import encode_rule
+from pipeline.core.secretbox import SecretBox
 from schemas import Alert, AlertRule, EnrichedArticle
 
 _NOW = datetime(2024, 5, 2, 10, 17, 30, tzinfo=UTC)
@@ -33,22 +34,22 @@ def _article(article_id: str, body: str, *, story_id: str | None = None,
     )
 
 
-def _book(*rules: AlertRule) -> RuleBook:
-    book = RuleBook()
+def _book(box: SecretBox, *rules: AlertRule) -> RuleBook:
+    book = RuleBook(box)
     for rule in rules:
-        assert book.apply(rule.id.encode(), encode_rule(rule)) is None
+        assert book.apply(rule.id.encode(), encode_rule(rule, box)) is None
     return book
 
 
 SHELTER = "Volunteers opened a new shelter for asylum seekers near the river crossing."
 
 
-def test_book_matches_enabled_rules_and_follows_updates_and_tombstones() -> None:
-    book = _book(_rule("shelter", "shelter AND asylum"), _rule("river", "river"))
+def test_book_matches_enabled_rules_and_follows_updates_and_tombstones(box: SecretBox) -> None:
+    book = _book(box, _rule("shelter", "shelter AND asylum"), _rule("river", "river"))
     article = _article("a1", SHELTER)
     assert [r.id for r in book.match(article)] == ["shelter", "river"]
 
-    book.apply(b"river", encode_rule(_rule("river", "river", enabled=False)))
+    book.apply(b"river", encode_rule(_rule("river", "river", enabled=False), box))
     assert [r.id for r in book.match(article)] == ["shelter"]
     assert book.get("river") is not None and not book.get("river").enabled  # type: ignore[union-attr]
 
@@ -56,14 +57,14 @@ def test_book_matches_enabled_rules_and_follows_updates_and_tombstones() -> None
     assert book.match(article) == []
     assert book.get("shelter") is None
 
-    book.apply(b"river", encode_rule(_rule("river", "river AND crossing")))
+    book.apply(b"river", encode_rule(_rule("river", "river AND crossing"), box))
     assert [r.id for r in book.match(article)] == ["river"]
 
 
-def test_book_keeps_the_last_good_version_when_a_record_is_bad() -> None:
-    book = _book(_rule("shelter", "shelter"))
+def test_book_keeps_the_last_good_version_when_a_record_is_bad(box: SecretBox) -> None:
+    book = _book(box, _rule("shelter", "shelter"))
     assert book.apply(b"shelter", b'{"id": "shelter"}') is not None
-    assert book.apply(b"other", encode_rule(_rule("shelter", "x"))) is not None  # key != id
+    assert book.apply(b"other", encode_rule(_rule("shelter", "x"), box)) is not None  # key != id
     assert [r.id for r in book.match(_article("a1", SHELTER))] == ["shelter"]
     assert len(book) == 1
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
+import pytest
 from prometheus_client import REGISTRY
 
+from pipeline.core.settings import Settings
 from pipeline.operations import metrics
 
 
@@ -83,3 +87,26 @@ def test_count_deliveries_one_outcome_per_channel() -> None:
     assert _value("newsflow_alert_deliveries_total", channel="t_hook",
                   outcome="failed") == failed + 1
     assert _value("newsflow_alert_deliveries_total", channel="t_mail", outcome="ok") >= 1
+
+
+def _outward_address() -> str | None:
+    """An address of this host other than loopback, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.123", 9))  # no packet is sent for a UDP connect
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+@pytest.mark.security
+def test_metrics_listen_on_loopback_unless_configured() -> None:
+    assert Settings().metrics.host == "127.0.0.1"
+    port = metrics.start_metrics_server(0)  # the default address
+    assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).status_code == 200
+    outward = _outward_address()
+    if outward is None:
+        pytest.skip("this host has no address besides loopback")
+    with pytest.raises(ConnectionRefusedError), socket.create_connection((outward, port), 5):
+        pass

@@ -132,13 +132,15 @@ def test_alert_rule_channels_are_typed() -> None:
     rule = AlertRule(
         id="colchane", name="Colchane", query="Colchane AND migra*", created_at=now,
         updated_at=now,
-        channels=[{"kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "hush-42"},
+        channels=[{"kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "hush-42" * 5},
                   {"kind": "email", "to": ["desk@example.org"]}],
     )
     assert [c.kind for c in rule.channels] == ["webhook", "email"]
     assert "hush-42" not in rule.model_dump_json()  # masked in listings and logs
+    assert "hush-42" not in repr(rule)
     wire = rule.model_dump_json(context={"reveal_secrets": True})
-    assert AlertRule.model_validate_json(wire).channels[0].secret.get_secret_value() == "hush-42"
+    [secret] = AlertRule.model_validate_json(wire).channels[0].secrets  # type: ignore[union-attr]
+    assert secret.get_secret_value() == "hush-42" * 5
     with pytest.raises(ValidationError):
         AlertRule(id="Bad Id", name="x", query="x", created_at=now, updated_at=now)
 

@@ -12,14 +12,23 @@ import ipaddress
 import pytest
 
 from pipeline.alerts.channels import TargetRefusedError
-from pipeline.alerts.channels.targets import address_problem, check_target, describe
+from pipeline.alerts.channels.targets import (
+    TargetPolicy,
+    address_problem,
+    check_target,
+    describe,
+)
+
+pytestmark = pytest.mark.security
+PUBLIC_ONLY = TargetPolicy()
 
 
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
         ("http://10.0.0.1/hook", "private"),
-        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://169.254.10.1/hook", "link-local"),
         ("http://[::1]:8080/hook", "loopback"),
         ("http://[::ffff:10.0.0.1]/hook", "private"),
         ("http://[fd00::1]/hook", "private"),
@@ -38,7 +47,7 @@ def test_private_literals_refused_without_resolving(url: str, problem: str) -> N
         raise AssertionError(f"resolved {host}: literals need no DNS")
 
     with pytest.raises(TargetRefusedError) as caught:
-        asyncio.run(check_target(url, allow_private=False, resolve=no_dns))
+        asyncio.run(check_target(url, policy=PUBLIC_ONLY, resolve=no_dns))
     assert problem in str(caught.value)
 
 
@@ -50,13 +59,13 @@ def test_every_resolved_address_is_checked() -> None:
         return ["93.184.215.14", "2606:4700::1"]
 
     with pytest.raises(TargetRefusedError, match="192.168.1.20"):
-        asyncio.run(check_target("https://hooks.example.com/x", allow_private=False, resolve=mixed))
-    asyncio.run(check_target("https://hooks.example.com/x", allow_private=False, resolve=public))
+        asyncio.run(check_target("https://hooks.example.com/x", policy=PUBLIC_ONLY, resolve=mixed))
+    asyncio.run(check_target("https://hooks.example.com/x", policy=PUBLIC_ONLY, resolve=public))
 
 
 def test_localhost_name_resolved_by_the_system_is_refused() -> None:
     with pytest.raises(TargetRefusedError):
-        asyncio.run(check_target("http://127.1:80/", allow_private=False))
+        asyncio.run(check_target("http://127.1:80/", policy=PUBLIC_ONLY))
 
 
 def test_public_addresses_pass() -> None:
@@ -64,8 +73,28 @@ def test_public_addresses_pass() -> None:
         assert address_problem(ipaddress.ip_address(a)) is None, a
 
 
-def test_allowed_when_the_setting_says_so() -> None:
-    asyncio.run(check_target("http://127.0.0.1:9/x", allow_private=True))
+def test_allowlisted_network_passes_and_nothing_else_does() -> None:
+    policy = TargetPolicy.from_networks(["127.0.0.0/8", "10.20.0.0/16"])
+    asyncio.run(check_target("http://127.0.0.1:9/x", policy=policy))
+    asyncio.run(check_target("http://10.20.3.4/x", policy=policy))
+    with pytest.raises(TargetRefusedError, match="private"):
+        asyncio.run(check_target("http://10.21.0.1/x", policy=policy))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://169.254.170.2/v2/credentials",
+        "http://[::ffff:169.254.169.254]/",
+        "http://100.100.100.200/latest/meta-data/",
+    ],
+)
+def test_metadata_addresses_refused_even_when_their_network_is_allowed(url: str) -> None:
+    everything = TargetPolicy.from_networks(["0.0.0.0/0", "::/0"])
+    with pytest.raises(TargetRefusedError, match="metadata"):
+        asyncio.run(check_target(url, policy=everything))
 
 
 def test_describe_hides_path_and_query() -> None:
@@ -76,4 +105,4 @@ def test_describe_hides_path_and_query() -> None:
 
 def test_non_http_scheme_refused() -> None:
     with pytest.raises(TargetRefusedError):
-        asyncio.run(check_target("ftp://example.org/x", allow_private=True))
+        asyncio.run(check_target("ftp://example.org/x", policy=PUBLIC_ONLY))

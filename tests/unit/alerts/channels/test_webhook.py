@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -13,21 +16,24 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from pydantic import HttpUrl, SecretStr
+from pydantic import HttpUrl, SecretStr, ValidationError
 
 from pipeline.alerts.channels import (
     DeliveryError,
+    SignatureError,
     TargetRefusedError,
     channel_for,
     http_client,
     idempotency_key,
-    verify_signature,
+    new_secret,
+    verify,
 )
 from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, WebhookChannel
 from tests.support import settings_with
 
-SECRET = "s3cret-for-tests"
+security = pytest.mark.security
+SECRET = "whsec_" + base64.b64encode(b"unit-tests-webhook-key-0123456789").decode()
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 
 
@@ -75,7 +81,7 @@ def receiver(*script: tuple[int, float]) -> Iterator[Recorder]:
 
 def settings(**overrides: object) -> Settings:
     base: dict[str, object] = {
-        "webhook__allow_private": True,
+        "webhook__allow_networks": ["127.0.0.1/32"],
         "webhook__backoff_seconds": 0.01,
         "webhook__backoff_max_seconds": 0.05,
         "webhook__max_attempts": 3,
@@ -111,9 +117,10 @@ def alert(n: int) -> Alert:
     )
 
 
-def send(url: str, alerts: list[Alert], cfg: Settings, *, secret: str | None = SECRET) -> None:
+def send(url: str, alerts: list[Alert], cfg: Settings, *, secrets: tuple[str, ...] = (SECRET,)
+         ) -> None:
     async def go() -> None:
-        config = WebhookChannel(url=HttpUrl(url), secret=SecretStr(secret) if secret else None)
+        config = WebhookChannel(url=HttpUrl(url), secrets=[SecretStr(s) for s in secrets])
         async with http_client(cfg) as http:
             channel = channel_for(config, cfg, http=http)
             assert channel.kind == "webhook"
@@ -123,17 +130,13 @@ def send(url: str, alerts: list[Alert], cfg: Settings, *, secret: str | None = S
     asyncio.run(go())
 
 
-def test_body_is_signed_and_verifiable_and_a_wrong_secret_fails() -> None:
+def test_body_is_signed_per_standard_webhooks_and_verifiable() -> None:
     with receiver() as server:
         send(server.url, [alert(1)], settings())
     [(headers, body)] = server.requests
-    signature = headers["X-Newsflow-Signature"]
-    assert signature.startswith("sha256=")
-    assert verify_signature(body, signature, SECRET)
-    assert not verify_signature(body, signature, "another-secret")
-    assert not verify_signature(body + b" ", signature, SECRET)
-    assert not verify_signature(body, "sha256=nothex", SECRET)
-
+    assert headers["webhook-signature"].startswith("v1,")
+    assert headers["webhook-id"] == headers["Idempotency-Key"]
+    verify(body, headers, SECRET)  # raises if not signed
     payload = json.loads(body)
     assert payload["rule"] == {
         "id": "border-watch",
@@ -145,15 +148,76 @@ def test_body_is_signed_and_verifiable_and_a_wrong_secret_fails() -> None:
     assert payload["idempotency_key"] == headers["Idempotency-Key"]
     assert headers["Idempotency-Key"] == idempotency_key("border-watch", [alert(1)])
     sent_at = datetime.fromisoformat(payload["sent_at"])
-    assert int(sent_at.timestamp()) == int(headers["X-Newsflow-Timestamp"])
+    assert int(sent_at.timestamp()) == int(headers["webhook-timestamp"])
     assert headers["Content-Type"] == "application/json"
+
+
+def test_the_signature_matches_the_standard_webhooks_reference_computation() -> None:
+    # The spec's recipe, written out: HMAC-SHA256 over "{id}.{timestamp}.{body}" with the
+    # base64-decoded whsec_ key, base64 encoded, "v1," in front.
+    with receiver() as server:
+        send(server.url, [alert(1)], settings())
+    [(headers, body)] = server.requests
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert headers["webhook-signature"] == f"v1,{expected}"
+
+
+def test_every_active_secret_signs_so_receivers_can_rotate() -> None:
+    old, new = SECRET, new_secret()
+    with receiver() as server:
+        send(server.url, [alert(1)], settings(), secrets=(old, new))
+    [(headers, body)] = server.requests
+    assert len(headers["webhook-signature"].split()) == 2
+    verify(body, headers, old)
+    verify(body, headers, new)
+    verify(body, headers, [new_secret(), new])  # a receiver holding several secrets
+
+
+@security
+def test_verify_refuses_tampering_replays_and_wrong_secrets() -> None:
+    with receiver() as server:
+        send(server.url, [alert(1)], settings())
+    [(headers, body)] = server.requests
+    stamp = int(headers["webhook-timestamp"])
+    verify(body, headers, SECRET, now=stamp + 299)
+    refused = {
+        "another secret": (body, headers, new_secret(), stamp),
+        "a changed body": (body + b" ", headers, SECRET, stamp),
+        "a replay 6 minutes later": (body, headers, SECRET, stamp + 360),
+        "a timestamp from the future": (body, headers, SECRET, stamp - 360),
+        "another message id": (body, {**headers, "webhook-id": "other"}, SECRET, stamp),
+        "a moved timestamp": (body, {**headers, "webhook-timestamp": str(stamp + 1)}, SECRET,
+                              stamp),
+        "no signature": (body, {k: v for k, v in headers.items() if k != "webhook-signature"},
+                         SECRET, stamp),
+        "a v2 signature": (body, {**headers, "webhook-signature": "v2,"
+                                  + headers["webhook-signature"][3:]}, SECRET, stamp),
+    }
+    for what, (b, h, secret, now) in refused.items():
+        with pytest.raises(SignatureError):
+            verify(b, h, secret, now=now)
+            pytest.fail(f"accepted {what}")
+
+
+@security
+@pytest.mark.parametrize("short", ["x", "s3cret-for-tests", "whsec_" + "QUJD" * 7])
+def test_short_secrets_are_refused(short: str) -> None:
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        WebhookChannel(url=HttpUrl("https://hooks.example.org/x"), secrets=[SecretStr(short)])
+
+
+def test_generated_secrets_are_32_random_bytes() -> None:
+    one, two = new_secret(), new_secret()
+    assert one != two and len(base64.b64decode(one.removeprefix("whsec_"))) == 32
 
 
 def test_no_secret_no_signature_header() -> None:
     with receiver() as server:
-        send(server.url, [alert(1)], settings(), secret=None)
+        send(server.url, [alert(1)], settings(), secrets=())
     [(headers, _)] = server.requests
-    assert "X-Newsflow-Signature" not in headers
+    assert "webhook-signature" not in headers
 
 
 def test_digest_of_three_alerts_is_one_request_with_a_stable_key() -> None:
@@ -221,9 +285,9 @@ def test_connection_refused_is_retryable() -> None:
 def test_loopback_target_refused_before_any_connection() -> None:
     with receiver() as server:
         with pytest.raises(TargetRefusedError) as caught:
-            send(server.url, [alert(1)], settings(webhook__allow_private=False))
+            send(server.url, [alert(1)], settings(webhook__allow_networks=[]))
         port = server.url.split(":")[2].split("/")[0]
         with pytest.raises(TargetRefusedError):  # same server, a decimal IP literal
-            send(f"http://2130706433:{port}/x", [alert(1)], settings(webhook__allow_private=False))
+            send(f"http://2130706433:{port}/x", [alert(1)], settings(webhook__allow_networks=[]))
     assert server.requests == []
     assert not caught.value.retryable and "loopback" in str(caught.value)
