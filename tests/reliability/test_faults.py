@@ -157,8 +157,10 @@ def _add_rules(ns: Namespace, url: str) -> None:
     for rule_id, (query, _) in RULES.items():
         done = subprocess.run(
             [sys.executable, "-m", "agents.cli", "alerts", "add", "--id", rule_id, "--name",
-             rule_id.replace("-", " "), "--query", query, "--webhook", url, "--secret-env", SECRET_ENV],
-            env={**ns.env, SECRET_ENV: SECRET}, cwd=ROOT, capture_output=True, text=True, timeout=120)
+             rule_id.replace("-", " "), "--query", query, "--webhook", url,
+             "--secret-env", SECRET_ENV],
+            env={**ns.env, SECRET_ENV: SECRET}, cwd=ROOT, capture_output=True, text=True,
+            timeout=120)
         assert done.returncode == 0, done.stderr
 
 
