@@ -20,7 +20,6 @@ from pipeline.alerts.fired import Fired, expired, outcome
 from pipeline.alerts.rulebook import Pending, due_at, sends_at_once
 from schemas import Alert, AlertRule
 
-HELD = "held"
 
 
 def fired_key(alert: Alert) -> str:
@@ -70,7 +69,7 @@ class AlertLedger:
             state.due = due_at(rule, now=now, last_sent=state.last_sent)
         state.alerts.append(alert)
         self._pending[rule.id] = state.to_json()  # before ``fired``: see the module doc
-        self._fired[fired_key(alert)] = Fired(HELD, now).to_text()
+        self._fired[fired_key(alert)] = Fired("held", now).to_text()
 
     def due_rules(self, *, now: float, owned: Callable[[str], bool]) -> list[str]:
         """Rules (of those ``owned`` here) whose waiting alerts are due."""

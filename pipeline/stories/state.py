@@ -119,8 +119,9 @@ class StoryState:
         if story_id is None:
             return None
         story = self._stories.get(story_id)
-        return BandEntry(story_id=story_id, first_id=story_id,  # type: ignore[arg-type]
-                         signature=story.signature if story is not None else None)
+        signature = story.signature if story is not None else None
+        return BandEntry(story_id=story_id, first_id=story_id,
+                         signature=signature)  # type: ignore[arg-type]  # an array is one
 
     def _load(self, article_id: str, record: ArticleRecord, *, bands: bool = True) -> None:
         story_id, seen_at, keys, packed = record
