@@ -40,7 +40,6 @@ from pipeline.operations.offsets import group_offsets  # noqa: E402
 from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
 from tests.support import Namespace  # noqa: E402
 
-CORPUS = corpus("us-immigration-2020.jsonl")
 SAMPLE_EVERY = 10.0
 CLOSE_SAMPLE_EVERY = 1.0  # while recovering from an event
 
@@ -98,7 +97,7 @@ def _changelogs(ns: Namespace, data_dir: Path) -> dict[str, float]:
     prefix = f"{ns.settings.kafka.consumer_group}-"
     for part in data_dir.glob(f"{prefix}*-changelog-*"):
         table = part.name[len(prefix):].rsplit("-changelog-", 1)[0]
-        total = sum(f.stat().st_size for f in part.iterdir() if f.is_file())
+        total = sum(f.stat().st_blocks * 512 for f in part.iterdir() if f.is_file())  # preallocated index files are sparse
         sizes[table] = sizes.get(table, 0.0) + total / (1 << 20)
     return sizes
 
@@ -151,15 +150,16 @@ def main() -> None:
     parser.add_argument("--load", type=float, default=0.8, help="share of the maximum rate")
     parser.add_argument("--burst", type=int, default=120, help="articles to measure max rate")
     parser.add_argument("--chart", type=Path, default=None, help="PNG path (default: /tmp)")
-    parser.add_argument("--corpus", type=Path, default=CORPUS, help="JSONL articles to publish")
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="JSONL articles to publish (default: the shared US corpus)")
     args = parser.parse_args()
 
-    corpus = _articles(args.corpus)
+    texts = _articles(args.corpus or corpus("us-immigration-2020.jsonl"))
     counter = itertools.count()
 
     def next_article() -> tuple[bytes, bytes]:
         i = next(counter)
-        record = corpus[i % len(corpus)]
+        record = texts[i % len(texts)]
         article = {"id": f"soak-{i}", "body": record["body"], "source": record["source"],
                    "published_at": record["published_at"]}
         return article["id"].encode(), json.dumps(article).encode()
