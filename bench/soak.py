@@ -97,7 +97,8 @@ def _changelogs(ns: Namespace, data_dir: Path) -> dict[str, float]:
     prefix = f"{ns.settings.kafka.consumer_group}-"
     for part in data_dir.glob(f"{prefix}*-changelog-*"):
         table = part.name[len(prefix):].rsplit("-changelog-", 1)[0]
-        total = sum(f.stat().st_blocks * 512 for f in part.iterdir() if f.is_file())  # preallocated index files are sparse
+        # blocks on disk: Kafka preallocates its index files sparse, at their full size
+        total = sum(f.stat().st_blocks * 512 for f in part.iterdir() if f.is_file())
         sizes[table] = sizes.get(table, 0.0) + total / (1 << 20)
     return sizes
 
