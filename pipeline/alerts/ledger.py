@@ -21,7 +21,6 @@ from pipeline.alerts.rulebook import Pending, due_at, sends_at_once
 from schemas import Alert, AlertRule
 
 
-
 def fired_key(alert: Alert) -> str:
     return f"{alert.rule_id}/{alert.id}"
 
