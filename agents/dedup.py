@@ -1,17 +1,21 @@
 """The dedup agent: ``news.dedup`` → story id, duplicate_of → ``news.enriched``.
 
-One serial decision point: ``news.dedup`` and both tables have one partition, so whichever
-worker holds that partition sees every band recorded so far, and a worker that takes it
-over (after a crash or a rebalance) first recovers the tables from their changelogs.
-Table writes of a batch happen before its outputs are sent, and Faust flushes the
-changelog before it commits offsets; a replay after a crash meets the entries it wrote
-itself, and ``pipeline.stories.dedup.decide`` gives it the same answer again.
+One serial decision point: ``news.dedup`` and the table have one partition, so whichever
+worker holds that partition sees every story recorded so far, and a worker that takes it
+over (after a crash or a rebalance) first recovers the table from its changelog and then
+rebuilds the band index from it (``pipeline.stories.state``).  The table holds one record
+per article (its story, when it was seen, the band keys it added, the first article's
+signature); records of stories older than ``dedup_horizon_days`` are deleted by a timer,
+which writes tombstones that compaction drops.  Table writes of a batch happen before its
+outputs are sent, and Faust flushes the changelog before it commits offsets; a replay after
+a crash finds the article's own record and gets the same answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from faust.types import EventT, StreamT, TopicT
 from pydantic import ValidationError
@@ -26,27 +30,51 @@ from agents.app import (
     send_dead_letters,
     settings,
 )
-from pipeline.stories.assign import StoryAssigner
-from pipeline.stories.dedup import fingerprint
+from pipeline.stories.dedup import Fingerprint, fingerprint
+from pipeline.stories.state import StoryState
 from schemas import EnrichedArticle
 
 log = logging.getLogger("newsflow.dedup")
 
 # JSON keys and values (the default without a faust.Record type), so what a worker recovers
 # from the changelog is the same str/list it wrote.
-# key: band key; value: [story id, id of the story's first article]
-bands = app.Table(
-    "dedup-bands", partitions=1, key_type=str, use_partitioner=True,
-    help="LSH band key -> [story id, first article id]",
-)
-# key: story id; value: the story's first article's signature (pack_signature)
-story_signatures = app.Table(
-    "dedup-signatures", partitions=1, key_type=str, value_type=str, use_partitioner=True,
-    help="story id -> MinHash signature of its first article",
+articles_seen = app.Table(
+    "dedup-articles", partitions=1, key_type=str, use_partitioner=True,
+    help="article id -> [story id, seen at, band keys, first article's signature]",
 )
 
 
-_stories = StoryAssigner(bands, story_signatures)
+class _Index:
+    """The band index over ``articles_seen``; rebuilt after the table is recovered."""
+
+    state: StoryState | None = None
+
+
+@articles_seen.on_recover
+async def _rebuild_index() -> None:
+    started = time.monotonic()
+    # Off the event loop (millions of records take seconds), from a copy of the table.
+    _Index.state = await asyncio.to_thread(StoryState, dict(articles_seen.items()))
+    log.info("dedup: index rebuilt from %d article record(s): %d stories, %d band keys, %.1fs",
+             len(articles_seen), len(_Index.state), _Index.state.band_count,
+             time.monotonic() - started)
+
+
+def _state() -> StoryState:
+    if _Index.state is None:
+        _Index.state = StoryState(articles_seen)
+    return _Index.state
+
+
+def _assign(article: EnrichedArticle, fp: Fingerprint) -> EnrichedArticle:
+    decision, record = _state().assign(
+        article.id, fp, seen_at=article.ingested_at.timestamp(),
+        recorded=articles_seen.get(article.id))
+    if record is not None:
+        articles_seen[article.id] = record
+    return article.model_copy(
+        update={"story_id": decision.story_id, "duplicate_of": decision.duplicate_of}
+    )
 
 
 async def dedup_batch(events: list[EventT]) -> None:
@@ -64,10 +92,8 @@ async def dedup_batch(events: list[EventT]) -> None:
     outputs: list[tuple[TopicT, bytes | None, bytes]] = []
     copies = 0
     for article, fp in zip(articles, fps, strict=True):
-        decision = _stories.assign(article.id, fp)
-        copies += decision.duplicate_of is not None
-        final = article.model_copy(
-            update={"story_id": decision.story_id, "duplicate_of": decision.duplicate_of})
+        final = _assign(article, fp)
+        copies += final.duplicate_of is not None
         outputs.append((enriched_topic, article.id.encode(), final.model_dump_json().encode()))
     await send_all(outputs)
     await send_dead_letters(letters)
@@ -80,3 +106,20 @@ async def dedup(stream: StreamT) -> None:
         stream, settings.index.batch_size, within=settings.index.batch_seconds
     ):
         await dedup_batch(events)
+
+
+@app.timer(interval=settings.state.sweep_seconds)
+async def forget_old_stories() -> None:
+    """Delete the records of stories older than the syndication horizon (tombstones)."""
+    if _Index.state is None or app.rebalancing or getattr(app, "in_recovery", False):
+        return
+    if not any(tp.topic == settings.topics.dedup for tp in app.consumer.assignment()):
+        return  # another worker owns the stories now
+    gone = _Index.state.expire(now=time.time(),
+                               horizon=settings.state.dedup_horizon_days * 86400,
+                               records=articles_seen)
+    for article_id in gone:
+        articles_seen.pop(article_id, None)
+    if gone:
+        log.info("dedup: forgot %d article record(s) of stories older than %g days",
+                 len(gone), settings.state.dedup_horizon_days)

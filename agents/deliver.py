@@ -13,7 +13,10 @@ What to send now and what to hold for a throttle or digest is decided by
 Per batch: drop alerts already fired or waiting → index the rest (``_id`` = alert id)
 while sending them → record them → flush the changelog → let the batch be acked.  A crash
 before the record re-sends with the same ``Idempotency-Key``; a crash after it sends
-nothing.  A channel that keeps failing gets a dead letter (stage ``deliver``).
+nothing.  A channel that keeps failing gets a dead letter (stage ``deliver``); when that
+letter is replayed, the alert goes once more to the channels that failed, and no other.
+Both tables forget after ``alert_horizon_days``: a sweep timer deletes expired keys, which
+writes tombstones that compaction removes from the changelog.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ def _table(name: str, help: str) -> _ByRule:
     return table
 
 
-fired = _table("alerts-fired", "<rule id>/<alert id> -> sent | held | failed")
+fired = _table("alerts-fired", "<rule id>/<alert id> -> Fired mark (state, time, channels)")
 pending = _table("alerts-pending", "rule id -> Pending JSON (last message, waiting alerts)")
 ledger = AlertLedger(fired, pending)
 
@@ -122,11 +125,13 @@ async def _index(alerts: list[Alert]) -> list[tuple[Alert, str]]:
                             what=f"deliver: alerts index, {len(alerts)} alert(s)")
 
 
-async def _send(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT]) -> Letters:
-    """Deliver one message; the dead letters of every channel that gave up."""
+async def _send(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT],
+                only: tuple[int, ...] = ()) -> tuple[Letters, list[int]]:
+    """Deliver one message (to the channels at ``only``, or all); the dead letters of
+    every channel that gave up, and their positions."""
     assert _Shared.http is not None
     async with _Shared.slots:
-        failures = await deliver(rule, alerts, settings=settings, http=_Shared.http)
+        failures = await deliver(rule, alerts, settings=settings, http=_Shared.http, only=only)
     now = datetime.now(UTC)
     letters: Letters = []
     for failure in failures:
@@ -137,31 +142,39 @@ async def _send(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT])
                      else {"topic": settings.topics.alerts})
             letters.append((alert.rule_id.encode(),
                             failure_letter(alert, failure, first_seen=now, **where)))
-    return letters
+    return letters, [failure.channel for failure in failures]
 
 
-async def _handle_rule(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT]) -> Letters:
-    """Send now, or hold for a throttle/digest; records every alert in the ledger."""
+async def _handle_rule(rule: AlertRule, alerts: list[Alert], events: dict[str, EventT],
+                       retries: dict[str, tuple[int, ...]]) -> Letters:
+    """Send now, or hold for a throttle/digest; records every alert in the ledger.  A retry
+    (an alert whose channels failed, back from a replayed dead letter) goes at once to the
+    channels that failed: an operator asked for it."""
     letters: Letters = []
     async with _Shared.locks[rule.id]:
-        if sends_at_once(rule):  # no per-rule state: all at once
-            results = await asyncio.gather(*(_send(rule, [a], events) for a in alerts))
-            for alert, sent in zip(alerts, results, strict=True):
-                ledger.sent(rule, alert, failed=bool(sent), now=time.time())
-            return [letter for sent in results for letter in sent]
+        at_once = [a for a in alerts if sends_at_once(rule) or a.id in retries]
+        results = await asyncio.gather(
+            *(_send(rule, [a], events, retries.get(a.id, ())) for a in at_once))
+        for alert, (sent, failed) in zip(at_once, results, strict=True):
+            ledger.sent(rule, alert, failed=failed, now=time.time())
+            letters += sent
         for alert in alerts:
+            if alert in at_once:
+                continue
             now = time.time()
             if ledger.sends_now(rule, now=now):
-                sent = await _send(rule, [alert], events)
-                ledger.sent(rule, alert, failed=bool(sent), now=now)
+                sent, failed = await _send(rule, [alert], events)
+                ledger.sent(rule, alert, failed=failed, now=now)
                 letters += sent
             else:
                 ledger.hold(rule, alert, now=now)
     return letters
 
 
-def _decode(events: list[EventT], letters: Letters) -> dict[str, tuple[EventT, Alert]]:
-    """New alerts of the batch by id: not fired before, not waiting, not repeated."""
+def _decode(events: list[EventT], letters: Letters,
+            retries: dict[str, tuple[int, ...]]) -> dict[str, tuple[EventT, Alert]]:
+    """New alerts of the batch by id: not done before, not waiting, not repeated.  An alert
+    that failed before is new again, for the channels ``retries`` gets for it."""
     fresh: dict[str, tuple[EventT, Alert]] = {}
     for event in events:
         try:
@@ -172,12 +185,15 @@ def _decode(events: list[EventT], letters: Letters) -> dict[str, tuple[EventT, A
             continue
         if alert.id not in fresh and ledger.is_new(alert):
             fresh[alert.id] = (event, alert)
+            if (channels := ledger.retry_channels(alert)) is not None:
+                retries[alert.id] = channels
     return fresh
 
 
 async def deliver_batch(events: list[EventT]) -> None:
     letters: Letters = []
-    fresh = _decode(events, letters)
+    retries: dict[str, tuple[int, ...]] = {}
+    fresh = _decode(events, letters, retries)
     by_rule: dict[str, list[Alert]] = defaultdict(list)
     for _, alert in fresh.values():
         by_rule[alert.rule_id].append(alert)
@@ -193,7 +209,8 @@ async def deliver_batch(events: list[EventT]) -> None:
     event_of = {alert_id: event for alert_id, (event, _) in fresh.items()}
     indexing = asyncio.ensure_future(_index(live))
     per_rule = await asyncio.gather(
-        *(_handle_rule(rules[rule_id], by_rule[rule_id], event_of) for rule_id in rules))
+        *(_handle_rule(rules[rule_id], by_rule[rule_id], event_of, retries)
+          for rule_id in rules))
     refused = await indexing
     for alert, reason in refused:
         letters.append((alert.rule_id.encode(), dead_letter(
@@ -247,15 +264,37 @@ async def flush_waiting_alerts() -> None:
             if not waiting:
                 continue
             rule = await wait_for_rule(rule_id, timeout=0)
+            failed: list[int] = []
             if rule is not None and rule.enabled:
-                letters += await _send(rule, waiting, {})
+                sent, failed = await _send(rule, waiting, {})
+                letters += sent
             else:
                 log.info("deliver: rule %s is %s; %d waiting alert(s) not sent", rule_id,
                          "gone" if rule is None else "disabled", len(waiting))
-            ledger.flushed(rule, rule_id, waiting, now=now)
+            ledger.flushed(rule, rule_id, waiting, now=now, failed=failed)
     if due:
         await _tables_written()
     await send_dead_letters(letters)
+
+
+@app.timer(interval=settings.state.sweep_seconds)
+async def forget_expired_alert_state() -> None:
+    """Delete what is older than the alert horizon in the rules this worker owns: each
+    delete writes a tombstone, and compaction drops the key from the changelog."""
+    if app.rebalancing or getattr(app, "in_recovery", False):
+        return
+    marks, idle = ledger.expired(now=time.time(), owned=_owns,
+                                 horizon_seconds=settings.state.alert_horizon_days * 86400)
+    idle = [r for r in idle if not (r in _Shared.locks and _Shared.locks[r].locked())]
+    for key in marks:
+        fired.pop(key, None)
+    for rule_id in idle:
+        pending.pop(rule_id, None)
+        _Shared.locks.pop(rule_id, None)
+    if marks or idle:
+        await _tables_written()
+        log.info("deliver: forgot %d alert mark(s) and %d idle rule state(s) older than %g days",
+                 len(marks), len(idle), settings.state.alert_horizon_days)
 
 
 async def _tables_written() -> None:

@@ -14,10 +14,12 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from agents.app import app, settings
-from pipeline.operations.metrics import set_lag, start_metrics_server
+from pipeline.operations.metrics import RefetchCounter, set_lag, start_metrics_server
 from pipeline.operations.offsets import admin_client, consumed_topics, group_offsets
 
 log = logging.getLogger("newsflow.observe")
+# newsflow_refetches_total: counted from agents.faust_fixes' re-fetch warnings
+logging.getLogger("newsflow.faust").addFilter(RefetchCounter())
 
 
 class _LagReader:

@@ -10,7 +10,7 @@ import faust
 # importing registers the agents (observe: /metrics and the consumer-lag timer)
 from agents import alerts, dedup, deliver, enrich, faust_fixes, index, observe  # noqa: F401
 from agents.app import app, close_services, settings, start_services
-from pipeline.operations.logs import logging_config
+from pipeline.operations.logs import logging_config, quiet_libraries
 
 
 def run_worker(*, loglevel: str = "info") -> None:
@@ -29,6 +29,7 @@ def run_worker(*, loglevel: str = "info") -> None:
     # The ES client logs every failed connection with a traceback; the index agent
     # already says, once per retry, that Elasticsearch is unavailable.
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
+    quiet_libraries()
     # Models load before the worker joins the group: an agent that spends its first seconds
     # loading them while the group rebalances around it never resumed its stream (two
     # workers started together stalled one of them).

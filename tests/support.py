@@ -236,9 +236,11 @@ class Received:
 
 
 class Receiver:
-    """HTTP server on a random loopback port; answers ``status`` after ``delay`` s."""
+    """HTTP server on a random loopback port; answers ``status`` after ``delay`` s
+    (``status`` may be changed while it runs: a receiver that comes back)."""
 
     def __init__(self, *, delay: float = 0.0, status: int = 200) -> None:
+        self.status = status
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -252,7 +254,7 @@ class Receiver:
                         self.headers.get("Idempotency-Key", ""),
                         {k.lower(): v for k, v in self.headers.items()}, body))
                 try:
-                    self.send_response(status)
+                    self.send_response(receiver.status)
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"{}")

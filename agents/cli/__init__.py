@@ -53,9 +53,13 @@ def main() -> None:
 
 
 def _configure_logging() -> None:
-    """Library warnings in the chosen format (NEWSFLOW_LOG_FORMAT); commands print results."""
+    """newsflow's warnings on stderr in the chosen format (NEWSFLOW_LOG_FORMAT), libraries'
+    records in <home>/logs/cli.log: commands print results, not library noise."""
     try:
-        fmt = get_settings().log_format
+        settings = get_settings()
     except ValidationError:
         return  # the command itself reports the bad setting, in one line
-    configure_logging(fmt=fmt)
+    try:
+        configure_logging(fmt=settings.log_format, log_file=settings.home / "logs" / "cli.log")
+    except OSError:  # an unwritable home: no log file rather than no command
+        configure_logging(fmt=settings.log_format)

@@ -1,7 +1,7 @@
 """``newsflow deadletter list|replay``: see what failed, and run it again after a fix.
 
-Exit codes: 0 done, 1 nothing matched the filters (replay), 2 Kafka unreachable or the
-topic missing.
+Exit codes: 0 done, 1 nothing matched the filters or nothing could be replayed (replay),
+2 Kafka unreachable or the topic missing.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pipeline.operations.deadletters import (
     DeadLetterError,
     Replayed,
     StoredLetter,
+    payload_of,
     read_letters,
     replay,
     select,
@@ -56,14 +57,17 @@ def _preview(payload: bytes) -> str:
 
 def _as_dict(stored: StoredLetter) -> dict[str, object]:
     letter = stored.letter
-    payload = letter.payload()
+    payload = payload_of(letter)
     return {
         "offset": stored.offset, "partition": stored.partition, "key": letter.key,
         "stage": letter.stage, "reason": letter.reason, "error": letter.error,
         "first_seen": letter.first_seen.isoformat(), "source_topic": letter.topic,
         "source_partition": letter.partition, "source_offset": letter.offset,
-        "attempts": letter.attempts, "payload_bytes": len(payload),
-        "payload_preview": _preview(payload),
+        "attempts": letter.attempts,
+        "payload_bytes": len(payload) if payload is not None else None,
+        "payload_preview": (
+            _preview(payload) if payload is not None
+            else f"(not valid base64: {_preview(letter.payload_b64.encode())})"),
     }
 
 
@@ -89,7 +93,8 @@ def list_command(
         row = _as_dict(stored)
         table.add_row(str(row["offset"]), escape(str(row["key"] or "-")), str(row["stage"]),
                       escape(str(row["reason"])), escape(str(row["error"])),
-                      str(row["first_seen"])[:19], str(row["payload_bytes"]),
+                      str(row["first_seen"])[:19],
+                      "-" if row["payload_bytes"] is None else str(row["payload_bytes"]),
                       escape(str(row["payload_preview"])))
     Console().print(table)
 
@@ -107,14 +112,22 @@ def replay_command(
     if not letters:
         _fail("no dead letters match the filters (see `newsflow deadletter list`)", 1)
     try:
-        done = replay(letters, settings=get_settings(), dry_run=dry_run)
+        result = replay(letters, settings=get_settings(), dry_run=dry_run)
     except DeadLetterError as e:
         _fail(str(e))
-    for item in done:
+    for item in result.send:
         typer.echo(_describe(item, dry_run=dry_run))
+    for skipped in result.skipped:
+        letter = skipped.letter.letter
+        typer.echo(f"offset {skipped.letter.offset} [{letter.stage}/{letter.reason}] "
+                   f"skipped: {skipped.reason}", err=True)
     verb = "would re-publish" if dry_run else "re-published"
-    targets = sorted({item.topic for item in done})
-    typer.echo(f"{verb} {len(done)} message(s) to {', '.join(targets)}")
+    targets = sorted({item.topic for item in result.send})
+    typer.echo(f"{verb} {len(result.send)} message(s)"
+               + (f" to {', '.join(targets)}" if targets else "")
+               + (f"; {len(result.skipped)} skipped" if result.skipped else ""))
+    if not result.send:
+        raise typer.Exit(1)
 
 
 def _describe(item: Replayed, *, dry_run: bool) -> str:
@@ -131,6 +144,7 @@ replay_command.__doc__ = "\n\n".join([
     "Each goes back to the topic its stage reads: news.raw for validate and enrich, "
     "news.enriched for index, news.alerts (keyed by rule id) for deliver.",
     "Safe to repeat: articles keep their ids, so the index is overwritten, not duplicated. "
-    "A letter that fails again comes back as a new dead letter. Exit status 1 when nothing "
-    "matches the filters.",
+    "A letter that fails again comes back as a new dead letter. A letter that cannot be "
+    "sent (payload not valid base64, no route for its stage) is skipped and reported. "
+    "Exit status 1 when nothing matches the filters or nothing could be sent.",
 ])

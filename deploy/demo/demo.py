@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import get_settings
@@ -52,21 +53,45 @@ def _start_worker(log_path: Path) -> int:
     return proc.pid
 
 
+class Progress:
+    """A progress line: redrawn in place on a terminal; in a file or CI log, one line per
+    change of the figure (a carriage return there only piles up copies on one line)."""
+
+    def __init__(self, stream: TextIO = sys.stdout) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._last: str | None = None
+
+    def show(self, text: str) -> None:
+        if self._tty:
+            self._stream.write(f"\r{text}")
+        elif text != self._last:
+            self._stream.write(f"{text}\n")
+        self._stream.flush()
+        self._last = text
+
+    def done(self) -> None:
+        if self._tty and self._last is not None:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
 def _wait_searchable(ids: set[str]) -> None:
     settings = get_settings()
     es = es_client(settings)
     deadline = time.monotonic() + WAIT_SECONDS
     found = 0
+    progress = Progress()
     while time.monotonic() < deadline:
         es.indices.refresh(index=settings.index.articles)
         found = es.count(index=settings.index.articles,
                          query={"ids": {"values": list(ids)}})["count"]
-        print(f"\r{found}/{len(ids)} articles searchable", end="", flush=True)
+        progress.show(f"{found}/{len(ids)} articles searchable")
         if found == len(ids):
-            print()
+            progress.done()
             return
         time.sleep(1)
-    print()
+    progress.done()
     sys.exit(f"error: only {found}/{len(ids)} articles became searchable in {WAIT_SECONDS}s; "
              "see the worker log")
 

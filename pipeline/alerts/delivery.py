@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import httpx
@@ -32,6 +32,7 @@ class Failure:
     kind: str
     error: DeliveryError
     rounds: int
+    channel: int = 0  # position in rule.channels
 
     @property
     def reason(self) -> str:
@@ -47,19 +48,23 @@ async def deliver(
     *,
     settings: Settings,
     http: httpx.AsyncClient,
+    only: Collection[int] = (),
 ) -> list[Failure]:
-    """Send ``alerts`` (one instant alert, or a digest) to each channel of ``rule``.
+    """Send ``alerts`` (one instant alert, or a digest) to each channel of ``rule``, or
+    only to the channels at positions ``only`` (a retry of those that failed).
 
     Channels are tried concurrently; every attempt of every round carries the same
     ``Idempotency-Key``, so a receiver sees one message even when we repeat it.
     """
     key = idempotency_key(rule.id, alerts)
+    positions = [i for i in range(len(rule.channels)) if not only or i in only]
     results = await asyncio.gather(
-        *(_to_channel(config, rule, alerts, key, settings=settings, http=http)
-          for config in rule.channels)
+        *(_to_channel(rule.channels[i], rule, alerts, key, settings=settings, http=http)
+          for i in positions)
     )
-    failures = [failure for failure in results if failure is not None]
-    count_deliveries((config.kind for config in rule.channels), (f.kind for f in failures))
+    failures = [replace(failure, channel=i)
+                for i, failure in zip(positions, results, strict=True) if failure is not None]
+    count_deliveries((rule.channels[i].kind for i in positions), (f.kind for f in failures))
     return failures
 
 

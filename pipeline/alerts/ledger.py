@@ -1,10 +1,12 @@
 """What the deliver stage did with each alert, and what waits for a throttle or a digest.
 
 Two key-value stores (in the worker, changelog-backed Faust tables; in tests, dicts):
-``fired`` maps ``<rule id>/<alert id>`` to ``sent``, ``held`` or ``failed``, so a replayed
-alert is never sent twice; ``pending`` maps a rule id to its ``Pending`` JSON (when it last
-sent a message, which alerts wait for the next one).  Every key starts with the rule id, so
-one worker (the owner of the rule's partition) holds all of a rule's state.
+``fired`` maps ``<rule id>/<alert id>`` to a ``Fired`` mark (sent, held or failed, when, and
+which channels failed), so a replayed alert is never sent twice — except to the channels
+that failed, when its dead letter is replayed; ``pending`` maps a rule id to its ``Pending``
+JSON (when it last sent a message, which alerts wait for the next one).  Every key starts
+with the rule id, so one worker (the owner of the rule's partition) holds all of a rule's
+state.
 
 Write order matters for a crash between two writes: ``pending`` is written before ``fired``,
 and ``is_new`` checks both, so an alert is never lost between them nor sent twice.
@@ -12,12 +14,11 @@ and ``is_new`` checks both, so an alert is never lost between them nor sent twic
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 
+from pipeline.alerts.fired import Fired, expired, outcome
 from pipeline.alerts.rulebook import Pending, due_at, sends_at_once
 from schemas import Alert, AlertRule
-
-SENT, HELD, FAILED = "sent", "held", "failed"
 
 
 def fired_key(alert: Alert) -> str:
@@ -35,8 +36,14 @@ class AlertLedger:
     def is_new(self, alert: Alert) -> bool:
         """Neither sent, held nor failed before (its ``fired`` record may have been lost in a
         crash while the alert still waits in ``pending``)."""
-        return fired_key(alert) not in self._fired and not self.state(alert.rule_id).holds(
-            alert.id)
+        mark = Fired.from_text(self._fired.get(fired_key(alert)))
+        return (mark is None or not mark.done) and not self.state(alert.rule_id).holds(alert.id)
+
+    def retry_channels(self, alert: Alert) -> tuple[int, ...] | None:
+        """For an alert that failed before: the channel positions to send it to again
+        (``()``: all); None for any other alert."""
+        mark = Fired.from_text(self._fired.get(fired_key(alert)))
+        return mark.channels if mark is not None and not mark.done else None
 
     def sends_now(self, rule: AlertRule, *, now: float) -> bool:
         """Whether an alert of ``rule`` arriving ``now`` goes out at once (else: ``hold``)."""
@@ -45,13 +52,14 @@ class AlertLedger:
         state = self.state(rule.id)
         return not state.alerts and due_at(rule, now=now, last_sent=state.last_sent) <= now
 
-    def sent(self, rule: AlertRule, alert: Alert, *, failed: bool, now: float) -> None:
-        """Record a message sent (or given up on) for one alert."""
+    def sent(self, rule: AlertRule, alert: Alert, *, failed: Sequence[int], now: float) -> None:
+        """Record a message sent for one alert; ``failed``: positions of the channels that
+        gave up on it."""
         if not sends_at_once(rule):
             state = self.state(rule.id)
             state.last_sent = now
             self._pending[rule.id] = state.to_json()
-        self._fired[fired_key(alert)] = FAILED if failed else SENT
+        self._fired[fired_key(alert)] = outcome(failed, at=now).to_text()
 
     def hold(self, rule: AlertRule, alert: Alert, *, now: float) -> None:
         """Keep ``alert`` for the rule's next message (throttle gap or digest period)."""
@@ -60,7 +68,7 @@ class AlertLedger:
             state.due = due_at(rule, now=now, last_sent=state.last_sent)
         state.alerts.append(alert)
         self._pending[rule.id] = state.to_json()  # before ``fired``: see the module doc
-        self._fired[fired_key(alert)] = HELD
+        self._fired[fired_key(alert)] = Fired("held", now).to_text()
 
     def due_rules(self, *, now: float, owned: Callable[[str], bool]) -> list[str]:
         """Rules (of those ``owned`` here) whose waiting alerts are due."""
@@ -73,13 +81,30 @@ class AlertLedger:
         return list(state.alerts) if _is_due(state, now) else []
 
     def flushed(self, rule: AlertRule | None, rule_id: str, alerts: list[Alert], *,
-                now: float) -> None:
-        """``alerts`` went out (or were dropped with their deleted or disabled ``rule``)."""
+                now: float, failed: Sequence[int] = ()) -> None:
+        """``alerts`` went out (or were dropped with their deleted or disabled ``rule``);
+        ``failed``: positions of the channels that gave up on the message."""
+        if rule is not None:
+            mark = outcome(failed, at=now).to_text()
+            for alert in alerts:
+                self._fired[fired_key(alert)] = mark
         state = self.state(rule_id)
         state.alerts = state.without(alert.id for alert in alerts)
         state.last_sent = now
         state.due = due_at(rule, now=now, last_sent=now) if state.alerts and rule else None
         self._pending[rule_id] = state.to_json()
+
+
+    def expired(self, *, now: float, horizon_seconds: float,
+                owned: Callable[[str], bool]) -> tuple[list[str], list[str]]:
+        """Keys past the horizon in the rules ``owned`` here: ``fired`` marks recorded more
+        than ``horizon_seconds`` ago, and ``pending`` states of rules idle that long with
+        nothing waiting.  The caller deletes them (tombstones in the changelog)."""
+        marks = [(k, v) for k, v in list(self._fired.items()) if owned(k.split("/", 1)[0])]
+        idle = [rule_id for rule_id, text in list(self._pending.items())
+                if owned(rule_id)
+                and Pending.from_json(text).expired(now=now, horizon_seconds=horizon_seconds)]
+        return expired(marks, now=now, horizon_seconds=horizon_seconds), idle
 
 
 def _is_due(state: Pending, now: float) -> bool:

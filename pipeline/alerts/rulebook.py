@@ -171,6 +171,11 @@ class Pending:
     def holds(self, alert_id: str) -> bool:
         return any(alert.id == alert_id for alert in self.alerts)
 
+    def expired(self, *, now: float, horizon_seconds: float) -> bool:
+        """Nothing waits and nothing was sent within the horizon: the state can go (a
+        throttle is far shorter than any horizon, so forgetting ``last_sent`` is safe)."""
+        return not self.alerts and (self.last_sent or 0.0) < now - horizon_seconds
+
     def without(self, alert_ids: Iterable[str]) -> list[Alert]:
         gone = set(alert_ids)
         return [alert for alert in self.alerts if alert.id not in gone]

@@ -230,6 +230,23 @@ class FeedSettings(BaseSettings):
     allow_private_pages: bool = False
 
 
+class StateSettings(BaseSettings):
+    """State horizons: how long the stages remember, so memory, changelogs and the time a
+    restarted worker spends reading them back stay bounded (README "State and horizons")."""
+
+    model_config = _config("STATE_")
+
+    # Syndication: an article joins a story whose first article was seen at most this long
+    # before it; older stories are forgotten (their records tombstoned in the changelog).
+    dedup_horizon_days: float = Field(default=14.0, gt=0, validation_alias=_env(
+        "DEDUP_HORIZON_DAYS", "dedup_horizon_days"))
+    # Alert exactly-once: an alert id seen again later than this after it was handled is
+    # delivered again (a rule's idle throttle state is dropped after the same time).
+    alert_horizon_days: float = Field(default=30.0, gt=0, validation_alias=_env(
+        "ALERT_HORIZON_DAYS", "alert_horizon_days"))
+    sweep_seconds: float = Field(default=300.0, gt=0)  # how often expired state goes
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", frozen=True, extra="ignore")
 
@@ -254,6 +271,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
 
     @property
     def feeds_group(self) -> str:

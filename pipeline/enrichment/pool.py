@@ -14,12 +14,23 @@ as it is: parsing it only to write it out again took 8% of a worker's main proce
 If the child dies (killed, out of memory), the batch is retried once in a new child and,
 if that dies too, article by article, so the article that kills it is the only one that
 comes back as an ``EnrichError("worker_crashed", ...)``.
+
+The child never outlives its worker, however the worker dies (``kill -9`` included): it
+asks the kernel for SIGKILL when its parent goes (``PR_SET_PDEATHSIG``, Linux), and a
+watchdog thread waits on the parent's sentinel pipe, which closes when the parent exits,
+for the cases the kernel signal misses (other platforms; the signal is tied to the thread
+that spawned the child, so it is only asked for when that thread is the main thread).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -52,9 +63,31 @@ PoolOutcome = Enriched | EnrichError
 _child_enricher: Enricher | None = None  # set in the child only, by _init_child
 
 
-def _init_child(options: dict[str, Any]) -> None:
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _init_child(options: dict[str, Any], pdeathsig: bool = False) -> None:
     global _child_enricher
+    _die_with_parent(pdeathsig=pdeathsig)
     _child_enricher = Enricher(**options)
+
+
+def _die_with_parent(*, pdeathsig: bool) -> None:
+    """End this process as soon as the process that spawned it is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a multiprocessing child (e.g. the initializer run in-process)
+        return
+    if pdeathsig and sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent.pid:  # the parent died before the request was in place
+            os._exit(1)
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's sentinel pipe closes: the parent is gone
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _child_ready() -> bool:
@@ -185,9 +218,15 @@ class EnrichmentPool:
             broken.shutdown(wait=False, cancel_futures=True)
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        # The child is spawned right here (the first submit spawns it), so whether the
+        # spawning thread is the main thread is known: PR_SET_PDEATHSIG fires when the
+        # spawning *thread* exits, which for any other thread may be long before the worker.
+        main = threading.current_thread() is threading.main_thread()
+        executor = ProcessPoolExecutor(
             max_workers=1,
             mp_context=self._context,
             initializer=_init_child,
-            initargs=(self._options,),
+            initargs=(self._options, main),
         )
+        executor.submit(_child_ready)
+        return executor

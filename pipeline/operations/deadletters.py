@@ -14,10 +14,16 @@ rule id (read from the ``Alert`` payload).  Re-running is safe for the index: an
 ``_id`` is its id, so a replayed article overwrites itself; an alert's id is fixed per rule
 and story.  The dead-letter topic is append-only: replaying does not remove letters, and a
 letter that fails again comes back as a new one.
+
+Any message on the topic can be listed: one that is not ``DeadLetter`` JSON is counted as
+unreadable, and a letter whose payload is not valid base64 is shown without one.  Replay
+skips (and reports) what it cannot send — no payload, no route — and sends the rest.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -59,6 +65,30 @@ class Replayed:
     letter: StoredLetter
     topic: str
     key: bytes | None
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A letter replay cannot send, and why (one line)."""
+
+    letter: StoredLetter
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    send: list[Replayed]
+    skipped: list[Skipped]
+
+
+def payload_of(letter: DeadLetter) -> bytes | None:
+    """The original bytes, or None when ``payload_b64`` is not valid base64 (a letter
+    written by another tool, or damaged)."""
+    try:
+        return base64.b64decode(letter.payload_b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def read_letters(settings: Settings, *, last: int | None = None,
@@ -145,22 +175,43 @@ def replay_target(letter: DeadLetter, settings: Settings) -> tuple[str, bytes | 
         raise DeadLetterError(
             f"no replay route for stage {letter.stage!r} from topic {letter.topic!r}")
     key = letter.key.encode("utf-8") if letter.key is not None else None
-    if topic == settings.topics.alerts:
+    payload = payload_of(letter)
+    if topic == settings.topics.alerts and payload is not None:
         # not an Alert: keep the original key; the deliver stage will refuse it again
         with suppress(ValidationError):
-            key = Alert.model_validate_json(letter.payload()).rule_id.encode("utf-8")
+            key = Alert.model_validate_json(payload).rule_id.encode("utf-8")
     return topic, key
 
 
+def plan_replay(letters: Iterable[StoredLetter], settings: Settings) -> ReplayPlan:
+    """What a replay sends, and the letters it skips with the reason."""
+    send: list[Replayed] = []
+    skipped: list[Skipped] = []
+    for stored in letters:
+        payload = payload_of(stored.letter)
+        if payload is None:
+            skipped.append(Skipped(stored, "its payload is not valid base64"))
+            continue
+        try:
+            topic, key = replay_target(stored.letter, settings)
+        except DeadLetterError as e:
+            skipped.append(Skipped(stored, str(e)))
+            continue
+        send.append(Replayed(stored, topic, key, payload))
+    return ReplayPlan(send, skipped)
+
+
 def replay(letters: Iterable[StoredLetter], *, settings: Settings,
-           dry_run: bool = False, timeout: float = 30.0) -> list[Replayed]:
-    """Re-publish each letter's original bytes; returns what was (or would be) sent.
+           dry_run: bool = False, timeout: float = 30.0) -> ReplayPlan:
+    """Re-publish each letter's original bytes; returns what was (or would be) sent and
+    what was skipped.
 
     Every send is acknowledged by the broker (``acks="all"``) before this returns.
     """
-    plan = [Replayed(s, *replay_target(s.letter, settings)) for s in letters]
+    result = plan_replay(letters, settings)
+    plan = result.send
     if dry_run or not plan:
-        return plan
+        return result
     try:
         producer = KafkaProducer(
             **client_kwargs(settings), acks="all", enable_idempotence=True,
@@ -170,8 +221,7 @@ def replay(letters: Iterable[StoredLetter], *, settings: Settings,
     except KafkaError as e:
         raise DeadLetterError(f"Kafka at {settings.kafka.bootstrap} is not reachable: {e}") from e
     try:
-        futures = [producer.send(item.topic, key=item.key, value=item.letter.letter.payload())
-                   for item in plan]
+        futures = [producer.send(item.topic, key=item.key, value=item.payload) for item in plan]
         producer.flush(timeout=timeout)
         for item, future in zip(plan, futures, strict=True):
             try:
@@ -184,4 +234,4 @@ def replay(letters: Iterable[StoredLetter], *, settings: Settings,
                     f"broker refused the replay of offset {item.letter.offset}: {e}") from e
     finally:
         producer.close(timeout=5)
-    return plan
+    return result

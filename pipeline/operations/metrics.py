@@ -74,6 +74,12 @@ RULES_DISABLED = Counter(
     "past NEWSFLOW_ALERT_RULE_BUDGET_MS).",
     ["reason"],
 )
+REFETCHES = Counter(
+    "newsflow_refetches_total",
+    "Partitions read again because Faust dropped or skipped fetched messages (around a "
+    "rebalance, mostly): each one is a latency spike on that partition, not a loss.",
+    ["reason"],
+)
 CONSUMER_LAG = Gauge(
     "newsflow_consumer_lag",
     "Messages not yet committed by the consumer group (end offset - committed offset).",
@@ -209,3 +215,20 @@ def forget_feeds(feeds: Iterable[str], *, owned: int) -> None:
             with suppress(KeyError):
                 gauge.remove(feed)
     FEEDS_OWNED.set(owned)
+
+
+# agents.faust_fixes logs each re-fetch (one warning, "... fetching them again"); its
+# message templates say why.  Counting its records keeps that module untouched.
+_REFETCH_REASONS = (("dropped in a rebalance", "rebalance_drop"),
+                    ("never processed", "stalled"), ("before", "gap"))
+
+
+class RefetchCounter(logging.Filter):
+    """Counts ``newsflow_refetches_total`` from the re-fetch warnings of the Faust fixes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = str(record.msg)
+        if template.endswith("fetching them again"):
+            reason = next((r for text, r in _REFETCH_REASONS if text in template), "other")
+            REFETCHES.labels(reason).inc()
+        return True

@@ -298,3 +298,46 @@ def test_a_rule_past_its_budget_is_disabled_and_the_stream_goes_on(
     _cli(ns, "enable", "heavy")
     shown = json.loads(_cli(ns, "show", "heavy"))
     assert shown["enabled"] is True and shown["disabled_reason"] is None
+
+
+# --- (g) a replayed deliver dead letter goes to the failed channel, once ------------------
+def test_replayed_deliver_letter_is_delivered_once_to_the_channel_that_failed(
+    ns: Namespace, receiver: Receiver
+) -> None:
+    down = Receiver(status=400)
+    try:
+        _cli(ns, "add", "--id", "twofold", "--name", "Two channels", "--query", "Colchane",
+             "--webhook", down.url, "--secret", SECRET, "--slack", receiver.url)
+        ns.start_worker()
+        ns.produce([_article("f-1", "Police in Colchane counted migrants at dawn.")])
+        (record,) = ns.consume(ns.settings.topics.deadletter, expect=1, timeout=STARTUP_S)
+        assert DeadLetter.model_validate_json(record.value).reason == "webhook_400"
+        assert receiver.wait_for(lambda r: len(r) == 1, timeout=30)  # slack took it
+        down.status = 200  # the webhook receiver is fixed
+
+        def replay_and_follow(article_id: str, body: str, *, slack_total: int) -> None:
+            done = subprocess.run(
+                [sys.executable, "-m", "agents.cli", "deadletter", "replay", "--stage", "deliver"],
+                env=ns.env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0 and "re-published 1 message(s)" in done.stdout, done
+            # a later alert of the same rule: one rule is one partition, so once it is in,
+            # the replayed alert before it has been handled
+            ns.produce([_article(article_id, body)])
+            assert down.wait_for(
+                lambda r: any(a["story_id"] == article_id for x in r for a in x.alerts),
+                timeout=120), ns.logs()
+            assert receiver.wait_for(lambda r: len(r) == slack_total, timeout=30)
+
+        replay_and_follow("f-2", "A shelter in Colchane opened for families crossing on foot.",
+                          slack_total=2)
+        stories = [a["story_id"] for r in down.snapshot() for a in r.alerts]
+        assert stories == ["f-1", "f-1", "f-2"]  # the 400, the replay, the next alert
+        assert len(receiver.snapshot()) == 2  # slack: f-1 once, f-2; not f-1 again
+
+        replay_and_follow("f-3", "Buses left Colchane for Iquique with migrants on board.",
+                          slack_total=3)
+        stories = [a["story_id"] for r in down.snapshot() for a in r.alerts]
+        assert stories == ["f-1", "f-1", "f-2", "f-3"]  # delivered now: a replay is a no-op
+        assert len(receiver.snapshot()) == 3
+    finally:
+        down.close()

@@ -223,3 +223,26 @@ def test_replay_republishes_original_bytes_and_a_transient_failure_gets_indexed(
     _until(lambda: _status(ns), lambda r: r["total_lag"] == 0, timeout=60)
     assert ns.ids() == ["art-00007"]
     assert "no dead letters match" in _cli(ns, "deadletter", "replay", "--key", "nope", code=1)
+
+
+def test_deadletter_commands_handle_a_letter_whose_payload_is_not_base64(ns: Namespace) -> None:
+    broken = DeadLetter(stage="enrich", reason="hand_written", error="written by another tool",
+                        key="odd-1", payload_b64="%%% not base64 %%%",
+                        first_seen=datetime.now(UTC))
+    producer = KafkaProducer(**client_kwargs(ns.settings), acks="all")
+    producer.send(ns.settings.topics.deadletter, key=b"odd-1",
+                  value=broken.model_dump_json().encode()).get(timeout=30)
+    producer.send(ns.settings.topics.deadletter, key=b"junk",
+                  value=b"\xff not json").get(timeout=30)
+    producer.close()
+    _dead_letter(ns, "art-00003", article_json(3), stage="enrich", reason="enrich_timeout")
+
+    listed = {d["key"]: d for d in json.loads(_cli(ns, "deadletter", "list", "--json"))}
+    assert set(listed) == {"odd-1", "art-00003"}
+    assert listed["odd-1"]["payload_bytes"] is None
+    assert "not valid base64" in listed["odd-1"]["payload_preview"]
+    assert "odd-1" in _cli(ns, "deadletter", "list")  # the table too
+
+    plan = _cli(ns, "deadletter", "replay", "--dry-run")
+    assert "would re-publish 1 message(s)" in plan and "1 skipped" in plan
+    assert "not valid base64" in _cli(ns, "deadletter", "replay", "--key", "odd-1", code=1)

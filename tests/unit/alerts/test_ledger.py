@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from pipeline.alerts.fired import Fired
 from pipeline.alerts.ledger import AlertLedger, fired_key
 from schemas import AlertRule
 from tests.unit.alerts.channels.test_webhook import T0, alert
@@ -24,19 +25,21 @@ def test_instant_rule_sends_every_alert_and_never_the_same_twice() -> None:
     ledger, fired, pending = _ledger()
     rule, first = _rule(), alert(1)
     assert ledger.is_new(first) and ledger.sends_now(rule, now=100.0)
-    ledger.sent(rule, first, failed=False, now=100.0)
-    assert fired[fired_key(first)] == "sent" and not ledger.is_new(first)
+    ledger.sent(rule, first, failed=[], now=100.0)
+    assert Fired.from_text(fired[fired_key(first)]) == Fired("sent", 100.0)
+    assert not ledger.is_new(first)
     assert pending == {}  # instant rules without a throttle keep no per-rule state
 
 
 def test_throttled_rule_holds_what_arrives_inside_the_gap_and_flushes_it_as_one() -> None:
     ledger, fired, _ = _ledger()
     rule = _rule(throttle_seconds=60)
-    ledger.sent(rule, alert(1), failed=False, now=1000.0)
+    ledger.sent(rule, alert(1), failed=[], now=1000.0)
     assert not ledger.sends_now(rule, now=1010.0)
     ledger.hold(rule, alert(2), now=1010.0)
     ledger.hold(rule, alert(3), now=1020.0)
-    assert fired[fired_key(alert(2))] == "held" and not ledger.is_new(alert(3))
+    assert Fired.from_text(fired[fired_key(alert(2))]).state == "held"  # type: ignore[union-attr]
+    assert not ledger.is_new(alert(3))
     assert ledger.due_rules(now=1059.0, owned=lambda _: True) == []
     assert ledger.due_rules(now=1060.0, owned=lambda _: False) == []  # another worker's rule
     assert ledger.due_rules(now=1060.0, owned=lambda _: True) == [rule.id]
@@ -77,3 +80,27 @@ def test_alerts_of_a_deleted_rule_are_dropped_at_flush() -> None:
     assert ledger.state(rule.id).alerts == [] and ledger.state(rule.id).due is None
 
 
+
+
+def test_a_failed_alert_is_new_again_for_the_channels_that_failed_only() -> None:
+    ledger, _, _ = _ledger()
+    rule, first = _rule(), alert(1)
+    ledger.sent(rule, first, failed=[1], now=100.0)
+    assert ledger.is_new(first) and ledger.retry_channels(first) == (1,)
+    ledger.sent(rule, first, failed=[], now=200.0)  # the replay went through
+    assert not ledger.is_new(first) and ledger.retry_channels(first) is None
+
+
+def test_state_past_the_horizon_is_listed_for_deletion() -> None:
+    ledger, _, pending = _ledger()
+    day = 86400.0
+    instant, throttled = _rule(), _rule(throttle_seconds=60)
+    ledger.sent(instant, alert(1), failed=[], now=0.0)
+    ledger.sent(throttled, alert(2), failed=[], now=10 * day)
+    marks, idle = ledger.expired(now=31 * day, horizon_seconds=30 * day, owned=lambda _: True)
+    assert marks == [fired_key(alert(1))] and idle == []
+    marks, idle = ledger.expired(now=41 * day, horizon_seconds=30 * day, owned=lambda _: True)
+    assert sorted(marks) == sorted([fired_key(alert(1)), fired_key(alert(2))])
+    assert idle == list(pending)
+    assert ledger.expired(now=41 * day, horizon_seconds=30 * day,
+                          owned=lambda _: False) == ([], [])

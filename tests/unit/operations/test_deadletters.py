@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.operations.deadletters import DeadLetterError, StoredLetter, replay_target, select
+from pipeline.operations.deadletters import (
+    DeadLetterError,
+    StoredLetter,
+    payload_of,
+    plan_replay,
+    replay_target,
+    select,
+)
 from schemas import Alert, DeadLetter
 from tests.support import settings_with
 
@@ -64,3 +71,18 @@ def test_select_combines_filters() -> None:
     assert [s.offset for s in select(stored, stage="validate", reason="invalid_json")] == [0]
     assert [s.offset for s in select(stored, key="c")] == [2]
     assert len(select(stored)) == 3
+
+
+def test_replay_plan_skips_what_it_cannot_send_and_keeps_the_rest() -> None:
+    good = _letter("validate", key="a", payload=b'{"id": "a"}')
+    not_base64 = _letter("validate", key="b").model_copy(update={"payload_b64": "%%% no"})
+    no_route = _letter("alert", key="c", topic="elsewhere")
+    assert payload_of(not_base64) is None and payload_of(good) == b'{"id": "a"}'
+
+    plan = plan_replay([StoredLetter(0, i, x) for i, x in enumerate([good, not_base64, no_route])],
+                       SETTINGS)
+    assert [(r.letter.offset, r.topic, r.key, r.payload) for r in plan.send] == [
+        (0, "x.raw", b"a", b'{"id": "a"}')]
+    assert [(s.letter.offset, s.reason) for s in plan.skipped] == [
+        (1, "its payload is not valid base64"),
+        (2, "no replay route for stage 'alert' from topic 'elsewhere'")]

@@ -73,3 +73,32 @@ def test_settings_repr_and_dump_mask_every_password() -> None:
     for secret in ("es-pass-4b1d", "sasl-pass-77c2", "smtp-pass-90aa", "api-key-31f0"):
         assert secret not in shown
     assert settings.es_secret() == "es-pass-4b1d"  # still usable where it is needed
+
+
+def test_cli_logging_keeps_library_records_out_of_the_output(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.operations.logs import configure_logging
+
+    log_file = tmp_path / "logs" / "cli.log"
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    try:
+        configure_logging(fmt="text", log_file=log_file)
+        raw = b"\x00\x03\xff" * 400
+        logging.getLogger("kafka.admin._groups").warning(
+            f"Unable to decode member_metadata for group/{raw!r}")
+        logging.getLogger("kafka.conn").warning("connection to node 1 reset")
+        logging.getLogger("newsflow.status").warning("consumer group has no members")
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved[1]
+        root.setLevel(saved[0])
+    err = capsys.readouterr().err
+    assert "consumer group has no members" in err
+    assert "Unable to decode" not in err and "connection to node 1 reset" not in err
+    logged = log_file.read_text()
+    assert "connection to node 1 reset" in logged  # a library warning: in the log
+    assert "consumer group has no members" in logged
+    assert "Unable to decode" not in logged  # expected with Faust groups: DEBUG
