@@ -115,5 +115,7 @@ def install() -> None:
         raise FaustIncompatible(
             f"Stream lacks {', '.join(missing)}, which agents/faust_idle.py relies on; "
             "install the versions pyproject.toml pins or update agents/faust_idle.py")
-    streams.Stream.take_events = streams._tracks_buffer_agen(_take_events)
+    # the class's method, replaced for the whole process (as faust_fixes does)
+    streams.Stream.take_events = streams._tracks_buffer_agen(  # type: ignore[method-assign]
+        _take_events)
     _installed = True

@@ -187,17 +187,18 @@ class CopyAwareEnrichment:
         for key, source in (await self._look_up(missing)).items():
             known[key] = (INDEX, source)
 
-        result = BatchResult(outcomes=[None] * len(raws))  # type: ignore[list-item]
+        outcomes: list[PoolOutcome | None] = [None] * len(raws)
+        skipped: Counter[str] = Counter()
         first: dict[str, int] = {}  # key -> position of the article enriched for it
         to_enrich: list[int] = []
         followers: list[int] = []
         for i, (raw, key) in enumerate(zip(raws, keys, strict=True)):
-            if key in known:
-                where, original = known[key]  # type: ignore[index]
+            if key is not None and key in known:
+                where, original = known[key]
                 copy = self._copy(original, raw, now)
                 if copy is not None:
-                    result.outcomes[i] = copy
-                    result.skipped[where] += 1
+                    outcomes[i] = copy
+                    skipped[where] += 1
                     continue
             if key is not None and key in first:
                 followers.append(i)
@@ -206,34 +207,37 @@ class CopyAwareEnrichment:
                 first[key] = i
             to_enrich.append(i)
 
-        await self._run(raws, to_enrich, result, now)
+        await self._run(raws, to_enrich, outcomes, now)
         again = []
         for i in followers:
-            leader = result.outcomes[first[keys[i]]]  # type: ignore[index]
+            leader = outcomes[first[keys[i] or ""]]
             copy = self._copy(leader.json, raws[i], now) if isinstance(leader, Enriched) else None
             if copy is None:
                 again.append(i)
             else:
-                result.outcomes[i] = copy
-                result.skipped[BATCH] += 1
-        await self._run(raws, again, result, now)
+                outcomes[i] = copy
+                skipped[BATCH] += 1
+        await self._run(raws, again, outcomes, now)
         for i in to_enrich:
-            outcome, key = result.outcomes[i], keys[i]
+            outcome, key = outcomes[i], keys[i]
             if isinstance(outcome, Enriched) and key is not None:
                 self._recent.put(key, outcome.json)
-        return result
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(raws), "every article has an outcome"
+        return BatchResult(done, skipped)
 
     def _copy(self, original: str | bytes | dict, raw: RawArticle,
               now: datetime) -> Enriched | None:
         return as_copy(original, raw, ingested_at=now,
                        publisher_language=self._publisher_language)
 
-    async def _run(self, raws: Sequence[RawArticle], positions: list[int], result: BatchResult,
-                   now: datetime) -> None:
+    async def _run(self, raws: Sequence[RawArticle], positions: list[int],
+                   outcomes: list[PoolOutcome | None], now: datetime) -> None:
+        """NER for the articles at ``positions``; their outcomes go to the same places."""
         if positions:
-            outcomes = await self._pool.enrich([raws[i] for i in positions], ingested_at=now)
-            for i, outcome in zip(positions, outcomes, strict=True):
-                result.outcomes[i] = outcome
+            enriched = await self._pool.enrich([raws[i] for i in positions], ingested_at=now)
+            for i, outcome in zip(positions, enriched, strict=True):
+                outcomes[i] = outcome
 
     async def _look_up(self, keys: list[str]) -> dict[str, dict]:
         if not keys or self._es is None or time.monotonic() < self._index_paused_until:
