@@ -266,8 +266,8 @@ def _pct(values: list[float], q: float) -> float:
 
 def _reused(ns: Namespace, ids: list[str]) -> int:
     """How many of ``ids`` were indexed as exact copies that skipped NER."""
-    ns.es.indices.refresh(index=ns.settings.index_articles)
-    return int(ns.es.count(index=ns.settings.index_articles, query={"bool": {"filter": [
+    ns.es.indices.refresh(index=ns.settings.index.articles)
+    return int(ns.es.count(index=ns.settings.index.articles, query={"bool": {"filter": [
         {"ids": {"values": ids}}, {"exists": {"field": "enrichment_of"}}]}})["count"])
 
 

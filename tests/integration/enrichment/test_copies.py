@@ -35,8 +35,8 @@ def _message(article_id: str, source: str, url: str, body: str = BODY) -> tuple[
 
 
 def _docs(ns: Namespace) -> dict[str, dict]:
-    ns.es.indices.refresh(index=ns.settings.index_articles)
-    hits = ns.es.search(index=ns.settings.index_articles, size=100,
+    ns.es.indices.refresh(index=ns.settings.index.articles)
+    hits = ns.es.search(index=ns.settings.index.articles, size=100,
                         query={"match_all": {}})["hits"]["hits"]
     return {hit["_id"]: hit["_source"] for hit in hits}
 
