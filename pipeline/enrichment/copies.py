@@ -14,7 +14,8 @@ Where an earlier enrichment is found, checked in this order before NER:
     an identical text earlier in the same batch (enriched once, reused by the others);
 ``recent``
     this worker's last enrichments (bounded; covers the second or two before an article is
-    searchable);
+    searchable), and the texts an earlier batch of this worker is enriching right now (the
+    copy waits for that result instead of paying NER a second time);
 ``index``
     the articles index, by ``content_hash``: one search per batch, shared by every worker
     and durable across restarts.
@@ -157,6 +158,8 @@ class CopyAwareEnrichment:
         self._es = es
         self._index = index
         self._recent = RecentEnrichments(recent)
+        # texts an unfinished batch of this process sent to NER -> its outcome (None: failed)
+        self._in_flight: dict[str, asyncio.Future[PoolOutcome | None]] = {}
         self._publisher_language = pool.prefer_publisher_language
         self._index_paused_until = 0.0
 
@@ -192,6 +195,7 @@ class CopyAwareEnrichment:
         first: dict[str, int] = {}  # key -> position of the article enriched for it
         to_enrich: list[int] = []
         followers: list[int] = []
+        waiting: list[tuple[int, asyncio.Future[PoolOutcome | None]]] = []
         for i, (raw, key) in enumerate(zip(raws, keys, strict=True)):
             if key is not None and key in known:
                 where, original = known[key]
@@ -203,12 +207,33 @@ class CopyAwareEnrichment:
             if key is not None and key in first:
                 followers.append(i)
                 continue
+            if key is not None and key in self._in_flight:
+                waiting.append((i, self._in_flight[key]))
+                continue
             if key is not None:
                 first[key] = i
             to_enrich.append(i)
 
-        await self._run(raws, to_enrich, outcomes, now)
+        loop = asyncio.get_running_loop()
+        mine: dict[str, asyncio.Future[PoolOutcome | None]] = {
+            key: loop.create_future() for key in first}
+        self._in_flight.update(mine)
+        try:
+            await self._run(raws, to_enrich, outcomes, now)
+        finally:  # also when cancelled: a waiting batch then enriches its copies itself
+            for key, future in mine.items():
+                self._in_flight.pop(key, None)
+                if not future.done():
+                    future.set_result(outcomes[first[key]])
         again = []
+        for i, future in waiting:
+            leader = await future
+            copy = self._copy(leader.json, raws[i], now) if isinstance(leader, Enriched) else None
+            if copy is None:
+                again.append(i)
+            else:
+                outcomes[i] = copy
+                skipped[RECENT] += 1
         for i in followers:
             leader = outcomes[first[keys[i] or ""]]
             copy = self._copy(leader.json, raws[i], now) if isinstance(leader, Enriched) else None

@@ -165,6 +165,17 @@ def test_a_batch_sends_each_new_text_to_ner_once() -> None:
             assert second.skipped == {RECENT: 2}
             assert [o.id for o in second.outcomes] == ["o-4", "n-2"]
 
+            # two batches at once (the enrich agent overlaps them): the second's copy waits
+            # for the first's NER instead of paying it again
+            other = BODY.replace("Tuesday", "Wednesday")
+            a, b = await asyncio.gather(
+                copies.enrich([_raw("w-1", body=other)]),
+                copies.enrich([_raw("w-2", body=other, source="Late")]))
+            assert pool.sent[-1] == "w-1" and "w-2" not in pool.sent
+            assert (a.skipped, b.skipped) == ({}, {RECENT: 1})
+            late = EnrichedArticle.model_validate_json(b.outcomes[0].json)  # type: ignore[union-attr]
+            assert (late.id, late.source, late.enrichment_of) == ("w-2", "Late", "w-1")
+
             plain = CopyAwareEnrichment(pool, es=None, index="unused", reuse=False)
             third = await plain.enrich([_raw("o-5"), _raw("o-6")])
             assert pool.sent[-2:] == ["o-5", "o-6"] and not third.skipped
