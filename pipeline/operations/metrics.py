@@ -16,13 +16,8 @@ from __future__ import annotations
 import collections
 import logging
 import time
-<<<<<<< HEAD
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
-=======
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
->>>>>>> 8ed584c (Exact copies skip NER; bench --mix; idle worker under 1% of a core)
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
