@@ -29,6 +29,7 @@ from pipeline.core.es_client import es_client
 from pipeline.core.retry import until_done
 from pipeline.core.secretbox import SecretBox
 from pipeline.core.settings import Settings, get_settings
+from pipeline.enrichment.copies import CopyAwareEnrichment
 from pipeline.enrichment.pool import EnrichmentPool
 from schemas import DeadLetter
 from schemas.deadletter import Stage
@@ -95,6 +96,7 @@ class Services:
 
     es: Elasticsearch
     pool: EnrichmentPool
+    enrichment: CopyAwareEnrichment  # the pool, behind a lookup of exact copies
     rule_book: RuleBook
     rule_store: RuleStore  # writes back rules the match stage switched off
 
@@ -108,9 +110,10 @@ async def start_services() -> None:
     pool = EnrichmentPool.from_settings(settings)
     await pool.start()
     es = es_client(settings)
-    rule_book = RuleBook(SecretBox.for_settings(settings))
-    _services.append(Services(es=es, pool=pool, rule_book=rule_book,
-                              rule_store=RuleStore(settings, es=es)))
+    _services.append(Services(
+        es=es, pool=pool, enrichment=CopyAwareEnrichment.from_settings(pool, settings, es=es),
+        rule_book=RuleBook(SecretBox.for_settings(settings)),
+        rule_store=RuleStore(settings, es=es)))
 
 
 async def close_services() -> None:

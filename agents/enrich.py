@@ -22,16 +22,23 @@ from agents.app import (
     services,
     settings,
 )
+from pipeline.enrichment.copies import CopyAwareEnrichment
 from pipeline.enrichment.enrich import EnrichError
-from pipeline.enrichment.pool import EnrichmentPool
 from pipeline.ingest.validate import InvalidArticle, parse_raw
-from pipeline.operations.metrics import IN, OUT, count, dead_lettered, observe_batch
+from pipeline.operations.metrics import (
+    IN,
+    OUT,
+    count,
+    count_ner_skipped,
+    dead_lettered,
+    observe_batch,
+)
 from schemas import RawArticle
 
 log = logging.getLogger("newsflow.enrich")
 
 
-async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
+async def enrich_batch(enrichment: CopyAwareEnrichment, events: list[EventT]) -> None:
     valid: list[tuple[EventT, RawArticle]] = []
     letters = []
     for event in events:
@@ -43,7 +50,8 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
                 event, stage="validate", reason=e.reason, error=e.detail)))
     invalid = len(letters)
     started = time.perf_counter()
-    outcomes = await pool.enrich([raw for _, raw in valid])
+    batch = await enrichment.enrich([raw for _, raw in valid])
+    outcomes = batch.outcomes
     enrich_seconds = time.perf_counter() - started
     outputs = []
     for (event, _), outcome in zip(valid, outcomes, strict=True):
@@ -56,7 +64,9 @@ async def enrich_batch(pool: EnrichmentPool, events: list[EventT]) -> None:
     await send_dead_letters(letters)
     _observe(len(events), len(valid), len(outputs), [letter.reason for _, letter in letters],
              invalid=invalid, seconds=enrich_seconds)
-    log.info("enrich: %d enriched, %d dead-lettered", len(outputs), len(letters))
+    count_ner_skipped(batch.skipped)
+    log.info("enrich: %d enriched (%d exact copies without NER), %d dead-lettered",
+             len(outputs), sum(batch.skipped.values()), len(letters))
 
 
 def _observe(taken: int, valid: int, enriched: int, reasons: list[str], *,
@@ -77,5 +87,5 @@ async def enrich(stream: StreamT) -> None:
         stream,
         settings.enrich.batch_size,
         within=settings.enrich.batch_seconds,
-        process=lambda events: enrich_batch(services().pool, events),
+        process=lambda events: enrich_batch(services().enrichment, events),
     )

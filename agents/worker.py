@@ -8,7 +8,16 @@ import logging
 import faust
 
 # importing registers the agents (observe: /metrics and the consumer-lag timer)
-from agents import alerts, dedup, deliver, enrich, faust_fixes, index, observe  # noqa: F401
+from agents import (  # noqa: F401
+    alerts,
+    dedup,
+    deliver,
+    enrich,
+    faust_fixes,
+    faust_idle,
+    index,
+    observe,
+)
 from agents.app import app, close_services, settings, start_services
 from pipeline.operations.logs import logging_config, quiet_libraries
 
@@ -20,6 +29,7 @@ def run_worker(*, loglevel: str = "info") -> None:
         FaustIncompatible: the installed Faust lacks what ``agents.faust_fixes`` patches.
     """
     faust_fixes.install()
+    faust_idle.install()
     worker = faust.Worker(
         app, loglevel=loglevel, quiet=True,
         # text keeps Faust's own (coloured) format; json replaces it with one object a line

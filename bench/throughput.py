@@ -1,6 +1,7 @@
 """End-to-end throughput and latency of the pipeline against the bare spaCy ceiling.
 
     python bench/throughput.py [--articles 480] [--workers 1 2] [--latency-articles 80]
+                               [--mix 0.3 0.1]
 
 For each worker count W, in the same run:
   ceiling   spaCy ``nlp.pipe`` with the same models and components (NER only) on the same
@@ -9,6 +10,11 @@ For each worker count W, in the same run:
   pipeline  the same articles published to an isolated set of topics and indexed by W
             ``newsflow worker`` processes: first publish → last article searchable.
 The ratio pipeline/ceiling is what the pipeline keeps of what spaCy alone could do.
+With ``--mix EXACT NEAR`` and the largest W, also a stream as a wire service makes it, in
+the same workers: of ``--articles`` articles, the fraction EXACT are exact copies and NEAR
+near-copies (an outlet's line added above and below) of its other articles (the corpus's
+next ones, so nothing in it was seen before), under new ids and sources, each placed at a
+random point after its original; against bare NER on the same texts (every copy included).
 Then, with the largest W, publish→searchable latency (p50/p99) at half the measured rate,
 on articles spread across the same ones (republished under new ids).  Also printed: the
 CPU each part used per article, read from ``/proc``, and the ratio the cores would allow
@@ -22,6 +28,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import random
 import statistics
 import sys
 import time
@@ -46,10 +53,12 @@ CORPUS = corpus("us-immigration-2020.jsonl")
 _POLL_SECONDS = 0.25
 
 
-def _load(n: int) -> list[dict]:
+def _load(n: int, *, skip: int = 0) -> list[dict]:
     articles = []
     with CORPUS.open(encoding="utf-8") as f:
         for i, line in enumerate(f):
+            if i < skip:
+                continue
             record = json.loads(line)
             articles.append({"id": f"b{i}", "body": record["body"], "source": record["source"],
                              "published_at": record["published_at"]})
@@ -58,12 +67,38 @@ def _load(n: int) -> list[dict]:
     return articles
 
 
+def mixed_stream(originals: list[dict], *, total: int, exact: float, near: float,
+                 seed: int = 17) -> list[dict]:
+    """``total`` articles of which ``exact``/``near`` (fractions) are copies of ``originals``
+    (as many of them as the rest), interleaved: each copy at a random point after its own.
+
+    A wire story is republished within minutes to hours by outlets that may change nothing
+    (exact) or add their own line above and below the text (near).
+    """
+    rng = random.Random(seed)
+    n_exact, n_near = round(total * exact), round(total * near)
+    firsts = originals[: total - n_exact - n_near]
+    timed = [(float(i), a) for i, a in enumerate(firsts)]
+    for k in range(n_exact + n_near):
+        i = rng.randrange(len(firsts))
+        source = f"Outlet {k}"
+        copy = dict(firsts[i], id=f"{firsts[i]['id']}-copy{k}", source=source)
+        if k >= n_exact:
+            copy["body"] = (f"From the {source} wire desk.\n\n{copy['body']}\n\n"
+                            f"Copyright {source}. All rights reserved.")
+        timed.append((rng.uniform(i + 0.5, len(firsts)), copy))
+    return [a for _, a in sorted(timed, key=lambda t: t[0])]
+
+
 def _spread(articles: list[dict], n: int) -> list[dict]:
     """``n`` of ``articles`` taken evenly across them, under new ids: a latency sample as
     long on average as the articles the rate was measured on (the corpus's next articles
     were 3.7k characters on average after the first 480, 10.2k after the first 3,000)."""
     step = max(1, len(articles) // n)
-    return [dict(a, id=f"{a['id']}-lat") for a in articles[::step][:n]]
+    # A line above the text makes each a new text: exact copies of what was indexed would
+    # reuse its enrichment and measure something else than an article's way through.
+    return [dict(a, id=f"{a['id']}-lat", body=f"Latency sample {i}.\n\n{a['body']}")
+            for i, a in enumerate(articles[::step][:n])]
 
 
 def _ceiling_worker(texts: list[str], ready: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -229,22 +264,52 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _reused(ns: Namespace, ids: list[str]) -> int:
+    """How many of ``ids`` were indexed as exact copies that skipped NER."""
+    ns.es.indices.refresh(index=ns.settings.index.articles)
+    return int(ns.es.count(index=ns.settings.index.articles, query={"bool": {"filter": [
+        {"ids": {"values": ids}}, {"exists": {"field": "enrichment_of"}}]}})["count"])
+
+
+def _ratio_line(name: str, before: tuple[float, float], after: tuple[float, float],
+                e2e: float) -> str:
+    bare = (before[0] + after[0]) / 2
+    return (f"{name}: ceiling {bare:6.2f} articles/s ({before[0]:.2f} before, "
+            f"{after[0]:.2f} after), pipeline {e2e:6.2f} articles/s, ratio {e2e / bare:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=480)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--latency-articles", type=int, default=80)
+    parser.add_argument("--mix", type=float, nargs=2, metavar=("EXACT", "NEAR"),
+                        help="also a stream with these fractions of exact and near copies "
+                             "(e.g. 0.3 0.1), with the largest worker count")
     args = parser.parse_args()
+    if args.mix and (min(args.mix) < 0 or sum(args.mix) >= 1):
+        parser.error("--mix: two fractions, each at least 0, together below 1")
 
     articles = _load(args.articles)
     texts = [a["body"] for a in articles]
     print(f"{len(articles)} articles from {CORPUS.name}, "
           f"mean {statistics.mean(len(t) for t in texts):,.0f} chars")
+    mixed: list[dict] = []
+    if args.mix:
+        exact, near = args.mix
+        fresh = _load(args.articles - round(args.articles * exact) - round(args.articles * near),
+                      skip=args.articles)
+        mixed = mixed_stream(fresh, total=args.articles, exact=exact, near=near)
+        print(f"mixed stream: {len(mixed)} articles, {len(fresh)} originals (the corpus's next), "
+              f"{exact:.0%} exact copies, {near:.0%} near-copies, mean "
+              f"{statistics.mean(len(a['body']) for a in mixed):,.0f} chars")
     results = {}
     for workers in args.workers:
+        with_mix = bool(mixed) and workers == max(args.workers)
         # The ceiling before and after the pipeline, averaged: this machine's speed drifts
         # by 10-20% within minutes, and one reading would hand the drift to the ratio.
         first = ceiling(texts, workers)
+        first_mix = ceiling([a["body"] for a in mixed], workers) if with_mix else None
         ns = Namespace(f"bench{uuid.uuid4().hex[:6]}", Path("/tmp"))
         try:
             create_topics(ns.settings)
@@ -252,10 +317,15 @@ def main() -> None:
             pids = _warm_up(ns, workers)
             before = _cpu_seconds(pids)
             # New ids every run: with the same ids every run got the same uneven split.
-            run = [dict(a, id=f"{a['id']}-{uuid.uuid4().hex[:6]}") for a in articles]
+            tag = uuid.uuid4().hex[:6]
+            run = [dict(a, id=f"{a['id']}-{tag}") for a in articles]
             e2e = pipeline_rate(ns, run)
             after = _cpu_seconds(pids)
             split = _articles_per_worker(ns, run) if workers > 1 else []
+            if with_mix:
+                mixed_run = [dict(a, id=f"{a['id']}-{tag}") for a in mixed]
+                e2e_mix = pipeline_rate(ns, mixed_run)
+                reused = _reused(ns, [a["id"] for a in mixed_run])
             lat = None
             if workers == max(args.workers):
                 lat = latencies(ns, _spread(articles, args.latency_articles), e2e / 2)
@@ -265,8 +335,7 @@ def main() -> None:
         bare = (first[0] + second[0]) / 2
         bare_cpu = (first[1] + second[1]) / 2
         results[workers] = (bare, e2e)
-        print(f"workers={workers}: ceiling {bare:6.2f} articles/s ({first[0]:.2f} before, "
-              f"{second[0]:.2f} after), pipeline {e2e:6.2f} articles/s, ratio {e2e / bare:.2f}")
+        print(_ratio_line(f"workers={workers}", first, second, e2e))
         if workers > 1:
             print(f"  articles per worker (by key hash): {'/'.join(map(str, split))}")
         per_article = {part: (after[part] - before[part]) / len(articles) for part in after}
@@ -277,6 +346,12 @@ def main() -> None:
         cores = os.cpu_count() or 1
         print(f"  pipeline used {e2e * cpu:.2f} of {cores} cores; with all {cores} busy it "
               f"could do {cores / cpu:.2f} articles/s, ratio {cores / cpu / bare:.2f}")
+        if with_mix and first_mix is not None:
+            second_mix = ceiling([a["body"] for a in mixed], workers)
+            print(_ratio_line(f"workers={workers}, mixed stream", first_mix, second_mix,
+                              e2e_mix))
+            print(f"  {reused} of {len(mixed)} articles reused an enrichment (skipped NER); "
+                  f"{round(len(mixed) * args.mix[0])} are exact copies")
         if lat:
             print(f"latency at half load ({e2e / 2:.2f} articles/s, {len(lat)} articles, "
                   f"{workers} workers): p50 {_pct(lat, 0.5):.2f}s  p99 {_pct(lat, 0.99):.2f}s"
@@ -285,7 +360,6 @@ def main() -> None:
         lo, hi = min(results), max(results)
         print(f"scaling {lo}→{hi} workers: pipeline x{results[hi][1] / results[lo][1]:.2f}, "
               f"ceiling x{results[hi][0] / results[lo][0]:.2f}")
-
 
 if __name__ == "__main__":
     main()

@@ -185,3 +185,16 @@ class EnrichedArticle(BaseModel):
 
     story_id: str = Field(json_schema_extra=_KEYWORD, description="Shared by syndicated copies.")
     duplicate_of: str | None = Field(default=None, json_schema_extra=_KEYWORD)
+
+    content_hash: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        json_schema_extra=_KEYWORD,
+        description="SHA-256 of the cleaned title and body: equal for exact copies.",
+    )
+    enrichment_of: str | None = Field(
+        default=None,
+        json_schema_extra=_KEYWORD,
+        description="Set on an exact copy: the id of the article whose enrichment (entities, "
+        "places, tags) it reused instead of running NER again.",
+    )

@@ -26,6 +26,8 @@ log = logging.getLogger("newsflow.rules")
 
 Records = list[tuple[bytes | None, bytes | None]]
 _RETRY_MAX_S = 10.0
+_FETCH_WAIT_MS = 5_000
+_START_POLL_SECONDS = 0.1
 
 
 def follow_rules(
@@ -34,7 +36,7 @@ def follow_rules(
     on_records: Callable[[Records], None],
     on_caught_up: Callable[[], None],
     stop: threading.Event,
-    poll_seconds: float = 0.2,
+    poll_seconds: float = 2.0,
 ) -> None:
     """Block until ``stop`` is set, delivering every record of the rules topic.
 
@@ -79,6 +81,9 @@ def _follow_once(
         group_id=None,
         enable_auto_commit=False,
         client_id="newsflow-rules-follower",
+        # A fetch waits at the broker until a record arrives or this passes: records are
+        # not delayed by it, but an idle follower asks twice a second by default.
+        fetch_max_wait_ms=_FETCH_WAIT_MS,
     )
     try:
         partitions = consumer.partitions_for_topic(topic)
@@ -94,9 +99,11 @@ def _follow_once(
         ends = consumer.end_offsets(assigned)
         pending_start = True
         started = time.monotonic()
-        timeout_ms = int(poll_seconds * 1000)
         while not stop.is_set():
-            batches = consumer.poll(timeout_ms=timeout_ms)
+            # Short polls until the records present at start are in: a worker matches
+            # nothing before that, and an empty topic is read to its end by the first one.
+            wait = min(poll_seconds, _START_POLL_SECONDS) if pending_start else poll_seconds
+            batches = consumer.poll(timeout_ms=int(wait * 1000))
             records = [(m.key, m.value) for batch in batches.values() for m in batch]
             if records:
                 try:

@@ -12,6 +12,7 @@ stored on the ``EnrichedArticle``, never to the publisher's text.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -68,6 +69,25 @@ def clean_title(title: str | None) -> str | None:
     if title is None:
         return None
     return " ".join(clean_text(title).split()) or None
+
+
+def content_hash(title: str | None, body: str) -> str:
+    """SHA-256 (hex) of a cleaned title and body: what makes two articles exact copies.
+
+    Everything the enrichment derives (language, entities, places, tags and all their
+    offsets) is a function of these two texts, so equal hashes mean equal enrichments.
+    """
+    digest = hashlib.sha256((title or "").encode())
+    digest.update(b"\x00")
+    digest.update(body.encode())
+    return digest.hexdigest()
+
+
+def raw_content_hash(raw: RawArticle) -> str | None:
+    """``content_hash`` of a raw article's text as ``Enricher`` would clean it; ``None``
+    when nothing is left of the body (the enricher dead-letters it)."""
+    body = clean_text(raw.body)
+    return content_hash(clean_title(raw.title), body) if body else None
 
 
 # --- composition ------------------------------------------------------------------------
@@ -241,6 +261,7 @@ class Enricher:
                 tags=[t.id for t in topics],
                 topics=topics,
                 story_id=item.id,  # until dedup assigns shared story ids
+                content_hash=content_hash(item.title, body),
             )
         except ValidationError as e:
             raise _StepFailed("invalid_enriched", _one_line(e)) from e

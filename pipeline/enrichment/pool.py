@@ -153,6 +153,10 @@ class EnrichmentPool:
             **options,
         )
 
+    @property
+    def prefer_publisher_language(self) -> bool:
+        return bool(self._options["prefer_publisher_language"])
+
     async def __aenter__(self) -> EnrichmentPool:
         await self.start()
         return self

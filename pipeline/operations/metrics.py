@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 
@@ -33,6 +33,13 @@ ARTICLES = Counter(
     "Articles per stage and outcome (in, out, dead_letter).",
     ["stage", "outcome"],
 )
+NER_SKIPPED = Counter(
+    "newsflow_ner_skipped_total",
+    "Articles enriched without NER: an exact copy (same cleaned title and body) of an "
+    "article enriched before, whose enrichment they reused; by where it was found "
+    "(batch, recent, index).",
+    ["found_in"],
+)
 DEAD_LETTERS = Counter(
     "newsflow_dead_letters_total",
     "Messages sent to the dead-letter topic, by stage and machine-readable reason.",
@@ -46,8 +53,9 @@ BATCH_SIZE = Histogram(
 )
 BATCH_SECONDS = Histogram(
     "newsflow_batch_seconds",
-    "Work time of one batch: for enrich, from handing it to the NER process to its results "
-    "(including any wait behind the batch before it), the bulk write for index.",
+    "Work time of one batch: for enrich, from looking up exact copies and handing the rest "
+    "to the NER process to its results (including any wait behind the batch before it), "
+    "the bulk write for index.",
     ["stage"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
@@ -94,6 +102,12 @@ LAG_UPDATED = Gauge(
 def count(stage: str, outcome: str, n: int = 1) -> None:
     """Add ``n`` articles to ``stage``'s ``outcome``; zero is recorded too (the series exists)."""
     ARTICLES.labels(stage=stage, outcome=outcome).inc(n)
+
+
+def count_ner_skipped(found_in: Mapping[str, int]) -> None:
+    """Add the articles that reused an enrichment, by where it was found."""
+    for where, n in found_in.items():
+        NER_SKIPPED.labels(found_in=where).inc(n)
 
 
 def dead_lettered(stage: str, reasons: Iterable[str]) -> None:
