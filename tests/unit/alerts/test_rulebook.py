@@ -123,30 +123,30 @@ def test_digests_go_out_at_the_end_of_the_clock_period() -> None:
     assert due_at(slow, now=now, last_sent=now) == now + 7200
 
 
-def _raw(rule: AlertRule) -> tuple[bytes, bytes]:
-    return rule.id.encode(), encode_rule(rule)
+def _raw(rule: AlertRule, box: SecretBox) -> tuple[bytes, bytes]:
+    return rule.id.encode(), encode_rule(rule, box)
 
 
-def test_each_record_is_applied_on_its_own() -> None:
+def test_each_record_is_applied_on_its_own(box: SecretBox) -> None:
     # A record written straight to the topic (not through the store), nested 1,990 deep:
     # it used to raise RecursionError out of apply and lose the valid rule after it.
     deep = _rule("deep", "shelter")
     deep_bytes = deep.model_dump_json().replace('"shelter"', '"' + "(" * 1990 + "shelter"
                                                 + ")" * 1990 + '"', 1)
-    book = RuleBook()
+    book = RuleBook(box)
     skipped = book.apply_all([
         (None, b"{}"),
         (b"deep", deep_bytes.encode()),
         (b"junk", b"\xff not json"),
-        _raw(_rule("river", "river")),
-        _raw(_rule("kql-shelter", "shelter and not wolves", language="kql")),
+        _raw(_rule("river", "river"), box),
+        _raw(_rule("kql-shelter", "shelter and not wolves", language="kql"), box),
     ])
     assert len(skipped) == 3 and "nested too deeply" in skipped[1]
     assert [r.id for r in book.match(_article("a1", SHELTER))] == ["river", "kql-shelter"]
 
 
-def test_a_rule_past_its_budget_is_switched_off_with_its_reason() -> None:
-    book = _book(_rule("shelter", "shelter"), _rule("river", "river"))
+def test_a_rule_past_its_budget_is_switched_off_with_its_reason(box: SecretBox) -> None:
+    book = _book(box, _rule("shelter", "shelter"), _rule("river", "river"))
     article = _article("a1", SHELTER)
     fine = book.match_within(article, budget=60.0)
     assert [r.id for r in fine.rules] == ["shelter", "river"] and fine.disabled == []
@@ -162,13 +162,13 @@ def test_a_rule_past_its_budget_is_switched_off_with_its_reason() -> None:
 
     # The switched-off version comes back through the topic (as save_disabled writes
     # it) and stays off; enabling it again (a new version without a reason) brings it back.
-    book.apply(*_raw(spent.disabled[0]))
+    book.apply(*_raw(spent.disabled[0], box))
     assert book.match_within(article, budget=60.0).rules == []
-    book.apply(*_raw(_rule("shelter", "shelter")))
+    book.apply(*_raw(_rule("shelter", "shelter"), box))
     assert [r.id for r in book.match_within(article, budget=60.0).rules] == ["shelter"]
 
 
-def test_switching_a_rule_off_is_counted_in_the_metric() -> None:
+def test_switching_a_rule_off_is_counted_in_the_metric(box: SecretBox) -> None:
     from prometheus_client import REGISTRY
 
     from pipeline.alerts.budget import match_with_budget
@@ -177,7 +177,7 @@ def test_switching_a_rule_off_is_counted_in_the_metric() -> None:
         name = "newsflow_alert_rules_disabled_total"
         return REGISTRY.get_sample_value(name, {"reason": "budget"}) or 0.0
 
-    book = _book(_rule("shelter", "shelter"), _rule("river", "river"))
+    book = _book(box, _rule("shelter", "shelter"), _rule("river", "river"))
     before = count()
     assert match_with_budget(book, _article("a1", SHELTER), budget_ms=60_000).disabled == []
     assert count() == before
