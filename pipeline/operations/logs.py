@@ -116,16 +116,21 @@ def configure_logging(*, fmt: LogFormat, level: str | int = "WARNING",
     """
     import logging.config
 
+    # ``level`` is the root logger's; the handlers let INFO through, so a command that lowers
+    # the ``newsflow`` logger's level (``feeds run`` says what it does at INFO) is heard, while
+    # libraries stay at ``level`` and records demoted to DEBUG stay out.
     config = logging_config(fmt=fmt, level=level)
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    handler_level = min(numeric, logging.INFO)
     config["filters"] = {"own": {"()": f"{__name__}._Own"}}
     config["handlers"]["newsflow"]["filters"] = ["own"]
-    config["handlers"]["newsflow"]["level"] = level if isinstance(level, int) else level.upper()
+    config["handlers"]["newsflow"]["level"] = handler_level
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         config["handlers"]["file"] = {
             "class": "logging.handlers.RotatingFileHandler", "filename": str(log_file),
             "maxBytes": 1_000_000, "backupCount": 3, "encoding": "utf-8",
-            "formatter": "newsflow", "level": config["handlers"]["newsflow"]["level"],
+            "formatter": "newsflow", "level": handler_level,
         }
         config["root"]["handlers"].append("file")
     logging.config.dictConfig(config)

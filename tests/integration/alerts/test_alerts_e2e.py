@@ -307,7 +307,7 @@ def test_replayed_deliver_letter_is_delivered_once_to_the_channel_that_failed(
     down = Receiver(status=400)
     try:
         _cli(ns, "add", "--id", "twofold", "--name", "Two channels", "--query", "Colchane",
-             "--webhook", down.url, "--secret", SECRET, "--slack", receiver.url)
+             "--webhook", down.url, "--secret-env", SECRET_ENV, "--slack", receiver.url)
         ns.start_worker()
         ns.produce([_article("f-1", "Police in Colchane counted migrants at dawn.")])
         (record,) = ns.consume(ns.settings.topics.deadletter, expect=1, timeout=STARTUP_S)
