@@ -12,11 +12,10 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from bench.corpora import corpus
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "quality"
-# Beside the main tree (/work/main -> /work/shared) or two levels up from a worktree.
-_PLACES = [p / "shared" / "corpora" for p in (ROOT.parent, ROOT.parent.parent)]
-CORPORA = next((p for p in _PLACES if p.is_dir()), _PLACES[0])
 CORPUS_FILES = {
     "guardian-migration": "guardian-migration.jsonl",
     "us-immigration-2020": "us-immigration-2020.jsonl",
@@ -42,7 +41,7 @@ def corpus_texts(names: Iterable[str]) -> dict[str, tuple[str | None, str]]:
     """id -> (title, body); the BBC files carry the title as the start of the body."""
     out: dict[str, tuple[str | None, str]] = {}
     for name in names:
-        for d in read_jsonl(CORPORA / CORPUS_FILES[name]):
+        for d in read_jsonl(corpus(CORPUS_FILES[name])):
             out[d["id"]] = (d.get("title"), d["body"])
     return out
 
