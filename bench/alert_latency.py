@@ -32,14 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 from kafka import KafkaProducer  # noqa: E402
 
-from bench.corpora import corpus  # noqa: E402
+from bench.corpora import corpus, raw_articles  # noqa: E402
 from pipeline.alerts.store import RuleStore  # noqa: E402
 from pipeline.core.kafka_client import client_kwargs  # noqa: E402
 from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
 from schemas import AlertRule, WebhookChannel  # noqa: E402
 from tests.support import Namespace  # noqa: E402
 
-CORPUS = corpus("us-immigration-2020.jsonl")
+CORPUS = corpus("us-immigration-2020.jsonl").name  # checked at start
 TARGET_P99_S = 1.5
 _RULES = {  # id → query; the first fires for (nearly) every English article
     "catch-all": "the OR el OR la",
@@ -82,20 +82,6 @@ class _Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
-def _load(n: int, *, offset: int) -> list[dict]:
-    articles = []
-    with CORPUS.open(encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if i < offset:
-                continue
-            record = json.loads(line)
-            articles.append({"id": f"b{i}", "body": record["body"], "source": record["source"],
-                             "published_at": record["published_at"]})
-            if len(articles) == n:
-                break
-    return articles
 
 
 def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
@@ -151,14 +137,14 @@ def main() -> None:
         ns.start_worker()
 
         offset = 0
-        warm = _load(1, offset=offset)
+        warm = raw_articles(CORPUS, 1, skip=offset)
         offset += 1
         publish(warm[0])
         producer.flush()
         if not _wait(lambda: warm[0]["id"] in receiver.first_seen, 300):
             raise SystemExit(f"worker did not alert on the warm-up article\n{ns.logs()}")
 
-        burst = _load(args.burst, offset=offset)
+        burst = raw_articles(CORPUS, args.burst, skip=offset)
         offset += len(burst)
         start = time.time()
         for article in burst:
@@ -174,7 +160,7 @@ def main() -> None:
         print(f"max     {len(burst)} articles indexed in {elapsed:.1f}s = {max_rate:.1f} "
               f"articles/s ({burst_alerted} fired the catch-all rule)")
 
-        idle = _load(args.idle, offset=offset)
+        idle = raw_articles(CORPUS, args.idle, skip=offset)
         offset += len(idle)
         for article in idle:
             publish(article)
@@ -183,7 +169,7 @@ def main() -> None:
         idle_lat = [receiver.first_seen[a["id"]] - sent_at[a["id"]]
                     for a in idle if a["id"] in receiver.first_seen]
 
-        loaded = _load(args.loaded, offset=offset)
+        loaded = raw_articles(CORPUS, args.loaded, skip=offset)
         gap = 2.0 / max_rate
         t0 = time.time()
         for i, article in enumerate(loaded):

@@ -6,6 +6,7 @@ on its own has none: ``corpus`` then stops the benchmark with one line saying wh
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -19,3 +20,19 @@ def corpus(name: str) -> Path:
         sys.exit(f"bench: {path} is missing; benchmarks read the shared corpora "
                  f"(../shared/corpora beside the repository)")
     return path
+
+
+def raw_articles(name: str, n: int, *, skip: int = 0) -> list[dict]:
+    """``n`` articles of a JSONL corpus from line ``skip`` on, as raw articles to publish
+    (id ``b<line>``: the same line gets the same id in every benchmark)."""
+    articles = []
+    with corpus(name).open(encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i < skip:
+                continue
+            record = json.loads(line)
+            articles.append({"id": f"b{i}", "body": record["body"], "source": record["source"],
+                             "published_at": record["published_at"]})
+            if len(articles) == n:
+                break
+    return articles

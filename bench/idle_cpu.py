@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -24,32 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.processes import cpu_seconds  # noqa: E402
 from tests.support import Namespace  # noqa: E402
-
-
-def _cpu(pids: set[int]) -> dict[str, float]:
-    """CPU seconds so far of the worker (``pids``), its children and Kafka, from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used = dict.fromkeys(("worker", "ner child", "kafka"), 0.0)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry.name), int(fields[1])
-        if pid in pids:
-            part = "worker"
-        elif ppid in pids:
-            part = "ner child"
-        elif b"kafka.Kafka" in cmdline:
-            part = "kafka"
-        else:
-            continue
-        used[part] += (int(fields[11]) + int(fields[12])) / tick
-    return used
 
 
 def main() -> None:
@@ -72,9 +47,9 @@ def main() -> None:
             if ns.wait_for_count(1, timeout=300) < 1:
                 sys.exit("the worker did not index its warm-up article:\n" + ns.logs())
             time.sleep(args.settle)
-            before, start = _cpu({worker.pid}), time.monotonic()
+            before, start = cpu_seconds({worker.pid}), time.monotonic()
             time.sleep(args.seconds)
-            after, elapsed = _cpu({worker.pid}), time.monotonic() - start
+            after, elapsed = cpu_seconds({worker.pid}), time.monotonic() - start
         finally:
             ns.cleanup()
     print(f"idle worker over {elapsed:.0f}s (% of one core):")

@@ -42,29 +42,16 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaProducer  # noqa: E402
 from kafka.partitioner.default import murmur2  # noqa: E402
 
-from bench.corpora import corpus  # noqa: E402
+from bench.corpora import corpus, raw_articles  # noqa: E402
+from bench.processes import cpu_seconds  # noqa: E402
 from pipeline.core.kafka_client import client_kwargs  # noqa: E402
 from pipeline.operations.setup import create_topics, install_indices  # noqa: E402
 from tests.support import Namespace  # noqa: E402
 
-CORPUS = corpus("us-immigration-2020.jsonl")
+CORPUS = corpus("us-immigration-2020.jsonl").name  # checked at start
 # How often the throughput run counts the index.  Each count costs Elasticsearch about 5 ms
 # of CPU, taken from the pipeline it measures: every 0.1 s that was 4% of the run's CPU.
 _POLL_SECONDS = 0.25
-
-
-def _load(n: int, *, skip: int = 0) -> list[dict]:
-    articles = []
-    with CORPUS.open(encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if i < skip:
-                continue
-            record = json.loads(line)
-            articles.append({"id": f"b{i}", "body": record["body"], "source": record["source"],
-                             "published_at": record["published_at"]})
-            if len(articles) == n:
-                break
-    return articles
 
 
 def mixed_stream(originals: list[dict], *, total: int, exact: float, near: float,
@@ -129,37 +116,6 @@ def ceiling(texts: list[str], processes: int) -> tuple[float, float]:
     for p in procs:
         p.join()
     return len(texts) / elapsed, cpu
-
-
-def _cpu_seconds(worker_pids: list[int]) -> dict[str, float]:
-    """CPU seconds used so far by each part of the pipeline, read from ``/proc``.
-
-    Parts: the workers' main processes, their NER children, Kafka, Elasticsearch.  The
-    difference between two readings says where the pipeline's CPU went in between.
-    """
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = dict.fromkeys(("worker", "ner child", "kafka", "elasticsearch"), 0.0)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        pid, ppid = int(entry.name), int(fields[1])
-        if pid in worker_pids:
-            part = "worker"
-        elif ppid in worker_pids:
-            part = "ner child"
-        elif b"kafka.Kafka" in cmdline:
-            part = "kafka"
-        elif b"org.elasticsearch.bootstrap.Elasticsearch" in cmdline:
-            part = "elasticsearch"
-        else:
-            continue
-        used[part] += (int(fields[11]) + int(fields[12])) / tick
-    return used
 
 
 def _producer(ns: Namespace) -> KafkaProducer:
@@ -290,15 +246,15 @@ def main() -> None:
     if args.mix and (min(args.mix) < 0 or sum(args.mix) >= 1):
         parser.error("--mix: two fractions, each at least 0, together below 1")
 
-    articles = _load(args.articles)
+    articles = raw_articles(CORPUS, args.articles)
     texts = [a["body"] for a in articles]
-    print(f"{len(articles)} articles from {CORPUS.name}, "
+    print(f"{len(articles)} articles from {CORPUS}, "
           f"mean {statistics.mean(len(t) for t in texts):,.0f} chars")
     mixed: list[dict] = []
     if args.mix:
         exact, near = args.mix
-        fresh = _load(args.articles - round(args.articles * exact) - round(args.articles * near),
-                      skip=args.articles)
+        originals = args.articles - round(args.articles * exact) - round(args.articles * near)
+        fresh = raw_articles(CORPUS, originals, skip=args.articles)
         mixed = mixed_stream(fresh, total=args.articles, exact=exact, near=near)
         print(f"mixed stream: {len(mixed)} articles, {len(fresh)} originals (the corpus's next), "
               f"{exact:.0%} exact copies, {near:.0%} near-copies, mean "
@@ -315,12 +271,12 @@ def main() -> None:
             create_topics(ns.settings)
             install_indices(ns.es, ns.settings)
             pids = _warm_up(ns, workers)
-            before = _cpu_seconds(pids)
+            before = cpu_seconds(pids)
             # New ids every run: with the same ids every run got the same uneven split.
             tag = uuid.uuid4().hex[:6]
             run = [dict(a, id=f"{a['id']}-{tag}") for a in articles]
             e2e = pipeline_rate(ns, run)
-            after = _cpu_seconds(pids)
+            after = cpu_seconds(pids)
             split = _articles_per_worker(ns, run) if workers > 1 else []
             if with_mix:
                 mixed_run = [dict(a, id=f"{a['id']}-{tag}") for a in mixed]

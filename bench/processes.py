@@ -1,0 +1,36 @@
+"""CPU seconds of the pipeline's processes, read from ``/proc``: two readings around a run
+say where its CPU went (worker main processes, their NER children, Kafka, Elasticsearch)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from pathlib import Path
+
+_SERVICES = {b"kafka.Kafka": "kafka", b"org.elasticsearch.bootstrap.Elasticsearch": "elasticsearch"}
+
+
+def cpu_seconds(worker_pids: Collection[int]) -> dict[str, float]:
+    """CPU seconds so far by part: ``worker`` (``worker_pids``), ``ner child`` (their
+    children), ``kafka``, ``elasticsearch``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(("worker", "ner child", *_SERVICES.values()), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid in worker_pids:
+            part = "worker"
+        elif ppid in worker_pids:
+            part = "ner child"
+        else:
+            part = next((name for marker, name in _SERVICES.items() if marker in cmdline), "")
+            if not part:
+                continue
+        used[part] += (int(fields[11]) + int(fields[12])) / tick
+    return used
