@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -237,29 +237,38 @@ class Received:
 
 class Receiver:
     """HTTP server on a random loopback port; answers ``status`` after ``delay`` s
-    (``status`` may be changed while it runs: a receiver that comes back)."""
+    (``status`` may be changed while it runs: a receiver that comes back).  ``script``:
+    the first requests' ``(status, delay)`` answers, one each, before the defaults;
+    ``reply``: the body answered with a status."""
 
-    def __init__(self, *, delay: float = 0.0, status: int = 200) -> None:
+    def __init__(self, *, delay: float = 0.0, status: int = 200,
+                 script: Sequence[tuple[int, float]] = (), path: str = "/hook",
+                 reply: Callable[[int], bytes] = lambda status: b"{}") -> None:
         self.status = status
         self.requests: list[Received] = []
+        self._script = list(script)
+        self._path = path
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(delay)
                 with receiver._lock:
                     receiver.requests.append(Received(
                         self.headers.get("Idempotency-Key", ""),
                         {k.lower(): v for k, v in self.headers.items()}, body))
+                    status, wait = (receiver._script.pop(0) if receiver._script
+                                    else (receiver.status, delay))
+                time.sleep(wait)
+                answer = reply(status)
                 try:
-                    self.send_response(receiver.status)
-                    self.send_header("Content-Length", "2")
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
-                    self.wfile.write(b"{}")
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the worker was killed while waiting for the answer
+                    self.wfile.write(answer)
+                except OSError:
+                    pass  # the client gave up waiting, or the worker was killed meanwhile
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -271,7 +280,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self._path}"
 
     def snapshot(self) -> list[Received]:
         with self._lock:
@@ -288,6 +297,13 @@ class Receiver:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def settings_with(base: Settings | None = None, **fields: Any) -> Settings:

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,49 +14,19 @@ from pipeline.alerts.channels import DeliveryError, TargetRefusedError, channel_
 from pipeline.alerts.channels import idempotency_key as make_key
 from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, SlackChannel
-from tests.support import settings_with
+from tests.support import Receiver, settings_with
 
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 
 
-@dataclass
-class Recorder:
-    statuses: list[int]
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-    url: str = ""
-
-
-@contextmanager
-def slack_server(*statuses: int) -> Iterator[Recorder]:
+def slack_server(*statuses: int) -> Receiver:
     """Answers like Slack: 200 ``ok``, or the scripted status with an error word."""
-    recorder = Recorder(list(statuses))
+    return Receiver(script=[(status, 0.0) for status in statuses], path="/services/T0/B0/XYZ",
+                    reply=lambda status: b"ok" if status == 200 else b"no_service")
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            recorder.messages.append(json.loads(body))
-            recorder.keys.append(self.headers.get("Idempotency-Key", ""))
-            status = recorder.statuses.pop(0) if recorder.statuses else 200
-            answer = b"ok" if status == 200 else b"no_service"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    recorder.url = f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/XYZ"
-    try:
-        yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def messages(server: Receiver) -> list[dict[str, Any]]:
+    return [json.loads(request.body) for request in server.requests]
 
 
 def settings(**overrides: object) -> Settings:
@@ -118,7 +83,7 @@ def texts(message: dict[str, Any]) -> list[str]:
 def test_instant_message_has_linked_title_source_time_rule_and_tags() -> None:
     with slack_server() as server:
         send(server.url, [alert(1, title="Shelter <full> & closing")], settings())
-    [message] = server.messages
+    [message] = messages(server)
     assert message["text"] == "[newsflow] Camps & shelters: Shelter <full> & closing"
     assert [b["type"] for b in message["blocks"]] == ["section", "context"]
     title, details = texts(message)
@@ -127,13 +92,13 @@ def test_instant_message_has_linked_title_source_time_rule_and_tags() -> None:
     assert "Published: 2025-03-04 13:00 UTC" in details
     assert "Rule: *Camps &amp; shelters*" in details
     assert "`camps`" in details and "`humanitarian_aid`" in details
-    assert server.keys == [make_key("camps", [alert(1)])]
+    assert [r.key for r in server.requests] == [make_key("camps", [alert(1)])]
 
 
 def test_digest_of_three_alerts_is_one_message_newest_first() -> None:
     with slack_server() as server:
         send(server.url, [alert(1), alert(2), alert(3)], settings())
-    [message] = server.messages
+    [message] = messages(server)
     assert message["text"] == "[newsflow] Camps & shelters: 3 new articles"
     blocks = message["blocks"]
     assert blocks[0] == {
@@ -150,7 +115,7 @@ def test_digest_of_three_alerts_is_one_message_newest_first() -> None:
 def test_digest_beyond_the_limit_says_how_many_more() -> None:
     with slack_server() as server:
         send(server.url, [alert(n) for n in range(1, 6)], settings(alerts__digest_max_items=2))
-    [message] = server.messages
+    [message] = messages(server)
     assert sum(b["type"] == "section" for b in message["blocks"]) == 2
     assert texts(message)[-1] == "… and 3 more."
     assert "5 new articles" in message["text"]
@@ -159,7 +124,7 @@ def test_digest_beyond_the_limit_says_how_many_more() -> None:
 def test_slack_refusal_is_not_retried() -> None:
     with slack_server(404) as server, pytest.raises(DeliveryError) as caught:
         send(server.url, [alert(1)], settings())
-    assert len(server.messages) == 1
+    assert len(messages(server)) == 1
     assert not caught.value.retryable and caught.value.status == 404
     # Status and size only: the reply's text is the target's, not ours to log.
     assert "no_service" not in str(caught.value) and "10 bytes" in str(caught.value)
@@ -169,17 +134,17 @@ def test_slack_refusal_is_not_retried() -> None:
 def test_slack_server_error_is_retried() -> None:
     with slack_server(500) as server:
         send(server.url, [alert(1)], settings())
-    assert len(server.messages) == 2 and server.messages[0] == server.messages[1]
+    assert len(messages(server)) == 2 and messages(server)[0] == messages(server)[1]
 
 
 def test_private_slack_target_refused() -> None:
     with slack_server() as server, pytest.raises(TargetRefusedError):
         send(server.url, [alert(1)], settings(webhook__allow_networks=[]))
-    assert server.messages == []
+    assert messages(server) == []
 
 
 def test_alerts_of_another_rule_are_a_wiring_error() -> None:
     stranger = alert(1).model_copy(update={"rule_id": "other"})
     with slack_server() as server, pytest.raises(ValueError, match="other"):
         send(server.url, [alert(2), stranger], settings())
-    assert server.messages == []
+    assert messages(server) == []

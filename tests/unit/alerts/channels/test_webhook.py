@@ -7,13 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pydantic import HttpUrl, SecretStr, ValidationError
@@ -30,53 +24,16 @@ from pipeline.alerts.channels import (
 )
 from pipeline.core.settings import Settings
 from schemas import Alert, AlertRule, WebhookChannel
-from tests.support import settings_with
+from tests.support import Receiver, settings_with
 
 security = pytest.mark.security
 SECRET = "whsec_" + base64.b64encode(b"unit-tests-webhook-key-0123456789").decode()
 T0 = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 
 
-@dataclass
-class Recorder:
-    """Answers each POST with the next scripted (status, delay); records what it got."""
-
-    script: list[tuple[int, float]]
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    url: str = ""
-
-
-@contextmanager
-def receiver(*script: tuple[int, float]) -> Iterator[Recorder]:
-    recorder = Recorder(list(script))
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            recorder.requests.append((dict(self.headers.items()), body))
-            status, delay = recorder.script.pop(0) if recorder.script else (200, 0.0)
-            time.sleep(delay)
-            try:
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-            except OSError:
-                pass  # the client gave up waiting
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    recorder.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/abc"
-    try:
-        yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def receiver(*script: tuple[int, float]) -> Receiver:
+    """Answers each POST with the next scripted (status, delay), then 200."""
+    return Receiver(script=script, path="/hooks/abc")
 
 
 def settings(**overrides: object) -> Settings:
@@ -133,9 +90,9 @@ def send(url: str, alerts: list[Alert], cfg: Settings, *, secrets: tuple[str, ..
 def test_body_is_signed_per_standard_webhooks_and_verifiable() -> None:
     with receiver() as server:
         send(server.url, [alert(1)], settings())
-    [(headers, body)] = server.requests
+    [(headers, body)] = [(r.headers, r.body) for r in server.requests]
     assert headers["webhook-signature"].startswith("v1,")
-    assert headers["webhook-id"] == headers["Idempotency-Key"]
+    assert headers["webhook-id"] == headers["idempotency-key"]
     verify(body, headers, SECRET)  # raises if not signed
     payload = json.loads(body)
     assert payload["rule"] == {
@@ -145,11 +102,11 @@ def test_body_is_signed_per_standard_webhooks_and_verifiable() -> None:
     }
     assert [a["id"] for a in payload["alerts"]] == [alert(1).id]
     assert Alert.model_validate(payload["alerts"][0]) == alert(1)
-    assert payload["idempotency_key"] == headers["Idempotency-Key"]
-    assert headers["Idempotency-Key"] == idempotency_key("border-watch", [alert(1)])
+    assert payload["idempotency_key"] == headers["idempotency-key"]
+    assert headers["idempotency-key"] == idempotency_key("border-watch", [alert(1)])
     sent_at = datetime.fromisoformat(payload["sent_at"])
     assert int(sent_at.timestamp()) == int(headers["webhook-timestamp"])
-    assert headers["Content-Type"] == "application/json"
+    assert headers["content-type"] == "application/json"
 
 
 def test_the_signature_matches_the_standard_webhooks_reference_computation() -> None:
@@ -157,7 +114,7 @@ def test_the_signature_matches_the_standard_webhooks_reference_computation() -> 
     # base64-decoded whsec_ key, base64 encoded, "v1," in front.
     with receiver() as server:
         send(server.url, [alert(1)], settings())
-    [(headers, body)] = server.requests
+    [(headers, body)] = [(r.headers, r.body) for r in server.requests]
     key = base64.b64decode(SECRET.removeprefix("whsec_"))
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
@@ -168,7 +125,7 @@ def test_every_active_secret_signs_so_receivers_can_rotate() -> None:
     old, new = SECRET, new_secret()
     with receiver() as server:
         send(server.url, [alert(1)], settings(), secrets=(old, new))
-    [(headers, body)] = server.requests
+    [(headers, body)] = [(r.headers, r.body) for r in server.requests]
     assert len(headers["webhook-signature"].split()) == 2
     verify(body, headers, old)
     verify(body, headers, new)
@@ -179,7 +136,7 @@ def test_every_active_secret_signs_so_receivers_can_rotate() -> None:
 def test_verify_refuses_tampering_replays_and_wrong_secrets() -> None:
     with receiver() as server:
         send(server.url, [alert(1)], settings())
-    [(headers, body)] = server.requests
+    [(headers, body)] = [(r.headers, r.body) for r in server.requests]
     stamp = int(headers["webhook-timestamp"])
     verify(body, headers, SECRET, now=stamp + 299)
     refused = {
@@ -216,7 +173,7 @@ def test_generated_secrets_are_32_random_bytes() -> None:
 def test_no_secret_no_signature_header() -> None:
     with receiver() as server:
         send(server.url, [alert(1)], settings(), secrets=())
-    [(headers, _)] = server.requests
+    [(headers, _)] = [(r.headers, r.body) for r in server.requests]
     assert "webhook-signature" not in headers
 
 
@@ -226,8 +183,9 @@ def test_digest_of_three_alerts_is_one_request_with_a_stable_key() -> None:
         send(server.url, alerts, settings())
         send(server.url, list(reversed(alerts)) + [alert(2)], settings())  # a redelivery
     assert len(server.requests) == 2
-    (first_headers, first_body), (second_headers, second_body) = server.requests
-    assert first_headers["Idempotency-Key"] == second_headers["Idempotency-Key"]
+    (first_headers, first_body), (second_headers, second_body) = [
+        (r.headers, r.body) for r in server.requests]
+    assert first_headers["idempotency-key"] == second_headers["idempotency-key"]
     for body in (first_body, second_body):
         ids = [a["id"] for a in json.loads(body)["alerts"]]
         assert ids == [alert(3).id, alert(2).id, alert(1).id]  # newest first, no repeats
@@ -237,8 +195,8 @@ def test_retries_a_503_then_succeeds_with_the_same_bytes() -> None:
     with receiver((503, 0.0), (503, 0.0), (200, 0.0)) as server:
         send(server.url, [alert(1)], settings(webhook__max_attempts=3))
     assert len(server.requests) == 3
-    assert len({body for _, body in server.requests}) == 1
-    assert len({h["Idempotency-Key"] for h, _ in server.requests}) == 1
+    assert len({r.body for r in server.requests}) == 1
+    assert len({r.key for r in server.requests}) == 1
 
 
 def test_gives_up_after_max_attempts_on_429_as_retryable() -> None:
