@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeGuard, get_args
+from typing import Annotated, Any, TypeGuard, get_args
 
 import typer
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agents.cli._exit import fail as _fail
 from pipeline.alerts.backtest import MAX_MATCHES, BacktestResult, backtest
 from pipeline.alerts.rules import Language, RuleSyntaxError, is_language, parse_rule
 from pipeline.alerts.rules.limits import MAX_CLAUSES, MAX_DEPTH, MAX_RULE_LENGTH, MAX_WILDCARDS
@@ -44,11 +45,6 @@ _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 
 def _is_mode(value: str) -> TypeGuard[DeliveryMode]:
     return value in get_args(DeliveryMode)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.secho(f"error: {' '.join(message.split())}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 @contextmanager

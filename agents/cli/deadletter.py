@@ -7,13 +7,14 @@ Exit codes: 0 done, 1 nothing matched the filters or nothing could be replayed (
 from __future__ import annotations
 
 import json
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agents.cli._exit import fail as _fail
 from pipeline.core.settings import get_settings
 from pipeline.operations.deadletters import (
     DeadLetterError,
@@ -31,11 +32,6 @@ _PREVIEW = 60
 
 StageOpt = Annotated[str | None, typer.Option(help="Only this stage (validate, enrich, …).")]
 ReasonOpt = Annotated[str | None, typer.Option(help="Only this reason (e.g. invalid_json).")]
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.secho(f"error: {' '.join(message.split())}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 def _letters(*, stage: str | None, reason: str | None, key: str | None) -> list[StoredLetter]:

@@ -18,17 +18,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from agents.cli._exit import fail as _fail
 from pipeline.core.settings import get_settings
 from pipeline.ingest.validate import InvalidArticle, parse_raw
 from schemas import EnrichedArticle, RawArticle
 
 if TYPE_CHECKING:
     from pipeline.enrichment.enrich import Enricher
-
-
-def _fail(message: str, *, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 @contextlib.contextmanager
@@ -40,7 +36,7 @@ def _open(path: str, mode: str) -> Iterator[IO]:
     try:
         handle = open(path, mode, encoding=None if "b" in mode else "utf-8")  # noqa: SIM115
     except OSError as e:
-        raise _fail(f"cannot open {path}: {e.strerror}") from e
+        _fail(f"cannot open {path}: {e.strerror}")
     with handle:
         yield handle
 
@@ -89,7 +85,7 @@ def enrich_command(
 ) -> None:
     """Enrich RawArticle JSON lines offline (language, entities, places, tags)."""
     if input_path != "-" and not Path(input_path).is_file():
-        raise _fail(f"no such file: {input_path}")
+        _fail(f"no such file: {input_path}")
     # Imported here: spaCy takes a second or two to import, and every other `newsflow`
     # command would pay for it.
     from pipeline.enrichment.enrich import Enricher
@@ -100,7 +96,7 @@ def enrich_command(
     try:
         enricher = Enricher.from_settings(settings)
     except NerError as e:
-        raise _fail(str(e)) from e
+        _fail(str(e))
     started = time.monotonic()
     progress = Progress(
         TextColumn("enriching"),

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agents.cli._exit import fail as _fail
 from pipeline.core.settings import get_settings
 from pipeline.ingest.feeds import (
     FeedStoreError,
@@ -88,7 +89,7 @@ def import_command(
     try:
         outlines = read_opml(path)
     except OpmlError as e:
-        _fail(str(e))
+        _fail(str(e), code=1)
     good = []
     for outline in outlines:
         problem = _url_problem(outline.url)
@@ -248,6 +249,3 @@ def _ago(when: datetime, now: datetime) -> str:
     return f"{word} {text}"
 
 
-def _fail(message: str, *, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from agents.cli._exit import fail as _fail
 from pipeline.core.settings import get_settings
 from pipeline.index.kibana import NDJSON_PATH, build_ndjson
 
@@ -18,11 +19,6 @@ kibana_app = typer.Typer(
 )
 
 _RETRY_STATUS = {502, 503, 504}
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 @kibana_app.command("build")
@@ -71,10 +67,10 @@ def _ensure_space(client: httpx.Client, url: str, space: str) -> None:
     if found.status_code == 200:
         return
     if found.status_code != 404:
-        _fail(f"Kibana answered {found.status_code} when asked for space {space!r}")
+        _fail(f"Kibana answered {found.status_code} when asked for space {space!r}", 1)
     created = client.post(f"{url}/api/spaces/space", json={"id": space, "name": space})
     if created.status_code not in (200, 409):  # 409: made meanwhile by someone else
-        _fail(f"Kibana refused to create space {space!r} ({created.status_code})")
+        _fail(f"Kibana refused to create space {space!r} ({created.status_code})", 1)
     typer.echo(f"created Kibana space {space!r}")
 
 
@@ -123,10 +119,8 @@ def import_command(
     if not api_key:
         secret = password if password is not None else settings.es_secret()
         if secret is None:
-            _fail(
-                "no credentials: pass --api-key, or --user/--password, or set NEWSFLOW_ES_PASSWORD"
-            )
-            return
+            _fail("no credentials: pass --api-key, or --user/--password, "
+                  "or set NEWSFLOW_ES_PASSWORD", 1)
         auth = httpx.BasicAuth(user or settings.es.user, secret)
     prefix = f"/s/{space}" if space else ""
     endpoint = f"{url.rstrip('/')}{prefix}/api/saved_objects/_import"
@@ -143,14 +137,12 @@ def import_command(
             overwrite = "false" if keep_existing else "true"
             response = _post(client, endpoint, payload, wait=wait, overwrite=overwrite)
         except httpx.TransportError as e:
-            _fail(
-                f"cannot reach Kibana at {url}: {e.__class__.__name__} (is it up? try --wait 120)"
-            )
-            return
+            _fail(f"cannot reach Kibana at {url}: {e.__class__.__name__} "
+                  "(is it up? try --wait 120)", 1)
     if response.status_code in (401, 403):
-        _fail(f"Kibana refused the credentials ({response.status_code}) at {url}")
+        _fail(f"Kibana refused the credentials ({response.status_code}) at {url}", 1)
     if response.status_code >= 400:
-        _fail(f"Kibana answered {response.status_code}: {response.text[:300]}")
+        _fail(f"Kibana answered {response.status_code}: {response.text[:300]}", 1)
     body = response.json()
     errors = body.get("errors") or []
     kept = [e for e in errors if keep_existing and e.get("error", {}).get("type") == "conflict"]
@@ -158,6 +150,6 @@ def import_command(
     for error in errors:
         typer.secho(f"  {_error_line(error)}", fg=typer.colors.RED, err=True)
     if errors or (not body.get("success", False) and not kept):
-        _fail(f"import incomplete: {body.get('successCount', 0)} imported, {len(errors)} failed")
+        _fail(f"import incomplete: {body.get('successCount', 0)} imported, {len(errors)} failed", 1)
     note = f", kept {len(kept)} already there" if kept else ""
     typer.echo(f"imported {body.get('successCount', 0)} saved objects into {url}{prefix}{note}")

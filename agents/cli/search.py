@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agents.cli._exit import fail as _fail
 from pipeline.alerts.rules import is_language
 from pipeline.core.es_client import es_client
 from pipeline.core.settings import get_settings
@@ -27,11 +28,6 @@ from pipeline.index.search import (
 )
 
 _MARK = re.compile(f"{re.escape(HIGHLIGHT_PRE)}(.*?){re.escape(HIGHLIGHT_POST)}", re.DOTALL)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 def _time(value: str | None, option: str) -> datetime | None:
