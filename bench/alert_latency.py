@@ -11,7 +11,7 @@ same run:
   loaded    ``--loaded`` articles published at half the measured maximum rate.
 Latency is publish → the receiver has the webhook whose alert names that article, for
 articles that fire the catch-all rule (a syndicated copy is one story and fires nothing;
-it is left out).  Prints p50/p99 and loaded/idle ratios; the target is p99 ≤ 1.5 s
+it is left out).  Prints p50/p99 and loaded/idle ratios; the target is p99 ≤ 1 s
 loaded.  Needs the local stack (``newsflow stack up``); leaves nothing behind.
 """
 
@@ -40,7 +40,7 @@ from schemas import AlertRule, WebhookChannel  # noqa: E402
 from tests.support import Namespace  # noqa: E402
 
 CORPUS = corpus("us-immigration-2020.jsonl").name  # checked at start
-TARGET_P99_S = 1.5
+TARGET_P99_S = 1.0  # publish → alert (issue 17; searchable has 1.5 s in throughput.py)
 _RULES = {  # id → query; the first fires for (nearly) every English article
     "catch-all": "the OR el OR la",
     "asylum": "asylum AND (court OR judge)",
