@@ -7,10 +7,14 @@ on its own has none: ``corpus`` then stops the benchmark with one line saying wh
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+# A git worktree or a CI checkout may live elsewhere: NEWSFLOW_CORPORA points at the directory.
+CORPORA = Path(
+    os.environ.get("NEWSFLOW_CORPORA") or Path(__file__).resolve().parents[2] / "shared" / "corpora"
+)
 
 
 def corpus(name: str) -> Path:
@@ -18,7 +22,7 @@ def corpus(name: str) -> Path:
     path = CORPORA / name
     if not path.exists():
         sys.exit(f"bench: {path} is missing; benchmarks read the shared corpora "
-                 f"(../shared/corpora beside the repository)")
+                 f"(../shared/corpora beside the repository, or NEWSFLOW_CORPORA)")
     return path
 
 

@@ -1,13 +1,16 @@
 """Topic-tag quality on the labelled test split and on the corpora, newsflow beside the
 rules alone (the tagger before the trained model) and bare keywords.
 
-    python bench/tag_quality.py          (also run by bench/quality.py)
+    python bench/tag_quality.py                 (also run by bench/quality.py)
+    python bench/tag_quality.py --misses        (list the test items newsflow gets wrong)
 
-The test split is only ever read here, to report; ``bench/train_tagger.py`` never sees it.
+The test split is only ever read here, to report; ``bench/train_tagger.py`` never sees it
+(its own cross-validated figures on train+dev are what the method is tuned on).
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import statistics
 import sys
@@ -21,6 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import tagset  # noqa: E402
 
+from bench.corpora import corpus  # noqa: E402
 from pipeline.enrichment.tagging import load_tagger  # noqa: E402
 
 # What a newsroom search box would use: any of these words makes an article "about migration".
@@ -30,6 +34,7 @@ _KEYWORDS = re.compile(
     re.IGNORECASE,
 )
 System = Callable[[dict], tuple[bool, set[str]]]
+Counts = list[int]  # tp, fp, fn
 
 
 def _systems() -> dict[str, System]:
@@ -53,57 +58,93 @@ def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
 
-def _labelled(systems: dict[str, System], tags: list[str]) -> None:
-    rows = tagset.load(("test",))
-    by_lang = {lang: [r for r in rows if r["language"] == lang] for lang in ("en", "es")}
-    print(f"labelled test split: {len(rows)} items "
+def _prf(c: Counts) -> tuple[float, float, float]:
+    tp, fp, fn = c
+    return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0, _f1(*c))
+
+
+def _sizes() -> None:
+    rows = tagset.load_labels()
+    spanish = [r for r in rows if r["language"] == "es"]
+    print(f"labelled set: {len(rows)} items ({sum(r['migration_related'] for r in rows)} "
+          f"migration-related, {sum(r['hard_negative'] for r in rows)} hard negatives, "
+          f"{len(spanish)} Spanish, {sum('corpus' in r for r in rows)} corpus articles); "
+          + ", ".join(f"{s} {sum(r['split'] == s for r in rows)}" for s in tagset.SPLITS))
+
+
+def _score(rows: list[dict], preds: list[tuple[bool, set[str]]], tags: list[str]
+           ) -> tuple[Counts, dict[str, Counts], list[bool]]:  # fmt: skip
+    mig = [0, 0, 0]
+    per_tag = {t: [0, 0, 0] for t in tags}
+    hard = []
+    for r, (related, got) in zip(rows, preds, strict=True):
+        gold = r["migration_related"]
+        mig[0] += gold and related
+        mig[1] += related and not gold
+        mig[2] += gold and not related
+        if r["hard_negative"]:
+            hard.append(related)
+        want = set(r["tags"])
+        for t in tags:
+            c = per_tag[t]
+            c[0] += t in got and t in want
+            c[1] += t in got and t not in want
+            c[2] += t in want and t not in got
+    return mig, per_tag, hard
+
+
+def _labelled(systems: dict[str, System], tags: list[str], split: str, misses: bool) -> None:
+    rows = tagset.load((split,))
+    by_lang = {"all": rows, **{lg: [r for r in rows if r["language"] == lg] for lg in ("en", "es")}}
+    print(f"labelled {split} split: {len(rows)} items "
           f"(en {len(by_lang['en'])}, es {len(by_lang['es'])}; "
           f"{sum(r['migration_related'] for r in rows)} migration-related, "
           f"{sum(r['hard_negative'] for r in rows)} hard negatives)")  # fmt: skip
-    per_tag: dict[str, dict[str, dict[str, float]]] = {}
+    tables: dict[str, dict[str, dict[str, Counts]]] = {}
     for name, system in systems.items():
-        preds = [system(r) for r in rows]
+        preds = {id(r): system(r) for r in rows}
         print(f"  {name}")
-        for lang, sub in (("all", rows), *by_lang.items()):
-            pairs = [(r, p) for r, p in zip(rows, preds, strict=True) if r in sub]
-            mig = [0, 0, 0]
-            hard = [p[0] for r, p in pairs if r["hard_negative"]]
-            counts = {t: [0, 0, 0] for t in tags}
-            n_tags = [len(p[1]) for r, p in pairs if p[0]]
-            for r, (related, got) in pairs:
-                gold = r["migration_related"]
-                mig[0] += gold and related
-                mig[1] += related and not gold
-                mig[2] += gold and not related
-                want = set(r["tags"])
-                for t in tags:
-                    c = counts[t]
-                    c[0] += t in got and t in want
-                    c[1] += t in got and t not in want
-                    c[2] += t in want and t not in got
-            f1s = {t: _f1(*c) for t, c in counts.items() if c[0] + c[2]}
-            per_tag.setdefault(name, {})[lang] = f1s
-            macro = f"{statistics.mean(f1s.values()):.3f}" if name != "bare keywords" else "  —  "
-            avg = f"{statistics.mean(n_tags):.2f}" if n_tags and name != "bare keywords" else "—"
+        for lang, sub in by_lang.items():
+            mig, per_tag, hard = _score(sub, [preds[id(r)] for r in sub], tags)
+            tables.setdefault(name, {})[lang] = per_tag
+            f1s = [_f1(*c) for c in per_tag.values() if c[0] + c[2]]
+            micro = [sum(c[i] for c in per_tag.values()) for i in range(3)]
+            n_tags = [len(preds[id(r)][1]) for r in sub if preds[id(r)][0]]
+            tagged = name != "bare keywords"
             print(f"    {lang:3s} migration-related F1 {_f1(*mig):.3f}   hard negatives tagged "
-                  f"{sum(hard)}/{len(hard)} = {sum(hard) / max(len(hard), 1):.3f}   "
-                  f"tag macro-F1 {macro}   tags per tagged item {avg}")  # fmt: skip
-    print("  per-tag F1 on the test split (support en/es)   newsflow en | es   rules only en | es")
+                  f"{sum(hard)}/{len(hard)} = {sum(hard) / max(len(hard), 1):.3f}"
+                  + (f"   tag macro-F1 {statistics.mean(f1s):.3f} (min {min(f1s):.2f})"
+                     f"   micro P {_prf(micro)[0]:.3f} R {_prf(micro)[1]:.3f} F1 {_f1(*micro):.3f}"
+                     f"   tags per tagged item {statistics.mean(n_tags or [0]):.2f}"
+                     if tagged else ""))  # fmt: skip
+        if misses and name == "newsflow":
+            _misses(rows, preds)
+    print(f"  per tag on the {split} split: support en/es, newsflow P R F1 (all), "
+          "F1 en | es, rules only F1 (all)")
     for t in tags:
-        sup = [sum(t in r["tags"] for r in by_lang[lang]) for lang in ("en", "es")]
-        cells = []
-        for name in ("newsflow", "rules only"):
-            cells.append(" | ".join(
-                f"{per_tag[name][lang][t]:.2f}" if t in per_tag[name][lang] else "  — "
-                for lang in ("en", "es")))  # fmt: skip
-        print(f"    {t:36s} {sup[0]:3d}/{sup[1]:<3d}   {cells[0]}   {cells[1]}")
+        sup = [sum(t in r["tags"] for r in by_lang[lg]) for lg in ("en", "es")]
+        p, r, f = _prf(tables["newsflow"]["all"][t])
+        by = " | ".join(f"{_f1(*tables['newsflow'][lg][t]):.2f}" if sum(tables["newsflow"][lg][t])
+                        else " —  " for lg in ("en", "es"))  # fmt: skip
+        print(f"    {t:36s} {sup[0]:3d}/{sup[1]:<3d}  P {p:.2f} R {r:.2f} F1 {f:.2f}   {by}"
+              f"   rules {_f1(*tables['rules only']['all'][t]):.2f}")  # fmt: skip
+
+
+def _misses(rows: list[dict], preds: dict[int, tuple[bool, set[str]]]) -> None:
+    for r in rows:
+        related, got = preds[id(r)]
+        want = set(r["tags"])
+        if related != r["migration_related"] or got != want:
+            head = (r.get("title") or r["text"][:80]).replace("\n", " ")[:80]
+            print(f"      MISS {r['id']:18s} gold {r['migration_related']!s:5s} "
+                  f"{sorted(want)} got {related!s:5s} {sorted(got)} :: {head}")  # fmt: skip
 
 
 def _corpora(systems: dict[str, System]) -> None:
-    texts = tagset.read_jsonl
+    read = tagset.read_jsonl
     guardian = [dict(d, text=d["body"], language="en")
-                for d in texts(tagset.CORPORA / "guardian-migration.jsonl")]  # fmt: skip
-    bbc = [dict(d, text=d["body"], language="en") for d in texts(tagset.CORPORA / "bbc-2005.jsonl")
+                for d in read(corpus("guardian-migration.jsonl"))]  # fmt: skip
+    bbc = [dict(d, text=d["body"], language="en") for d in read(corpus("bbc-2005.jsonl"))
            if d["category"] != "politics"]  # fmt: skip
     print(f"corpora: guardian-migration n={len(guardian)} (target >= 0.98 tagged), "
           f"bbc-2005 outside politics n={len(bbc)} (target <= 0.005)")  # fmt: skip
@@ -119,12 +160,21 @@ def _corpora(systems: dict[str, System]) -> None:
               f"{sum(p[0] for p in b) / len(b):.4f}   {spent:.2f} ms/article")  # fmt: skip
 
 
-def report() -> None:
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", choices=tagset.SPLITS, default="test",
+                    help="labelled split to score (default test; train and dev are what the "
+                         "model was fitted on, so their figures are optimistic)")  # fmt: skip
+    ap.add_argument("--misses", action="store_true", help="list the items newsflow gets wrong")
+    ap.add_argument("--no-corpora", action="store_true", help="skip the Guardian/BBC figures")
+    args = ap.parse_args()
     systems = _systems()
     tags = list(load_tagger(model=False).taxonomy)
-    _labelled(systems, tags)
-    _corpora(systems)
+    _sizes()
+    _labelled(systems, tags, args.split, args.misses)
+    if not args.no_corpora:
+        _corpora(systems)
 
 
 if __name__ == "__main__":
-    report()
+    main()

@@ -46,14 +46,23 @@ def corpus_texts(names: Iterable[str]) -> dict[str, tuple[str | None, str]]:
     return out
 
 
-def load(splits: Iterable[str] = SPLITS) -> list[dict]:
-    """Labelled rows of the given splits, with their texts."""
-    wanted = set(splits)
+def load_labels() -> list[dict]:
+    """Every labelled row, without corpus texts; checks the split rule and duplicate ids."""
     rows = [r for p in sorted(DATA.glob("tags_*.jsonl")) for r in read_jsonl(p)]
+    seen: set[str] = set()
     for r in rows:
         if r["split"] != split_of(r["id"]):
             raise ValueError(f"{r['id']}: split {r['split']!r} disagrees with the split rule")
-    rows = [r for r in rows if r["split"] in wanted]
+        if r["id"] in seen:
+            raise ValueError(f"{r['id']}: labelled twice")
+        seen.add(r["id"])
+    return rows
+
+
+def load(splits: Iterable[str] = SPLITS) -> list[dict]:
+    """Labelled rows of the given splits, with their texts."""
+    wanted = set(splits)
+    rows = [r for r in load_labels() if r["split"] in wanted]
     needed = {r["corpus"] for r in rows if "corpus" in r}
     texts = corpus_texts(needed)
     for r in rows:

@@ -3,19 +3,25 @@
 Reads the train and dev splits of ``bench/data/quality/tags_*.jsonl`` (corpus texts from
 the shared corpora), fits one logistic regression for ``migration_related`` (all items)
 and one per topic tag (migration-related items only) over sublinear tf-idf n-grams plus
-the rule cues, and writes ``pipeline/enrichment/data/tagging/model.json.gz``.  The test
-split is never read.  Deterministic: the same data gives the same file.
+the rule cues, and writes ``pipeline/enrichment/data/tagging/model.json.gz``.
+
+Everything that is chosen rather than fitted — the regularisation, each output's
+threshold, the rule-cue gate, how many tags an article keeps and the fallback tag — is
+chosen on out-of-fold probabilities of train+dev (5 folds), scoring the same decision the
+tagger ships (``pipeline.enrichment.tagging._model.decide``).  The test split is never
+read.  Deterministic: the same data gives the same file.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import math
-import os
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,13 +35,37 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from pipeline.enrichment.tagging import load_tagger  # noqa: E402
-from pipeline.enrichment.tagging._model import BUILTIN_MODEL, MIGRATION, MODEL_FORMAT  # noqa: E402
+from pipeline.enrichment.tagging._model import (  # noqa: E402
+    BUILTIN_MODEL,
+    MIGRATION,
+    MODEL_FORMAT,
+    Decision,
+    decide,
+)
+from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
 
 MIN_DF = 3
 MAX_VOCAB = 10_000
-C_MIGRATION = float(os.environ.get("TAGGER_C_MIGRATION", "3.0"))
-C_TAG = float(os.environ.get("TAGGER_C_TAG", "1.0"))
-FOLDS = 5  # per-output thresholds: the F1-best cut of out-of-fold probabilities on train+dev
+FOLDS = 5
+C_MIGRATION = (1.0, 3.0, 10.0)
+C_TAG = (0.5, 1.0, 2.0, 4.0)
+GATES = (0.0, 0.3, 0.6, 1.0)  # rule cue weight (one plain cue weighs about 0.3-1)
+MAX_TAGS = (2, 3)
+FALLBACKS = (1.0, 0.8, 0.6, 0.4)  # 1.0: no fallback tag
+CUTS = tuple(round(float(c), 2) for c in np.arange(0.1, 0.91, 0.05))
+HARD_NEGATIVE_GOAL = 0.03
+
+
+@dataclass
+class _Data:
+    rows: list[dict]
+    x: sparse.csr_matrix
+    labels: np.ndarray  # items x outputs (migration_related first), bool
+    relevance: np.ndarray
+    rules: list[tuple[bool, set[str]]]  # the rules alone, used for short items
+    short: np.ndarray
+    names: list[str]
+    idf: np.ndarray
 
 
 def _matrix(bags: list[Counter[str]], vocab: dict[str, int], idf: np.ndarray) -> sparse.csr_matrix:
@@ -53,56 +83,21 @@ def _matrix(bags: list[Counter[str]], vocab: dict[str, int], idf: np.ndarray) ->
     return sparse.csr_matrix((data, (rows, cols)), shape=(len(bags), len(vocab)))
 
 
-def _fit(x: sparse.csr_matrix, labels: np.ndarray, k: int) -> tuple[np.ndarray, float]:
-    """Output 0 (migration_related) learns from every item, a tag from related items only."""
-    rows = np.arange(len(labels)) if k == 0 else np.flatnonzero(labels[:, 0])
-    fit = LogisticRegression(C=C_MIGRATION if k == 0 else C_TAG, class_weight="balanced",
-                             solver="liblinear", random_state=0)  # fmt: skip
-    fit.fit(x[rows], labels[rows, k])
-    return fit.coef_[0], float(fit.intercept_[0])
-
-
-def _best_cut(gold: np.ndarray, prob: np.ndarray) -> float:
-    best, cut = -1.0, 0.5
-    for c in np.arange(0.2, 0.81, 0.05):
-        pred = prob >= c
-        tp = int((gold & pred).sum())
-        f1 = 2 * tp / (gold.sum() + pred.sum()) if gold.sum() + pred.sum() else 0.0
-        if f1 > best + 1e-9:
-            best, cut = f1, round(float(c), 2)
-    return cut
-
-
-def _report_cv(labels: np.ndarray, oof: np.ndarray, thresholds: dict[str, float],
-               outputs: list[str], rows: list[dict]) -> None:
-    """Out-of-fold figures on train+dev (optimistic: the cuts were chosen on them)."""
-    related = oof[:, 0] >= thresholds[MIGRATION]
-    gold = labels[:, 0].astype(bool)
-    hard = np.array([r["hard_negative"] for r in rows])
-    f1s = []
-    for k in range(1, len(outputs)):
-        pred = (oof[:, k] >= thresholds[outputs[k]]) & related
-        want = labels[:, k].astype(bool)
-        f1s.append(2 * (pred & want).sum() / max(pred.sum() + want.sum(), 1))
-    f1 = 2 * (related & gold).sum() / (related.sum() + gold.sum())
-    print(f"cross-validated on train+dev: migration-related F1 {f1:.3f}, hard negatives tagged "
-          f"{related[hard].mean():.3f}, tag macro-F1 {np.mean(f1s):.3f}")  # fmt: skip
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=BUILTIN_MODEL)
-    args = ap.parse_args()
-
+def _load(tags: list[str]) -> _Data:
     rows = tagset.load(("train", "dev"))
     tagger = load_tagger(model=False)
-    tags = list(tagger.taxonomy)
-    bags, cues = [], []
+    free = load_rules(None).settings.relevance_free_words
+    bags, cues, relevance, rules, short = [], [], [], [], []
     for r in rows:
-        bag, cue = tagger.model_inputs(title=r.get("title"), body=r["text"],
-                                       language=r["language"], entities=[])  # fmt: skip
+        args = {"title": r.get("title"), "body": r["text"], "language": r["language"],
+                "entities": []}  # fmt: skip
+        bag, cue, rel = tagger.model_inputs(**args)
+        res = tagger.tag(**args)
         bags.append(bag)
         cues.append(cue)
+        relevance.append(rel)
+        rules.append((res.migration_related, {t.id for t in res.topics}))
+        short.append(len((r.get("title") or "").split()) + len(r["text"].split()) <= free)
     df = Counter(g for bag in bags for g in bag)
     kept = sorted((g for g, c in df.items() if c >= MIN_DF), key=lambda g: (-df[g], g))[:MAX_VOCAB]
     names = sorted(kept)
@@ -110,47 +105,140 @@ def main() -> int:
     n = len(bags)
     idf = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in names])
     x = sparse.hstack([_matrix(bags, vocab, idf), sparse.csr_matrix(np.array(cues))]).tocsr()
-    y = np.array([r["migration_related"] for r in rows])
-
-    outputs = [MIGRATION, *tags]
     labels = np.array([[r["migration_related"], *(t in r["tags"] for t in tags)] for r in rows])
+    return _Data(rows, x, labels.astype(bool), np.array(relevance), rules, np.array(short),
+                 names, idf)  # fmt: skip
+
+
+def _fit(x: sparse.csr_matrix, labels: np.ndarray, k: int, c: float) -> tuple[np.ndarray, float]:
+    """Output 0 (migration_related) learns from every item, a tag from related items only."""
+    rows = np.arange(len(labels)) if k == 0 else np.flatnonzero(labels[:, 0])
+    fit = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=0)
+    fit.fit(x[rows], labels[rows, k])
+    return fit.coef_[0], float(fit.intercept_[0])
+
+
+def _oof(d: _Data, k: int, c: float) -> np.ndarray:
+    out = np.zeros(len(d.rows))
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
+    for train, held in folds.split(d.x, d.labels[:, 0]):
+        w, b = _fit(d.x[train], d.labels[train], k, c)
+        out[held] = 1.0 / (1.0 + np.exp(-(d.x[held] @ w + b)))
+    return out
+
+
+def _best_cut(gold: np.ndarray, prob: np.ndarray) -> float:
+    best, cut = -1.0, 0.5
+    for c in CUTS:
+        pred = prob >= c
+        f1 = 2 * (gold & pred).sum() / max(gold.sum() + pred.sum(), 1)
+        if f1 > best + 1e-9:
+            best, cut = f1, c
+    return cut
+
+
+@dataclass
+class _Score:
+    migration_f1: float
+    hard: float
+    macro: float
+    per_tag: dict[str, tuple[float, float, float, int]]  # P, R, F1, support
+
+    @property
+    def objective(self) -> float:
+        return self.macro + self.migration_f1 - 4 * max(0.0, self.hard - HARD_NEGATIVE_GOAL)
+
+
+def _score(d: _Data, outputs: list[str], oof: np.ndarray, thresholds: dict[str, float],
+           decision: Decision) -> _Score:  # fmt: skip
+    """The shipped decision on out-of-fold probabilities, short items helped by the rules."""
+    tags = outputs[1:]
+    related = np.zeros(len(d.rows), bool)
+    got: list[set[str]] = []
+    for i in range(len(d.rows)):
+        rel, kept = decide(oof[i, 0], dict(zip(tags, oof[i, 1:], strict=True)),
+                           d.relevance[i], thresholds, decision)  # fmt: skip
+        chosen = set(kept)
+        if d.short[i] and d.rules[i][0]:
+            rel = True
+            chosen |= d.rules[i][1]
+        related[i] = rel
+        got.append(chosen if rel else set())
+    gold = d.labels[:, 0]
+    hard = np.array([r["hard_negative"] for r in d.rows])
+    per_tag = {}
+    for k, t in enumerate(tags, start=1):
+        pred = np.array([t in g for g in got])
+        want = d.labels[:, k]
+        tp, fp, fn = (pred & want).sum(), (pred & ~want).sum(), (want & ~pred).sum()
+        per_tag[t] = (tp / max(tp + fp, 1), tp / max(tp + fn, 1),
+                      2 * tp / max(2 * tp + fp + fn, 1), int(want.sum()))  # fmt: skip
+    f1 = 2 * (related & gold).sum() / max(related.sum() + gold.sum(), 1)
+    return _Score(float(f1), float(related[hard].mean()),
+                  float(np.mean([v[2] for v in per_tag.values()])), per_tag)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=BUILTIN_MODEL)
+    args = ap.parse_args()
+
+    tags = list(load_tagger(model=False).taxonomy)
+    outputs = [MIGRATION, *tags]
+    d = _load(tags)
+    print(f"train+dev: {len(d.rows)} items, {int(d.labels[:, 0].sum())} migration-related, "
+          f"{len(d.names)} n-grams")  # fmt: skip
+
+    oof_mig = {c: _oof(d, 0, c) for c in C_MIGRATION}
+    oof_tag = {c: np.column_stack([_oof(d, k, c) for k in range(1, len(outputs))]) for c in C_TAG}
+    related = d.labels[:, 0]
+    best: tuple[float, tuple, dict[str, float], _Score] | None = None
+    for c_mig, c_tag in itertools.product(C_MIGRATION, C_TAG):
+        oof = np.column_stack([oof_mig[c_mig], oof_tag[c_tag]])
+        thresholds = {MIGRATION: _best_cut(related, oof[:, 0])}
+        for k, t in enumerate(tags, start=1):
+            thresholds[t] = _best_cut(d.labels[related, k], oof[related, k])
+        for gate, max_tags, fallback in itertools.product(GATES, MAX_TAGS, FALLBACKS):
+            decision = Decision(gate=gate, max_tags=max_tags, fallback=fallback)
+            s = _score(d, outputs, oof, thresholds, decision)
+            if best is None or s.objective > best[0] + 1e-9:
+                best = (s.objective, (c_mig, c_tag, decision), thresholds, s)
+    assert best is not None
+    _, (c_mig, c_tag, decision), thresholds, s = best
+    print(f"chosen: C migration {c_mig}, C tags {c_tag}, {decision}")
+    print(f"cross-validated on train+dev (optimistic: choices made on the same folds): "
+          f"migration-related F1 {s.migration_f1:.3f}, hard negatives tagged {s.hard:.3f}, "
+          f"tag macro-F1 {s.macro:.3f}")  # fmt: skip
+    for t, (p, r, f, n) in s.per_tag.items():
+        print(f"  {t:36s} support {n:3d}  threshold {thresholds[t]:.2f}  "
+              f"P {p:.2f} R {r:.2f} F1 {f:.2f}")  # fmt: skip
+
     coef, bias = [], []
     for k in range(len(outputs)):
-        w, b = _fit(x, labels, k)
+        w, b = _fit(d.x, d.labels, k, c_mig if k == 0 else c_tag)
         coef.append(w)
         bias.append(b)
-    # Out-of-fold probabilities for the thresholds; tags are judged on gold-related items.
-    oof = np.zeros(labels.shape)
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
-    for train, held in folds.split(x, labels[:, 0]):
-        for k in range(len(outputs)):
-            w, b = _fit(x[train], labels[train], k)
-            oof[held, k] = 1.0 / (1.0 + np.exp(-(x[held] @ w + b)))
-    thresholds = {}
-    for k, output in enumerate(outputs):
-        keep = np.ones(len(rows), bool) if k == 0 else labels[:, 0].astype(bool)
-        thresholds[output] = _best_cut(labels[keep, k].astype(bool), oof[keep, k])
-    print("thresholds:", {o: thresholds[o] for o in outputs})
-    _report_cv(labels, oof, thresholds, outputs, rows)
-
     model = {
         "format": MODEL_FORMAT,
-        "trained_on": {"items": n, "migration_related": int(y.sum()),
-                       "languages": dict(Counter(r["language"] for r in rows))},  # fmt: skip
-        "outputs": [MIGRATION, *tags],
+        "trained_on": {"items": len(d.rows), "migration_related": int(related.sum()),
+                       "languages": dict(Counter(r["language"] for r in d.rows))},  # fmt: skip
+        "outputs": outputs,
         "cue_tags": tags,
         "cue_scale": 1.0,
         "thresholds": thresholds,
-        "vocab": names,
-        "idf": [round(float(v), 4) for v in idf],
+        "decision": {"gate": decision.gate, "max_tags": decision.max_tags,
+                     "fallback": decision.fallback},  # fmt: skip
+        "chosen_by": f"{FOLDS}-fold out-of-fold probabilities on train+dev "
+                     f"(C migration {c_mig}, C tags {c_tag})",  # fmt: skip
+        "vocab": d.names,
+        "idf": [round(float(v), 4) for v in d.idf],
         "intercept": [round(b, 4) for b in bias],
         "coef": [[round(float(v), 3) for v in row] for row in coef],
-        "cv_thresholds_from": f"{FOLDS}-fold out-of-fold probabilities on train+dev",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(args.out, "wb", mtime=0) as f:
         f.write(json.dumps(model, separators=(",", ":")).encode())
-    print(f"{args.out}: {n} items, {len(names)} n-grams, {args.out.stat().st_size:,} bytes")
+    print(f"{args.out}: {len(d.names)} n-grams, {args.out.stat().st_size:,} bytes")
     return 0
 
 

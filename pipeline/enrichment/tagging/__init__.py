@@ -20,10 +20,11 @@ from typing import Literal
 from pipeline.enrichment.tagging._match import CueIndex, Hit, Positions, fold
 from pipeline.enrichment.tagging._model import (
     BUILTIN_MODEL,
-    MIGRATION,
+    LEAD_CHARS,
     LinearModel,
     counts,
     cue_features,
+    decide,
     ngrams,
 )
 from pipeline.enrichment.tagging._rules import RulesFile, TaggingRulesError, load_rules
@@ -46,6 +47,13 @@ class _Scan:
     words: int
     tag_weight: dict[str, float]
     evidence: dict[str, list[Evidence]]
+    lead: float  # cue weight in the title and the first LEAD_CHARS of the body
+    lead_weight: dict[str, float]
+
+    def features(self, tags: list[str]) -> list[float]:
+        return cue_features(relevance=self.relevance, needed=self.needed, words=self.words,
+                            tag_weight=self.tag_weight, lead=self.lead,
+                            lead_weight=self.lead_weight, tags=tags)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -123,13 +131,13 @@ class Tagger:
 
     def model_inputs(
         self, *, title: str | None, body: str, language: str, entities: Sequence[Entity]
-    ) -> tuple[Counter[str], list[float]]:
-        """What the trained model reads (n-gram counts, rule-cue features): for training it."""
+    ) -> tuple[Counter[str], list[float], float]:
+        """What the trained model reads (n-gram counts, rule-cue features) and the rules'
+        cue weight (what the gate compares): for training it."""
         title = title or ""
         scan = self._scan(title, body, language, entities)
-        cues = cue_features(relevance=scan.relevance, needed=scan.needed, words=scan.words,
-                            tag_weight=scan.tag_weight, tags=list(self.taxonomy))  # fmt: skip
-        return counts(ngrams(title), ngrams(body)), cues
+        bag = counts(ngrams(title), ngrams(body))
+        return bag, scan.features(list(self.taxonomy)), scan.relevance
 
     def _scan(
         self, title: str, body: str, language: str, entities: Sequence[Entity]
@@ -157,8 +165,11 @@ class Tagger:
 
         per_term: dict[tuple[int, str], int] = {}
         tag_weight: dict[str, float] = {}
+        lead_weight: dict[str, float] = {}
         evidence: dict[str, list[Evidence]] = {}
         relevance = 0.0
+        lead = 0.0
+        lead_end = offset + LEAD_CHARS
         # Longest (then heaviest) first at each start: a cue inside a longer accepted topic
         # cue is not counted again ("border" in "crossed the border"), nor given to another
         # topic ("removal" in "immigration removal centre" is detention, not deportation).
@@ -193,9 +204,13 @@ class Tagger:
             in_title = hit.start < offset
             weight = rule.weight * (s.title_boost if in_title else 1.0)
             relevance += weight
+            in_lead = hit.start < lead_end
+            lead += weight if in_lead else 0.0
             if rule.tag is None:
                 continue
             tag_weight[rule.tag] = tag_weight.get(rule.tag, 0.0) + weight
+            if in_lead:
+                lead_weight[rule.tag] = lead_weight.get(rule.tag, 0.0) + weight
             found = evidence.setdefault(rule.tag, [])
             if len(found) < s.max_evidence_per_tag:
                 shift = 0 if in_title else offset
@@ -212,7 +227,7 @@ class Tagger:
         words = len(body.split()) + len(title.split())
         extra = max(0, words - s.relevance_free_words)
         needed = min(s.relevance_max, s.relevance_base + s.relevance_per_1000_words * extra / 1000)
-        return _Scan(relevance, needed, words, tag_weight, evidence)
+        return _Scan(relevance, needed, words, tag_weight, evidence, lead, lead_weight)
 
     def _by_rules(self, scan: _Scan) -> TagResult:
         if scan.relevance < scan.needed:
@@ -226,27 +241,26 @@ class Tagger:
         return TagResult(migration_related=True, topics=topics, relevance=scan.relevance)
 
     def _by_model(self, title: str, body: str, scan: _Scan) -> TagResult:
-        """The trained model decides for articles; in a short item (a snippet, an alert
-        text: no more than ``relevance_free_words``) it has too little to read, and a rule
-        cue that fires there is taken as it is, which also lets a user's rules take effect.
-        The evidence is the rule cues for the tag when any fired, else the words that
-        weighed most for it in this article."""
+        """The trained model decides for articles (with a rule cue as a gate, see
+        ``Decision``); in a short item (a snippet, an alert text: no more than
+        ``relevance_free_words``) it has too little to read, and a rule cue that fires there
+        is taken as it is, which also lets a user's rules take effect.  The evidence is the
+        rule cues for the tag when any fired, else the words that weighed most for it in
+        this article."""
         model = self._model
         assert model is not None
         title_grams, body_grams = ngrams(title), ngrams(body)
-        cues = cue_features(relevance=scan.relevance, needed=scan.needed, words=scan.words,
-                            tag_weight=scan.tag_weight, tags=model.cue_tags)  # fmt: skip
-        p = model.predict(title_grams, body_grams, cues)
+        p = model.predict(title_grams, body_grams, scan.features(model.cue_tags))
         short = scan.words <= self._settings.relevance_free_words
         by_rules = self._by_rules(scan) if short else None
-        related_by_rules = by_rules is not None and by_rules.migration_related
-        if p.migration < model.thresholds[MIGRATION] and not related_by_rules:
+        related, scores = decide(p.migration, p.tags, scan.relevance, model.thresholds,
+                                 model.decision)  # fmt: skip
+        if not related and not (by_rules is not None and by_rules.migration_related):
             return TagResult(migration_related=False, relevance=scan.relevance)
         where: dict[str, tuple[Literal["title", "body"], int, int]] = {
             g: ("title", s, e) for g, s, e in reversed(title_grams)}
         for g, s, e in reversed(body_grams):
             where.setdefault(g, ("body", s, e))
-        scores = {t: prob for t, prob in p.tags.items() if prob >= model.thresholds[t]}
         for topic in by_rules.topics if by_rules else []:
             scores[topic.id] = max(scores.get(topic.id, 0.0), topic.score)
         topics = []
@@ -256,7 +270,8 @@ class Tagger:
                          start=s, end=e)  # fmt: skip
                 for field, s, e in (where[g] for g in p.cues.get(tag, []) if g in where)
             ]
-            topics.append(TopicTag(id=tag, score=round(score, 3), evidence=evidence))
+            if evidence:  # a tag an analyst cannot check is not shown
+                topics.append(TopicTag(id=tag, score=round(score, 3), evidence=evidence))
         topics.sort(key=lambda t: (-t.score, t.id))
         return TagResult(migration_related=True, topics=topics, relevance=scan.relevance)
 

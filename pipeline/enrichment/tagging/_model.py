@@ -21,7 +21,10 @@ import numpy as np
 from pipeline.enrichment.tagging._match import fold
 
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "data" / "tagging" / "model.json.gz"
-MODEL_FORMAT = "newsflow-tagging-model/1"
+MODEL_FORMAT = "newsflow-tagging-model/2"
+# The title and the first paragraph (about this many characters of the body) say what a news
+# article is about; a passing mention sits further down.
+LEAD_CHARS = 600
 MIGRATION = "migration_related"
 
 
@@ -44,22 +47,37 @@ Grams = list[tuple[str, int, int]]
 
 
 def counts(title: Grams, body: Grams) -> Counter[str]:
-    """Bag of n-grams; the title counts twice because it says what the article is about."""
+    """Bag of n-grams; the title counts three times and the lead twice because they say
+    what the article is about."""
     bag = Counter(g for g, _, _ in body)
+    for g, start, _ in body:
+        if start >= LEAD_CHARS:
+            break
+        bag[g] += 1
     for g, _, _ in title:
-        bag[g] += 2
+        bag[g] += 3
     return bag
 
 
 def cue_features(
-    *, relevance: float, needed: float, words: int, tag_weight: dict[str, float], tags: list[str]
+    *,
+    relevance: float,
+    needed: float,
+    words: int,
+    tag_weight: dict[str, float],
+    lead: float,
+    lead_weight: dict[str, float],
+    tags: list[str],
 ) -> list[float]:
-    """What the rules found, as numbers: overall cue weight, its density, and per-tag weight."""
+    """What the rules found, as numbers: overall cue weight, its density, the weight in the
+    title and lead, and per tag the weight in the whole text and in the title and lead."""
     return [
         math.log1p(relevance),
         relevance / (1.0 + words / 500.0),
         float(relevance >= needed),
+        math.log1p(lead),
         *(1.0 - math.exp(-tag_weight.get(t, 0.0)) for t in tags),
+        *(1.0 - math.exp(-lead_weight.get(t, 0.0)) for t in tags),
     ]
 
 
@@ -68,6 +86,54 @@ class Prediction:
     migration: float
     tags: dict[str, float]
     cues: dict[str, list[str]]  # tag -> n-grams that pushed it up, strongest first
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How probabilities become labels; chosen by cross-validation with the model.
+
+    ``gate``: the rule cue weight an article needs besides the model's say-so to count as
+    about migration (a look-alike that no rule accepts — birds, servers, transfers — stays
+    out however migration-like its words are).  ``max_tags``: an article is about a few
+    topics, not every one it touches; ``second``: a tag after the strongest one needs this
+    multiple of its threshold (a side topic must be clearer than a main one).
+    ``fallback``: a migration article whose tags all fall short still gets its most likely
+    one if that reaches this share of its threshold."""
+
+    gate: float = 0.0
+    max_tags: int = 3
+    second: float = 1.0
+    fallback: float = 1.0
+
+    @classmethod
+    def of(cls, data: dict | None) -> Decision:
+        data = data or {}
+        return cls(gate=float(data.get("gate", 0.0)), max_tags=int(data.get("max_tags", 3)),
+                   second=float(data.get("second", 1.0)),
+                   fallback=float(data.get("fallback", 1.0)))  # fmt: skip
+
+
+def decide(
+    migration: float,
+    tags: dict[str, float],
+    relevance: float,
+    thresholds: dict[str, float],
+    decision: Decision,
+) -> tuple[bool, dict[str, float]]:
+    """Migration-related or not, and the tags kept with their probabilities.
+
+    Shared by the tagger and by ``bench/train_tagger.py``, so the cross-validated figures
+    are those of what ships."""
+    if migration < thresholds[MIGRATION] or relevance < decision.gate:
+        return False, {}
+    ratio = {t: p / thresholds[t] for t, p in tags.items()}
+    kept = sorted((t for t, r in ratio.items() if r >= 1.0), key=lambda t: -ratio[t])
+    kept = kept[:1] + [t for t in kept[1:] if ratio[t] >= decision.second]
+    if not kept and ratio:
+        best = max(ratio, key=lambda t: ratio[t])
+        if ratio[best] >= decision.fallback:
+            kept = [best]
+    return True, {t: tags[t] for t in kept[: decision.max_tags]}
 
 
 class LinearModel:
@@ -86,6 +152,7 @@ class LinearModel:
         self._bias = np.asarray(data["intercept"], dtype=np.float64)
         self._cue_scale = float(data.get("cue_scale", 1.0))
         self.thresholds: dict[str, float] = data["thresholds"]
+        self.decision = Decision.of(data.get("decision"))
 
     @classmethod
     def load(cls, path: Path = BUILTIN_MODEL) -> LinearModel:

@@ -9,7 +9,14 @@ import json
 import pytest
 
 from pipeline.enrichment.tagging import Tagger, load_tagger
-from pipeline.enrichment.tagging._model import BUILTIN_MODEL, MIGRATION, LinearModel, ngrams
+from pipeline.enrichment.tagging._model import (
+    BUILTIN_MODEL,
+    MIGRATION,
+    Decision,
+    LinearModel,
+    decide,
+    ngrams,
+)
 from tests.support import ROOT, SAMPLE_ARTICLE
 
 # Invented: an election story of ~400 words with one sentence about immigration.
@@ -30,6 +37,83 @@ CAMP_STORY = (
     + "Aid workers handed out blankets and medicine while volunteers cooked in a makeshift "
     "kitchen, and doctors warned that overcrowding was spreading scabies among the children. "
     * 3
+)
+
+
+# Invented article-length look-alikes (long enough that the trained model, not the snippet
+# rules, decides): migration words about something else.
+LONG_LOOKALIKES = {
+    "bird migration": (
+        "Swallows and swifts gather on the wires before the long flight south",
+        "Birdwatchers on the south coast counted record numbers of swallows, house martins and "
+        "swifts this week as the autumn migration got under way. The birds cross the Channel "
+        "and the Bay of Biscay before flying over Spain and the Sahara to spend the winter in "
+        "southern Africa. Ringing records show some return to the same barn every spring. "
+        "Volunteers at the observatory caught and ringed more than 400 birds on Saturday alone, "
+        "and a rare red-rumped swallow drew crowds to the headland. Warm southerly winds held "
+        "the flocks back for a fortnight, the warden said, so the departure was later than usual. "
+        "Conservationists warn that insect numbers along the route are falling, leaving the "
+        "migrants with less to eat on their journey, and that the wetlands they rest in are "
+        "drying out. The society asks members to report sightings through its app so that the "
+        "timing of the migration can be compared with earlier decades.",
+    ),
+    "data migration": (
+        "Bank finishes moving its customer systems to the cloud",
+        "The bank said on Monday that it had completed the migration of its core systems to a "
+        "public cloud provider, three months behind schedule. More than 2,000 servers and forty "
+        "years of account records were moved over four weekends, during which the mobile app was "
+        "unavailable for several hours. Engineers had to rewrite the batch jobs that settle card "
+        "payments overnight, and a fault in the first weekend left some customers unable to see "
+        "their balance until Sunday evening. The chief technology officer said the project would "
+        "cut running costs by a fifth and let the bank release new features every week rather "
+        "than every quarter. Unions have asked for assurances that the data centre staff will be "
+        "retrained rather than laid off. Analysts said other lenders are watching closely, since "
+        "regulators have warned that concentrating banking systems with a few cloud providers "
+        "creates a new kind of risk for the financial system.",
+    ),
+    "football transfers": (
+        "Club breaks its transfer record on deadline day",
+        "The club broke its transfer record on deadline day, signing the Brazilian striker for "
+        "a fee that could rise to 60 million euros, and loaned two young defenders to clubs in "
+        "the second division. The manager said the new forward would travel with the squad to "
+        "the away match on Saturday once his work permit was confirmed. Supporters had "
+        "protested outside the ground last week after a summer in which the club sold its "
+        "captain and its goalkeeper without replacing them. The striker scored 23 goals last "
+        "season and is expected to start alongside the academy graduate who has impressed in "
+        "pre-season. The chairman said the spending was possible because of the new stadium "
+        "sponsorship and a strong run in the European competition. Rivals were also busy in "
+        "the final hours of the window, with a flurry of loan deals and one late move that "
+        "collapsed when the paperwork missed the deadline by a few minutes.",
+    ),
+    "expat pensions": (
+        "Expats in Spain warned over pension tax rules",
+        "British expats living in Spain have been warned that they may owe tax on their UK "
+        "pensions in both countries if they fail to register with the Spanish tax office in "
+        "time. Advisers say thousands of retirees on the Costa del Sol have never filed a "
+        "Spanish return, believing that the double taxation treaty protects them "
+        "automatically. In fact the treaty only prevents tax being charged twice once the "
+        "right forms are filed, and the penalties for late declarations of foreign assets can "
+        "be steep. The consulate has organised a series of information evenings in Malaga and "
+        "Alicante, where financial planners will explain how pensions, savings accounts and "
+        "rental income from a property back home are treated. Estate agents say demand for "
+        "villas from northern Europeans remains strong despite the paperwork, with golf "
+        "resorts and coastal towns most popular among buyers in their sixties.",
+    ),
+}
+
+LONG_DEPORTATION = (
+    "Deportation flight leaves with 60 people on board despite legal challenges",
+    "A charter flight carrying 60 people the Home Office wants to deport left an airport near "
+    "London early on Wednesday, after lawyers won last-minute reprieves for a dozen others. "
+    "Those removed had been held in immigration removal centres for weeks, and several told "
+    "charities they had lived in Britain since childhood. The department said everyone on "
+    "board had exhausted their appeals and had no right to remain. Campaigners who gathered "
+    "outside the detention centre the night before said some of the deportees had not been "
+    "given time to speak to a lawyer. The flight was bound for Jamaica, and officials say more "
+    "removal flights to other countries are planned before the end of the year. Opposition "
+    "MPs wrote to the home secretary asking her to halt deportations until a review of past "
+    "cases is complete. The government says the removals involve foreign criminals and that "
+    "it will keep deporting those with no legal basis to stay.",
 )
 
 
@@ -56,6 +140,56 @@ def test_a_camp_story_is_tagged_with_evidence_in_the_text(tagger: Tagger) -> Non
         for ev in topic.evidence:
             text = title if ev.field == "title" else CAMP_STORY
             assert text[ev.start : ev.end] == ev.cue and ev.cue.strip()
+
+
+@pytest.mark.parametrize("kind", sorted(LONG_LOOKALIKES))
+def test_long_lookalikes_are_not_migration(tagger: Tagger, kind: str) -> None:
+    title, body = LONG_LOOKALIKES[kind]
+    assert len(body.split()) > 150  # the model decides, not the snippet rules
+    result = tagger.tag(title=title, body=body, language="en", entities=[])
+    assert not result.migration_related
+    assert result.topics == []
+
+
+def test_a_deportation_article_is_tagged_deportation_with_evidence(tagger: Tagger) -> None:
+    title, body = LONG_DEPORTATION
+    result = tagger.tag(title=title, body=body, language="en", entities=[])
+    assert result.migration_related
+    topics = {t.id: t for t in result.topics}
+    assert "deportation_expulsion" in topics
+    assert len(result.topics) <= LinearModel.load(BUILTIN_MODEL).decision.max_tags
+    for topic in result.topics:
+        assert topic.evidence, topic.id
+        for ev in topic.evidence:
+            text = title if ev.field == "title" else body
+            assert text[ev.start : ev.end] == ev.cue
+
+
+_THRESHOLDS = {MIGRATION: 0.5, "a": 0.5, "b": 0.4, "c": 0.6, "d": 0.5}
+
+
+def test_decide_needs_the_model_and_a_rule_cue() -> None:
+    probs = {"a": 0.9, "b": 0.1, "c": 0.1, "d": 0.1}
+    gate = Decision(gate=0.5)
+    assert decide(0.9, probs, 0.6, _THRESHOLDS, gate) == (True, {"a": 0.9})
+    assert decide(0.9, probs, 0.2, _THRESHOLDS, gate) == (False, {})  # no rule accepted a cue
+    assert decide(0.4, probs, 3.0, _THRESHOLDS, gate) == (False, {})  # the model says no
+
+
+def test_decide_keeps_the_strongest_tags_up_to_the_limit() -> None:
+    probs = {"a": 0.55, "b": 0.8, "c": 0.9, "d": 0.7}  # ratios 1.1, 2.0, 1.5, 1.4
+    related, kept = decide(0.9, probs, 1.0, _THRESHOLDS, Decision(max_tags=2))
+    assert related and list(kept) == ["b", "c"]
+
+
+def test_decide_falls_back_to_the_likeliest_tag_only_when_close() -> None:
+    probs = {"a": 0.1, "b": 0.3, "c": 0.1, "d": 0.1}  # b: 0.75 of its threshold
+    assert decide(0.9, probs, 1.0, _THRESHOLDS, Decision(fallback=0.7)) == (True, {"b": 0.3})
+    assert decide(0.9, probs, 1.0, _THRESHOLDS, Decision(fallback=0.8)) == (True, {})
+
+
+def test_a_model_file_without_a_decision_uses_the_defaults() -> None:
+    assert Decision.of(None) == Decision(gate=0.0, max_tags=3, fallback=1.0)
 
 
 def test_the_rules_alone_took_the_passing_mention_for_migration() -> None:
