@@ -47,11 +47,12 @@ from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
 MIN_DF = 3
 MAX_VOCAB = 10_000
 FOLDS = 5
-C_MIGRATION = (1.0, 3.0, 10.0)
-C_TAG = (0.5, 1.0, 2.0, 4.0)
-GATES = (0.0, 0.3, 0.6, 1.0)  # rule cue weight (one plain cue weighs about 0.3-1)
+C_MIGRATION = (3.0, 10.0, 30.0)
+C_TAG = (2.0, 4.0, 8.0, 16.0)
+GATES = (0.0, 0.3, 0.6)  # rule cue weight (one plain cue weighs about 0.3-1)
 MAX_TAGS = (2, 3)
-FALLBACKS = (1.0, 0.8, 0.6, 0.4)  # 1.0: no fallback tag
+SECOND = (1.0, 1.3)
+FALLBACKS = (1.0, 0.7)  # 1.0: no fallback tag
 CUTS = tuple(round(float(c), 2) for c in np.arange(0.1, 0.91, 0.05))
 HARD_NEGATIVE_GOAL = 0.03
 
@@ -198,8 +199,9 @@ def main() -> int:
         thresholds = {MIGRATION: _best_cut(related, oof[:, 0])}
         for k, t in enumerate(tags, start=1):
             thresholds[t] = _best_cut(d.labels[related, k], oof[related, k])
-        for gate, max_tags, fallback in itertools.product(GATES, MAX_TAGS, FALLBACKS):
-            decision = Decision(gate=gate, max_tags=max_tags, fallback=fallback)
+        for gate, max_tags, second, fallback in itertools.product(GATES, MAX_TAGS, SECOND,
+                                                                  FALLBACKS):  # fmt: skip
+            decision = Decision(gate=gate, max_tags=max_tags, second=second, fallback=fallback)
             s = _score(d, outputs, oof, thresholds, decision)
             if best is None or s.objective > best[0] + 1e-9:
                 best = (s.objective, (c_mig, c_tag, decision), thresholds, s)
@@ -227,7 +229,7 @@ def main() -> int:
         "cue_scale": 1.0,
         "thresholds": thresholds,
         "decision": {"gate": decision.gate, "max_tags": decision.max_tags,
-                     "fallback": decision.fallback},  # fmt: skip
+                     "second": decision.second, "fallback": decision.fallback},  # fmt: skip
         "chosen_by": f"{FOLDS}-fold out-of-fold probabilities on train+dev "
                      f"(C migration {c_mig}, C tags {c_tag})",  # fmt: skip
         "vocab": d.names,

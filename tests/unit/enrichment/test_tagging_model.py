@@ -97,7 +97,9 @@ LONG_LOOKALIKES = {
         "Alicante, where financial planners will explain how pensions, savings accounts and "
         "rental income from a property back home are treated. Estate agents say demand for "
         "villas from northern Europeans remains strong despite the paperwork, with golf "
-        "resorts and coastal towns most popular among buyers in their sixties.",
+        "resorts and coastal towns most popular among buyers in their sixties. Banks in the "
+        "region now offer accounts in English and advisers who specialise in inheritance rules "
+        "for foreign owners.",
     ),
 }
 
