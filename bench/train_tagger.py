@@ -49,10 +49,11 @@ MAX_VOCAB = 10_000
 FOLDS = 5
 C_MIGRATION = (3.0, 10.0, 30.0)
 C_TAG = (2.0, 4.0, 8.0, 16.0)
-GATES = (0.0, 0.3, 0.6)  # rule cue weight (one plain cue weighs about 0.3-1)
+GATES = (0.0, 0.3)  # rule cue weight (one plain cue weighs about 0.3-1)
 MAX_TAGS = (2, 3)
-SECOND = (1.0, 1.3)
 FALLBACKS = (1.0, 0.7)  # 1.0: no fallback tag
+MIGRATION_SHIFT = (0.0, 0.1, 0.2)  # above the F1-best cut: fewer look-alikes let through
+SHORT_FLOORS = (0.0, 0.2, 0.4)
 CUTS = tuple(round(float(c), 2) for c in np.arange(0.1, 0.91, 0.05))
 HARD_NEGATIVE_GOAL = 0.03
 
@@ -160,7 +161,7 @@ def _score(d: _Data, outputs: list[str], oof: np.ndarray, thresholds: dict[str, 
         rel, kept = decide(oof[i, 0], dict(zip(tags, oof[i, 1:], strict=True)),
                            d.relevance[i], thresholds, decision)  # fmt: skip
         chosen = set(kept)
-        if d.short[i] and d.rules[i][0]:
+        if d.short[i] and d.rules[i][0] and oof[i, 0] >= decision.short_floor:
             rel = True
             chosen |= d.rules[i][1]
         related[i] = rel
@@ -196,18 +197,21 @@ def main() -> int:
     best: tuple[float, tuple, dict[str, float], _Score] | None = None
     for c_mig, c_tag in itertools.product(C_MIGRATION, C_TAG):
         oof = np.column_stack([oof_mig[c_mig], oof_tag[c_tag]])
-        thresholds = {MIGRATION: _best_cut(related, oof[:, 0])}
-        for k, t in enumerate(tags, start=1):
-            thresholds[t] = _best_cut(d.labels[related, k], oof[related, k])
-        for gate, max_tags, second, fallback in itertools.product(GATES, MAX_TAGS, SECOND,
-                                                                  FALLBACKS):  # fmt: skip
-            decision = Decision(gate=gate, max_tags=max_tags, second=second, fallback=fallback)
+        cut = _best_cut(related, oof[:, 0])
+        tag_cuts = {t: _best_cut(d.labels[related, k], oof[related, k])
+                    for k, t in enumerate(tags, start=1)}  # fmt: skip
+        for shift, gate, max_tags, fallback, floor in itertools.product(
+            MIGRATION_SHIFT, GATES, MAX_TAGS, FALLBACKS, SHORT_FLOORS
+        ):
+            thresholds = {MIGRATION: round(min(cut + shift, 0.95), 2), **tag_cuts}
+            decision = Decision(gate=gate, max_tags=max_tags, fallback=fallback, short_floor=floor)
             s = _score(d, outputs, oof, thresholds, decision)
             if best is None or s.objective > best[0] + 1e-9:
                 best = (s.objective, (c_mig, c_tag, decision), thresholds, s)
     assert best is not None
     _, (c_mig, c_tag, decision), thresholds, s = best
-    print(f"chosen: C migration {c_mig}, C tags {c_tag}, {decision}")
+    print(f"chosen: C migration {c_mig}, C tags {c_tag}, migration threshold "
+          f"{thresholds[MIGRATION]}, {decision}")  # fmt: skip
     print(f"cross-validated on train+dev (optimistic: choices made on the same folds): "
           f"migration-related F1 {s.migration_f1:.3f}, hard negatives tagged {s.hard:.3f}, "
           f"tag macro-F1 {s.macro:.3f}")  # fmt: skip
@@ -229,7 +233,8 @@ def main() -> int:
         "cue_scale": 1.0,
         "thresholds": thresholds,
         "decision": {"gate": decision.gate, "max_tags": decision.max_tags,
-                     "second": decision.second, "fallback": decision.fallback},  # fmt: skip
+                     "fallback": decision.fallback,
+                     "short_floor": decision.short_floor},  # fmt: skip
         "chosen_by": f"{FOLDS}-fold out-of-fold probabilities on train+dev "
                      f"(C migration {c_mig}, C tags {c_tag})",  # fmt: skip
         "vocab": d.names,

@@ -40,6 +40,9 @@ class TagResult:
     relevance: float = 0.0  # summed cue weight; compared with a length-dependent threshold
 
 
+_CHUNK = 500  # characters: about a paragraph
+
+
 @dataclass(frozen=True)
 class _Scan:
     relevance: float
@@ -49,11 +52,13 @@ class _Scan:
     evidence: dict[str, list[Evidence]]
     lead: float  # cue weight in the title and the first LEAD_CHARS of the body
     lead_weight: dict[str, float]
+    spread: float  # share of the text's stretches (_CHUNK characters) with an accepted cue
 
     def features(self, tags: list[str]) -> list[float]:
         return cue_features(relevance=self.relevance, needed=self.needed, words=self.words,
                             tag_weight=self.tag_weight, lead=self.lead,
-                            lead_weight=self.lead_weight, tags=tags)  # fmt: skip
+                            lead_weight=self.lead_weight, spread=self.spread,
+                            tags=tags)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ class Tagger:
         relevance = 0.0
         lead = 0.0
         lead_end = offset + LEAD_CHARS
+        spots: set[int] = set()  # stretches of text where a cue was accepted
         # Longest (then heaviest) first at each start: a cue inside a longer accepted topic
         # cue is not counted again ("border" in "crossed the border"), nor given to another
         # topic ("removal" in "immigration removal centre" is detention, not deportation).
@@ -197,6 +203,7 @@ class Tagger:
             covered[rule.tag] = hit.end
             if rule.tag is not None:
                 topic_end = max(topic_end, hit.end)
+            spots.add(hit.start // _CHUNK)
             key = (hit.slot, folded[hit.start : hit.end])
             per_term[key] = per_term.get(key, 0) + 1
             if per_term[key] > s.max_hits_per_term:
@@ -227,7 +234,10 @@ class Tagger:
         words = len(body.split()) + len(title.split())
         extra = max(0, words - s.relevance_free_words)
         needed = min(s.relevance_max, s.relevance_base + s.relevance_per_1000_words * extra / 1000)
-        return _Scan(relevance, needed, words, tag_weight, evidence, lead, lead_weight)
+        # A passing mention sits in one stretch of a long article; a story about migration
+        # comes back to it throughout.
+        spread = len(spots) / (len(text) // _CHUNK + 1)
+        return _Scan(relevance, needed, words, tag_weight, evidence, lead, lead_weight, spread)
 
     def _by_rules(self, scan: _Scan) -> TagResult:
         if scan.relevance < scan.needed:
@@ -253,6 +263,8 @@ class Tagger:
         p = model.predict(title_grams, body_grams, scan.features(model.cue_tags))
         short = scan.words <= self._settings.relevance_free_words
         by_rules = self._by_rules(scan) if short else None
+        if by_rules is not None and p.migration < model.decision.short_floor:
+            by_rules = None
         related, scores = decide(p.migration, p.tags, scan.relevance, model.thresholds,
                                  model.decision)  # fmt: skip
         if not related and not (by_rules is not None and by_rules.migration_related):

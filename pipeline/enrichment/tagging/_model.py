@@ -67,15 +67,18 @@ def cue_features(
     tag_weight: dict[str, float],
     lead: float,
     lead_weight: dict[str, float],
+    spread: float,
     tags: list[str],
 ) -> list[float]:
     """What the rules found, as numbers: overall cue weight, its density, the weight in the
-    title and lead, and per tag the weight in the whole text and in the title and lead."""
+    title and lead, how much of the text has cues, and per tag the weight in the whole text
+    and in the title and lead."""
     return [
         math.log1p(relevance),
         relevance / (1.0 + words / 500.0),
         float(relevance >= needed),
         math.log1p(lead),
+        spread,
         *(1.0 - math.exp(-tag_weight.get(t, 0.0)) for t in tags),
         *(1.0 - math.exp(-lead_weight.get(t, 0.0)) for t in tags),
     ]
@@ -95,22 +98,22 @@ class Decision:
     ``gate``: the rule cue weight an article needs besides the model's say-so to count as
     about migration (a look-alike that no rule accepts — birds, servers, transfers — stays
     out however migration-like its words are).  ``max_tags``: an article is about a few
-    topics, not every one it touches; ``second``: a tag after the strongest one needs this
-    multiple of its threshold (a side topic must be clearer than a main one).
-    ``fallback``: a migration article whose tags all fall short still gets its most likely
-    one if that reaches this share of its threshold."""
+    topics, not every one it touches.  ``fallback``: a migration article whose tags all
+    fall short still gets its most likely one if that reaches this share of its threshold.
+    ``short_floor``: in a short item (a snippet) the rules' verdict counts when the model
+    gives migration at least this probability."""
 
     gate: float = 0.0
     max_tags: int = 3
-    second: float = 1.0
     fallback: float = 1.0
+    short_floor: float = 0.0
 
     @classmethod
     def of(cls, data: dict | None) -> Decision:
         data = data or {}
         return cls(gate=float(data.get("gate", 0.0)), max_tags=int(data.get("max_tags", 3)),
-                   second=float(data.get("second", 1.0)),
-                   fallback=float(data.get("fallback", 1.0)))  # fmt: skip
+                   fallback=float(data.get("fallback", 1.0)),
+                   short_floor=float(data.get("short_floor", 0.0)))  # fmt: skip
 
 
 def decide(
@@ -128,7 +131,6 @@ def decide(
         return False, {}
     ratio = {t: p / thresholds[t] for t, p in tags.items()}
     kept = sorted((t for t, r in ratio.items() if r >= 1.0), key=lambda t: -ratio[t])
-    kept = kept[:1] + [t for t in kept[1:] if ratio[t] >= decision.second]
     if not kept and ratio:
         best = max(ratio, key=lambda t: ratio[t])
         if ratio[best] >= decision.fallback:

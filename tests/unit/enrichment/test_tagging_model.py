@@ -191,7 +191,7 @@ def test_decide_falls_back_to_the_likeliest_tag_only_when_close() -> None:
 
 
 def test_a_model_file_without_a_decision_uses_the_defaults() -> None:
-    assert Decision.of(None) == Decision(gate=0.0, max_tags=3, fallback=1.0)
+    assert Decision.of(None) == Decision(gate=0.0, max_tags=3, fallback=1.0, short_floor=0.0)
 
 
 def test_the_rules_alone_took_the_passing_mention_for_migration() -> None:
