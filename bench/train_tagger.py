@@ -243,7 +243,9 @@ def main() -> int:
         "coef": [[round(float(v), 3) for v in row] for row in coef],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.GzipFile(args.out, "wb", mtime=0) as f:
+    # No name and no time in the gzip header: the same data gives the same bytes.
+    with args.out.open("wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb",
+                                                   mtime=0) as f:  # fmt: skip
         f.write(json.dumps(model, separators=(",", ":")).encode())
     print(f"{args.out}: {len(d.names)} n-grams, {args.out.stat().st_size:,} bytes")
     return 0
