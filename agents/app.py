@@ -23,6 +23,7 @@ import faust
 from elasticsearch import Elasticsearch
 from faust.types import EventT, StreamT
 
+from agents import state_store
 from pipeline.alerts.rulebook import RuleBook
 from pipeline.alerts.store import RuleStore
 from pipeline.core.es_client import es_client
@@ -76,7 +77,10 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         web_enabled=False,
-        store="memory://",
+        # Tables on local disk (agents.state_store), so a restart reads back only the
+        # changelog tail; the directory and the worker's group identity are set by
+        # agents.worker once it has claimed its slot.
+        store=state_store.register() if settings.state.store == "rocksdb" else "memory://",
     )
 
 

@@ -20,6 +20,7 @@ import time
 from faust.types import EventT, StreamT, TopicT
 from pydantic import ValidationError
 
+from agents import state_store
 from agents.app import (
     app,
     batches,
@@ -41,6 +42,7 @@ log = logging.getLogger("newsflow.dedup")
 articles_seen = app.Table(
     "dedup-articles", partitions=1, key_type=str, use_partitioner=True,
     help="article id -> [story id, seen at, band keys, first article's signature]",
+    options=state_store.table_options(),
 )
 
 
@@ -53,8 +55,9 @@ class _Index:
 @articles_seen.on_recover
 async def _rebuild_index() -> None:
     started = time.monotonic()
-    # Off the event loop (millions of records take seconds), from a copy of the table.
-    _Index.state = await asyncio.to_thread(StoryState, dict(articles_seen.items()))
+    # Off the event loop (millions of records take seconds), reading the table there too:
+    # no agent writes to it before recovery has ended.
+    _Index.state = await asyncio.to_thread(lambda: StoryState(dict(articles_seen.items())))
     log.info("dedup: index rebuilt from %d article record(s): %d stories, %d band keys, %.1fs",
              len(articles_seen), len(_Index.state), _Index.state.band_count,
              time.monotonic() - started)
@@ -67,11 +70,12 @@ def _state() -> StoryState:
 
 
 def _assign(article: EnrichedArticle, fp: Fingerprint) -> EnrichedArticle:
+    recorded = articles_seen.get(article.id)
     decision, record = _state().assign(
-        article.id, fp, seen_at=article.ingested_at.timestamp(),
-        recorded=articles_seen.get(article.id))
-    if record is not None:
-        articles_seen[article.id] = record
+        article.id, fp, seen_at=article.ingested_at.timestamp(), recorded=recorded)
+    # A replayed article's record is written again: a worker killed between its local write
+    # and the changelog's may have it on disk only, where no other worker would find it.
+    articles_seen[article.id] = record if record is not None else recorded
     return article.model_copy(
         update={"story_id": decision.story_id, "duplicate_of": decision.duplicate_of}
     )

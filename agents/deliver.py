@@ -34,6 +34,7 @@ from aiokafka.partitioner import murmur2
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
+from agents import state_store
 from agents.alerts import rules_ready, wait_for_rule
 from agents.app import (
     alerts_topic,
@@ -90,7 +91,8 @@ class _ByRule(faust.Table):
 
 def _table(name: str, help: str) -> _ByRule:
     table = _ByRule(app, name=name, beacon=app.tables.beacon, key_type=str, value_type=str,
-                    partitions=settings.topics.partitions, help=help)
+                    partitions=settings.topics.partitions, help=help,
+                    options=state_store.table_options())
     app.tables.add(table)
     return table
 

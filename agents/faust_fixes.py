@@ -3,7 +3,8 @@
 Proven on faust-streaming 0.15.3, mode-streaming 0.7.1 and aiokafka 0.14.0, the versions
 pyproject.toml pins.  ``install()`` patches, for the whole process:
 
-- ``faust.transport.consumer.Consumer.getmany``, ``.seek`` and ``.perform_seek``;
+- ``faust.transport.consumer.Consumer.getmany``, ``._wait_next_records``, ``.seek`` and
+  ``.perform_seek``;
 - ``mode.utils.queues.ThrowableQueue.clear`` (the queue class of every Faust channel;
   it does not call ``FlowControlQueue.clear``);
 
@@ -43,6 +44,12 @@ together on a fresh group indexing short of the count
 (tests/integration/agents/test_two_workers.py).  (Until December 2026 the ``clear`` patch
 sat on ``FlowControlQueue``, whose ``clear`` Faust's ``ThrowableQueue`` overrides without
 calling it: it never ran, and the watchdog below caught those partitions, seconds later.)
+
+Faust's ``getmany`` itself drops records it has fetched: it stops a batch halfway when the
+flow is paused or the consumer generation changes (a rebalance), and skips records of
+partitions it does not count as active; the consumer's position is past them all the same.
+So the guard notes what each fetch returned (``_wait_next_records``) and, when ``getmany``
+has delivered less of a partition, seeks it back at once (``_refetch_undelivered``).
 
 Faust's streams also skip, without a trace, messages fetched in an earlier consumer
 generation or while flow control is off; when no further message arrives on such a partition
@@ -86,6 +93,7 @@ from pipeline.core.errors import NewsflowError
 log = logging.getLogger("newsflow.faust")
 
 _getmany = Consumer.getmany
+_wait_next_records = Consumer._wait_next_records
 _seek = Consumer.seek
 _perform_seek = Consumer.perform_seek
 _clear = ThrowableQueue.clear
@@ -112,6 +120,7 @@ async def _guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP,
     held: set[TP] = set()
     await _refetch_dropped(self, expected)
     await _refetch_stalled(self, expected)
+    self.__dict__["_newsflow_fetched"] = {}
     async for tp, message in _getmany(self, timeout):
         if tp in held:
             continue
@@ -124,6 +133,37 @@ async def _guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP,
             continue
         expected[tp] = max(want or 0, message.offset + 1)
         yield tp, message
+    await _refetch_undelivered(self, expected, held)
+
+
+async def _noting_wait_next_records(self: Any, timeout: float) -> Any:
+    records, active = await _wait_next_records(self, timeout)
+    # per partition, the offset after the last record fetched: what getmany should deliver
+    self.__dict__["_newsflow_fetched"] = {
+        tp: batch[-1].offset + 1 for tp, batch in (records or {}).items() if batch}
+    return records, active
+
+
+async def _refetch_undelivered(consumer: Any, expected: dict[TP, int], held: set[TP]) -> None:
+    """Seek back, at once, partitions whose fetched records Faust's ``getmany`` did not all
+    deliver: it stops a batch halfway when the flow is paused or the generation changes,
+    and skips partitions it does not count as active, while the consumer's position has
+    moved past them all.  (Before, the stall watchdog found them 5-10 s later: a latency
+    spike at every rebalance.)  A partition this worker no longer holds is left to its
+    next owner, who starts from the committed offset."""
+    fetched: dict[TP, int] = consumer.__dict__.pop("_newsflow_fetched", {})
+    assigned = consumer.assignment()
+    for tp, end in fetched.items():
+        want = expected.get(tp)
+        if (tp in held or want is None or end <= want or tp not in assigned
+                or consumer._is_changelog_tp(tp)):
+            continue
+        log.warning("%s[%d]: offsets %d..%d fetched but not delivered; fetching them again",
+                    tp.topic, tp.partition, want, end - 1)
+        try:
+            await consumer.seek(tp, want)
+        except Exception as e:  # noqa: BLE001 - revoked meanwhile: its next owner reads it
+            log.info("%s[%d]: not sought back (%s)", tp.topic, tp.partition, e)
 
 
 async def _refetch_dropped(consumer: Any, expected: dict[TP, int]) -> None:
@@ -236,6 +276,7 @@ PROVEN_ON = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiokafka":
 _PATCHES: tuple[tuple[type, str, Callable[..., Any]], ...] = (
     (Consumer, "getmany", _guarded_getmany), (Consumer, "seek", _tracked_seek),
     (Consumer, "perform_seek", _tracked_perform_seek), (ThrowableQueue, "clear", _noting_clear),
+    (Consumer, "_wait_next_records", _noting_wait_next_records),
 )
 # (class, member) read by the code above: the class or a base has it, or one of their
 # methods assigns it to ``self`` (an instance attribute).

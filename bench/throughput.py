@@ -31,9 +31,11 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,8 +188,10 @@ def pipeline_rate(ns: Namespace, articles: list[dict]) -> float:
     return len(articles) / (time.perf_counter() - start)
 
 
-def latencies(ns: Namespace, articles: list[dict], rate: float) -> list[float]:
-    """Publish at ``rate`` articles/s; seconds from send to first visible in a search."""
+def latencies(ns: Namespace, articles: list[dict], rate: float,
+              on_sent: Callable[[int], None] | None = None) -> list[float]:
+    """Publish at ``rate`` articles/s; seconds from send to first visible in a search, in
+    the order sent.  ``on_sent(k)`` runs after the k-th send (1-based)."""
     producer = _producer(ns)
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
@@ -204,6 +208,8 @@ def latencies(ns: Namespace, articles: list[dict], rate: float) -> list[float]:
             producer.flush()
             sent[article["id"]] = time.perf_counter()
             next_send += interval
+            if on_sent is not None:
+                on_sent(len(sent))
         waiting = [i for i in sent if i not in seen]
         if waiting:
             hits = ns.es.search(index=index, query={"ids": {"values": waiting}},
@@ -213,6 +219,57 @@ def latencies(ns: Namespace, articles: list[dict], rate: float) -> list[float]:
                 seen[hit["_id"]] = stamp
         time.sleep(0.02)
     return [seen[i] - sent[i] for i in sent]
+
+
+def rebalance_latency(articles: list[dict], *, burst: int) -> None:
+    """Latency across a rebalance: one worker indexes a stream at half its measured rate and
+    a second worker joins after a third of it.  Prints p50/p99 of the articles sent before
+    the join, from the join until the group is stable again plus 30 s, and after; and the
+    re-fetches the workers logged (``newsflow_refetches_total``)."""
+    ns = Namespace(f"bench{uuid.uuid4().hex[:6]}", Path(tempfile.mkdtemp(prefix="newsflow-rb-")))
+    try:
+        create_topics(ns.settings)
+        install_indices(ns.es, ns.settings)
+        _warm_up(ns, 1)
+        tag = uuid.uuid4().hex[:6]
+        rate = pipeline_rate(ns, [dict(a, id=f"{a['id']}-{tag}") for a in articles[:burst]]) / 2
+        sample = _spread(articles[burst:], len(articles) - burst)
+        join_at = len(sample) // 3
+        marks: dict[str, float] = {}
+
+        sent_at: list[float] = []
+
+        def join(k: int) -> None:
+            sent_at.append(time.perf_counter())
+            if k == join_at:
+                marks["join"] = time.perf_counter()
+                ns.start_worker()
+            elif "join" in marks and "stable" not in marks:
+                group = ns.group()
+                if group.get("group_state") == "Stable" and len(group.get("members")) == 2:
+                    marks["stable"] = time.perf_counter()
+
+        lat = latencies(ns, sample, rate, on_sent=join)
+        if "stable" not in marks:
+            sys.exit("the second worker never joined while the stream ran: more "
+                     "--latency-articles")
+        stable = marks["stable"]
+        windows = {"before the join": [], "join → stable + 30 s": [], "after": []}
+        for at, seconds in zip(sent_at, lat, strict=True):
+            key = ("before the join" if at < marks["join"] else
+                   "join → stable + 30 s" if at < stable + 30 else "after")
+            windows[key].append(seconds)
+        print(f"rebalance: {len(lat)} articles at {rate:.2f}/s (half of one worker's rate), "
+              f"a second worker started after {join_at}, in the group "
+              f"{stable - marks['join']:.0f} s later")
+        for name, values in windows.items():
+            if values:
+                print(f"  {name:22s} {len(values):3d} articles: p50 {_pct(values, 0.5):5.2f}s "
+                      f"p99 {_pct(values, 0.99):5.2f}s  max {max(values):5.2f}s")
+        print(f"  all {len(lat)}: p99 {_pct(lat, 0.99):.2f}s; re-fetches logged by the "
+              f"workers: {ns.log_lines('fetching them again')}")
+    finally:
+        ns.cleanup()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -242,7 +299,13 @@ def main() -> None:
     parser.add_argument("--mix", type=float, nargs=2, metavar=("EXACT", "NEAR"),
                         help="also a stream with these fractions of exact and near copies "
                              "(e.g. 0.3 0.1), with the largest worker count")
+    parser.add_argument("--rebalance", action="store_true",
+                        help="only the latency across a rebalance (a worker joining "
+                             "mid-stream), on --latency-articles articles after a burst of 40")
     args = parser.parse_args()
+    if args.rebalance:
+        rebalance_latency(_load(40 + args.latency_articles), burst=40)
+        return
     if args.mix and (min(args.mix) < 0 or sum(args.mix) >= 1):
         parser.error("--mix: two fractions, each at least 0, together below 1")
 

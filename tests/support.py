@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +59,7 @@ class Namespace:
             topics={**topics, "partitions": 4}, index=indices,
             kafka={"consumer_group": prefix},
             metrics={"port": 0},  # several workers on one host: each picks a free port
+            state={"dir": tmp / "state"},
         )
         self.env = {
             **os.environ,
@@ -67,6 +69,7 @@ class Namespace:
             "NEWSFLOW_CONSUMER_GROUP": prefix,
             "NEWSFLOW_METRICS_PORT": "0",
             "NEWSFLOW_SECRETS_KEY_FILE": str(tmp / "secrets.key"),  # CLI, API, workers share it
+            "NEWSFLOW_STATE_DIR": str(tmp / "state"),  # the workers' tables on disk
         }
         self.tmp = tmp
         self.es: Elasticsearch = es_client(self.settings)
@@ -205,6 +208,7 @@ class Namespace:
         if mine:
             admin.delete_topics(mine)
         admin.close()
+        shutil.rmtree(s.state_dir, ignore_errors=True)
 
 
 def article_json(i: int, **fields: object) -> bytes:

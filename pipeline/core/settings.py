@@ -254,6 +254,19 @@ class StateSettings(BaseSettings):
     alert_horizon_days: float = Field(default=30.0, gt=0, validation_alias=_env(
         "ALERT_HORIZON_DAYS", "alert_horizon_days"))
     sweep_seconds: float = Field(default=300.0, gt=0)  # how often expired state goes
+    # Where tables live while a worker runs: "rocksdb" keeps them on disk under ``dir``, so
+    # a restarted worker reads back only the changelog written since it stopped; "memory"
+    # reads every changelog from the start at each restart.
+    store: Literal["rocksdb", "memory"] = "rocksdb"
+    # Local state of the workers on this host: <dir>/<consumer group>/<worker id>.
+    # Default: <home>/state.  Losing it costs time (a full changelog read), never data.
+    dir: Path | None = None
+    # A worker's name in its group (Kafka static membership) and its state directory.
+    # Unset: the first of w0, w1, ... on this host that no running worker holds, so a
+    # restarted worker finds its state and its partitions again.  Set it (unique per
+    # worker) where workers move between hosts with their volumes (e.g. a StatefulSet).
+    worker_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,100}$",
+                                  validation_alias=_env("WORKER_ID", "worker_id"))
 
 
 class Settings(BaseSettings):
@@ -290,6 +303,11 @@ class Settings(BaseSettings):
     @property
     def stack_dir(self) -> Path:
         return self.home / "stack"
+
+    @property
+    def state_dir(self) -> Path:
+        """This consumer group's worker state directories on this host."""
+        return (self.state.dir or self.home / "state") / self.kafka.consumer_group
 
     def es_secret(self) -> str | None:
         """The ``elastic`` password: explicit setting first, else the stack's 0600 file."""

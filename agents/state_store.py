@@ -1,0 +1,92 @@
+"""Tables on local disk (RocksDB, through ``rocksdict``), each key filed under its changelog
+partition.
+
+Why on disk: a worker that restarts with its tables in place reads back only the changelog
+records written since its last write (Faust keeps that offset in each partition's
+database), instead of every changelog from the start (README "State and horizons").  A
+worker whose directory is gone, or that takes over a partition it never held, reads that
+changelog from the start, as with tables in memory.
+
+Why a subclass: Faust's RocksDB store files a key under the partition of the *event being
+processed*, and reads it from there.  Our tables put a key in another partition than the
+event's (the alert tables in their rule's, ``agents.deliver``) or write outside any event
+(the digest and horizon timers), which Faust's store refuses.  Here a key's partition is the
+one its changelog record goes to: the table's ``partition_for_key``, or else the producer's
+default partitioner over the key's bytes, which is what the changelog producer applies.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka.partitioner import murmur2
+from faust.stores import STORES
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.types import TP, CollectionT
+
+log = logging.getLogger("newsflow.state")
+
+# RocksDB's per-database defaults (a 2 GiB block cache, 3 x 64 MiB write buffers) are sized
+# for a server with one large table; a worker here opens one database per table partition.
+OPTIONS: dict[str, int] = {
+    "block_cache_size": 32 << 20,
+    "write_buffer_size": 8 << 20,
+    "max_write_buffer_number": 2,
+    "target_file_size_base": 32 << 20,
+}
+SCHEME = "newsflow-rocksdb"
+
+
+class PartitionedRocksDBStore(RocksDBStore):
+    """``faust.stores.rocksdb.Store`` with each key in its changelog partition's database."""
+
+    def _partition(self, key: bytes) -> int:
+        partition: int | None = self.table.partition_for_key(self._decode_key(key))
+        if partition is not None:
+            return partition
+        count = self.table.changelog_topic.partitions or self.app.conf.topic_partitions
+        return int((murmur2(key) & 0x7FFFFFFF) % count)
+
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        partition = self._partition(key)
+        self._key_index[key] = partition
+        self._db_for_partition(partition).put(key, value)
+
+    def _get(self, key: bytes) -> bytes | None:
+        # Only databases of partitions this worker holds are open (Faust opens them on
+        # assignment, closes them on revocation): another worker's keys are not ours to read.
+        db = self._dbs.get(self._partition(key))
+        value: bytes | None = db.get(key) if db is not None else None
+        return value
+
+    def _contains(self, key: bytes) -> bool:
+        return self._get(key) is not None
+
+    def _del(self, key: bytes) -> None:
+        db = self._dbs.get(self._partition(key))
+        if db is not None:
+            db.delete(key)
+
+
+    async def assign_partitions(self, table: CollectionT, tps: set[TP],
+                                generation_id: int = 0) -> None:
+        await super().assign_partitions(table, tps, generation_id)
+        for tp in sorted(tps):
+            if tp.topic in table.changelog_topic.topics and tp.partition in self._dbs:
+                offset = self.persisted_offset(tp)
+                log.info("%s[%d]: %s", tp.topic, tp.partition,
+                         "no local state: reading the changelog from the start"
+                         if offset is None else
+                         f"local state up to offset {offset}: reading the changelog after it")
+
+
+def register() -> str:
+    """Make ``<SCHEME>://`` name this store for Faust; returns the store URL."""
+    STORES.aliases[SCHEME] = f"{__name__}:{PartitionedRocksDBStore.__name__}"
+    return f"{SCHEME}://"
+
+
+def table_options() -> dict[str, Any]:
+    """A fresh copy per table: Faust's store pops keys from the mapping it is given."""
+    return dict(OPTIONS)
