@@ -57,10 +57,12 @@ async def _rebuild_index() -> None:
     started = time.monotonic()
     # Off the event loop (millions of records take seconds), reading the table there too:
     # no agent writes to it before recovery has ended.
-    _Index.state = await asyncio.to_thread(lambda: StoryState(dict(articles_seen.items())))
+    records = await asyncio.to_thread(lambda: dict(articles_seen.items()))
+    _Index.state = await asyncio.to_thread(StoryState, records)
     log.info("dedup: index rebuilt from %d article record(s): %d stories, %d band keys, %.1fs",
-             len(articles_seen), len(_Index.state), _Index.state.band_count,
+             len(records), len(_Index.state), _Index.state.band_count,
              time.monotonic() - started)
+    del records
 
 
 def _state() -> StoryState:
