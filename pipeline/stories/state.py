@@ -37,7 +37,8 @@ ArticleRecord = list
 @dataclass
 class _Story:
     first_seen: float
-    signature: Sequence[int] | np.ndarray | None
+    # packed (base64 text) until a lookup needs it: a rebuild after a restart unpacks none
+    signature: Sequence[int] | np.ndarray | str | None
     members: list[str] = field(default_factory=list)  # article ids with a record
 
 
@@ -119,6 +120,8 @@ class StoryState:
         if story_id is None:
             return None
         story = self._stories.get(story_id)
+        if story is not None and isinstance(story.signature, str):
+            story.signature = _unpack(story.signature)
         signature = story.signature if story is not None else None
         return BandEntry(story_id=story_id, first_id=story_id,
                          signature=signature)  # type: ignore[arg-type]  # an array is one
@@ -130,7 +133,7 @@ class StoryState:
             story = self._stories[story_id] = _Story(first_seen=seen_at, signature=None)
         if article_id == story_id:
             story.first_seen = seen_at
-            story.signature = _unpack(packed)
+            story.signature = packed or None
         story.members.append(article_id)
         if bands:
             for key in keys.split():
