@@ -76,6 +76,9 @@ def create_app(settings: Settings) -> faust.App:
         consumer_max_fetch_size=settings.kafka.max_message_bytes,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # A rebalance does not wait for the batches in flight (1-3 s of NER each): every stage
+        # is idempotent, and a batch whose partition moved is read again by its new owner.
+        stream_wait_empty=False,
         web_enabled=False,
         # Tables on local disk (agents.state_store), so a restart reads back only the
         # changelog tail; the directory and the worker's group identity are set by

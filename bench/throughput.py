@@ -246,7 +246,10 @@ def rebalance_latency(articles: list[dict], *, burst: int) -> None:
                 ns.start_worker()
             elif "join" in marks and "stable" not in marks:
                 group = ns.group()
-                if group.get("group_state") == "Stable" and len(group.get("members")) == 2:
+                if group.get("group_state") != "Stable":
+                    marks.setdefault("rebalance", time.perf_counter())
+                elif len(group.get("members")) == 2:
+                    marks.setdefault("rebalance", time.perf_counter())
                     marks["stable"] = time.perf_counter()
 
         lat = latencies(ns, sample, rate, on_sent=join)
@@ -254,17 +257,20 @@ def rebalance_latency(articles: list[dict], *, burst: int) -> None:
             sys.exit("the second worker never joined while the stream ran: more "
                      "--latency-articles")
         stable = marks["stable"]
-        windows = {"before the join": [], "join → stable + 30 s": [], "after": []}
+        windows: dict[str, list[float]] = {
+            "before": [], "second worker starting": [], "rebalance (+30 s)": [], "after": []}
         for at, seconds in zip(sent_at, lat, strict=True):
-            key = ("before the join" if at < marks["join"] else
-                   "join → stable + 30 s" if at < stable + 30 else "after")
+            key = ("before" if at < marks["join"] else
+                   "second worker starting" if at < marks["rebalance"] else
+                   "rebalance (+30 s)" if at < stable + 30 else "after")
             windows[key].append(seconds)
         print(f"rebalance: {len(lat)} articles at {rate:.2f}/s (half of one worker's rate), "
-              f"a second worker started after {join_at}, in the group "
-              f"{stable - marks['join']:.0f} s later")
+              f"a second worker started after {join_at}; the group rebalanced "
+              f"{marks['rebalance'] - marks['join']:.0f} s later, stable after "
+              f"{stable - marks['rebalance']:.0f} s")
         for name, values in windows.items():
             if values:
-                print(f"  {name:22s} {len(values):3d} articles: p50 {_pct(values, 0.5):5.2f}s "
+                print(f"  {name:24s} {len(values):3d} articles: p50 {_pct(values, 0.5):5.2f}s "
                       f"p99 {_pct(values, 0.99):5.2f}s  max {max(values):5.2f}s")
         print(f"  all {len(lat)}: p99 {_pct(lat, 0.99):.2f}s; re-fetches logged by the "
               f"workers: {ns.log_lines('fetching them again')}")
