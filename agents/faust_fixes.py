@@ -93,7 +93,7 @@ from pipeline.core.errors import NewsflowError
 log = logging.getLogger("newsflow.faust")
 
 _getmany = Consumer.getmany
-_wait_next_records = Consumer._wait_next_records
+__wait_next_records = Consumer._wait_next_records  # the original: _<name>, as for the others
 _seek = Consumer.seek
 _perform_seek = Consumer.perform_seek
 _clear = ThrowableQueue.clear
@@ -137,7 +137,7 @@ async def _guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP,
 
 
 async def _noting_wait_next_records(self: Any, timeout: float) -> Any:
-    records, active = await _wait_next_records(self, timeout)
+    records, active = await __wait_next_records(self, timeout)
     # per partition, the offset after the last record fetched: what getmany should deliver
     self.__dict__["_newsflow_fetched"] = {
         tp: batch[-1].offset + 1 for tp, batch in (records or {}).items() if batch}

@@ -212,6 +212,29 @@ def test_what_a_rebalance_clears_from_an_agent_queue_is_fetched_again(
     asyncio.run(run())
 
 
+def test_what_getmany_fetched_but_did_not_deliver_is_fetched_again_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faust's ``getmany`` stops a batch halfway when the flow is paused (a rebalance
+    starting): the rest was fetched (the position is past it) but never delivered.  The
+    guard seeks back to the first undelivered offset when the call ends, not seconds later."""
+    tp = ALERTS[0]
+
+    async def run() -> list[tuple[TP, int]]:
+        broker = _Broker({tp: range(0, 10)}, committed={tp: 2})
+        consumer = await _consumer(_app("undelivered"), broker, monkeypatch)
+        await consumer.perform_seek()
+        delivered = []
+        async for got, message in consumer.getmany(0.01):
+            delivered.append((got, message.offset))
+            if message.offset == 4:
+                consumer.stop_flow()  # what a rebalance does
+        assert broker.seeks == [(tp, 5)]  # at once, back to the first one not delivered
+        consumer.resume_flow()
+        return delivered + await _fetch(consumer)
+
+    assert asyncio.run(run()) == [(tp, offset) for offset in range(2, 10)]
+
+
 def test_a_partition_fetched_but_never_processed_is_read_again(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """What a stream skipped (an old generation, flow control off) leaves no trace but this:
