@@ -234,6 +234,7 @@ def forget_feeds(feeds: Iterable[str], *, owned: int) -> None:
 # agents.faust_fixes logs each re-fetch (one warning, "... fetching them again"); its
 # message templates say why.  Counting its records keeps that module untouched.
 _REFETCH_REASONS = (("dropped in a rebalance", "rebalance_drop"),
+                    ("not delivered", "undelivered"),
                     ("never processed", "stalled"), ("before", "gap"))
 
 

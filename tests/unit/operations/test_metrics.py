@@ -118,12 +118,14 @@ def test_refetch_warnings_of_the_faust_fixes_are_counted_by_reason() -> None:
     logger = logging.getLogger("newsflow.test-refetch")
     logger.addFilter(metrics.RefetchCounter())
     before = {r: _value("newsflow_refetches_total", reason=r)
-              for r in ("rebalance_drop", "stalled", "gap")}
+              for r in ("rebalance_drop", "undelivered", "stalled", "gap")}
     # the templates agents/faust_fixes.py logs with
     logger.warning("%s[%d]: messages from offset %d dropped in a rebalance; "
                    "fetching them again", "news.raw", 0, 10)
     logger.warning("%s[%d]: offsets %d..%d were fetched but never processed; "
                    "fetching them again", "news.raw", 1, 3, 9)
+    logger.warning("%s[%d]: offsets %d..%d fetched but not delivered; fetching them again",
+                   "news.raw", 1, 3, 9)
     logger.warning("%s[%d]: got offset %d before %d..%d; fetching them again",
                    "news.raw", 2, 20, 12, 19)
     logger.warning("%s[%d]: got offset %d before %d..%d; fetching them again",
@@ -131,4 +133,4 @@ def test_refetch_warnings_of_the_faust_fixes_are_counted_by_reason() -> None:
     logger.warning("unrelated warning")
     after = {r: _value("newsflow_refetches_total", reason=r) for r in before}
     assert {r: after[r] - before[r] for r in before} == {
-        "rebalance_drop": 1, "stalled": 1, "gap": 2}
+        "rebalance_drop": 1, "undelivered": 1, "stalled": 1, "gap": 2}
