@@ -32,7 +32,7 @@ from pipeline.core.secretbox import SecretBox
 from pipeline.core.settings import Settings, get_settings
 from pipeline.enrichment.copies import CopyAwareEnrichment
 from pipeline.enrichment.pool import EnrichmentPool
-from schemas import DeadLetter
+from schemas import DeadLetter, RawArticle
 from schemas.deadletter import Stage
 
 log = logging.getLogger("newsflow.agents")
@@ -109,6 +109,10 @@ class Services:
 
 
 _services: list[Services] = []
+_WARM_UP = {
+    "en": "Officials in Madrid said on Monday that 40 migrants reached the coast of Spain.",
+    "es": "Las autoridades de México dijeron el lunes que 40 migrantes cruzaron la frontera.",
+}
 
 
 async def start_services() -> None:
@@ -116,6 +120,11 @@ async def start_services() -> None:
     worker joins the consumer group only once it can process what it is given."""
     pool = EnrichmentPool.from_settings(settings)
     await pool.start()
+    # One article in each language through the child before joining: its first batch was
+    # 2-3 s slower than the next ones (lazy set-up in spaCy and the steps), a latency spike
+    # on the partitions a joining worker takes over.
+    await pool.enrich([RawArticle(id=f"warm-up-{lang}", body=body, language=lang)
+                       for lang, body in _WARM_UP.items()])
     es = es_client(settings)
     _services.append(Services(
         es=es, pool=pool, enrichment=CopyAwareEnrichment.from_settings(pool, settings, es=es),
