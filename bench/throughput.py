@@ -310,7 +310,7 @@ def main() -> None:
                              "mid-stream), on --latency-articles articles after a burst of 40")
     args = parser.parse_args()
     if args.rebalance:
-        rebalance_latency(_load(40 + args.latency_articles), burst=40)
+        rebalance_latency(raw_articles(CORPUS, 40 + args.latency_articles), burst=40)
         return
     if args.mix and (min(args.mix) < 0 or sum(args.mix) >= 1):
         parser.error("--mix: two fractions, each at least 0, together below 1")
