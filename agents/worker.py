@@ -37,12 +37,12 @@ def run_worker(*, loglevel: str = "info") -> None:
         FaustIncompatible: the installed Faust lacks what ``agents.faust_fixes`` patches.
         StateDirBusy: NEWSFLOW_WORKER_ID is held by another worker on this host.
     """
+    faust_fixes.install()
+    faust_idle.install()
     slot = state_dir.claim(settings.state_dir, name=settings.state.worker_id)
     app.conf.datadir = slot.path
     instance_id = settings.state.worker_id or f"{socket.gethostname()}-{slot.name}"
     app.conf.consumer_group_instance_id = instance_id
-    faust_fixes.install()
-    faust_idle.install()
     worker = faust.Worker(
         app, loglevel=loglevel, quiet=True,
         # text keeps Faust's own (coloured) format; json replaces it with one object a line
