@@ -184,4 +184,5 @@ def start_elasticsearch(lay: Layout, java: Path, echo: Echo) -> int:
     svc.pid_file.write_text(str(pid))
     wait_until(lambda: es_ready(lay.settings), service=svc, pid=pid,
                timeout=lay.settings.stack.start_timeout)
+    private_tree(lay.es_config)  # the keystore tool and the node write theirs 0660
     return pid

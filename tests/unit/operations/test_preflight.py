@@ -9,11 +9,13 @@ from tests.support import settings_with
 
 
 def test_the_api_without_a_key_is_caught_before_it_could_crash_loop(tmp_path: Path) -> None:
-    settings = settings_with(home=tmp_path, es__password="x")
+    settings = settings_with(home=tmp_path, es__password="x", kafka__security_protocol="PLAINTEXT")
     assert any("no API key" in p for p in problems("api", settings))
-    short = settings_with(home=tmp_path, es__password="x", api__keys=["short"])
+    short = settings_with(home=tmp_path, es__password="x", kafka__security_protocol="PLAINTEXT",
+                          api__keys=["short"])
     assert any("32 characters" in p for p in problems("api", short))
-    good = settings_with(home=tmp_path, es__password="x", api__keys=["k" * 40])
+    good = settings_with(home=tmp_path, es__password="x", kafka__security_protocol="PLAINTEXT",
+                         api__keys=["k" * 40])
     assert problems("api", good) == []
 
 
