@@ -328,10 +328,11 @@ class Settings(BaseSettings):
         return self._stack_ca(hosts)
 
     def es_ca_file(self) -> Path | None:
-        """The CA to verify Elasticsearch with, chosen as for Kafka."""
+        """The CA to verify Elasticsearch with, chosen as for Kafka (None for http://)."""
         if self.es.ca_file is not None:
             return self.es.ca_file
-        return self._stack_ca([urlsplit(self.es.url).hostname or ""])
+        url = urlsplit(self.es.url)
+        return self._stack_ca([url.hostname or ""]) if url.scheme == "https" else None
 
     def _stack_ca(self, hosts: list[str]) -> Path | None:
         if self.stack_ca_file.exists() and all(_is_loopback(h) for h in hosts):
