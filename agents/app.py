@@ -45,15 +45,13 @@ def _broker_credentials(settings: Settings) -> Any:
     if settings.kafka.security_protocol in {"SSL", "SASL_SSL"}:
         import ssl
 
-        ssl_context = ssl.create_default_context(
-            cafile=str(settings.kafka.ssl_cafile) if settings.kafka.ssl_cafile else None
-        )
+        cafile = settings.kafka_ca_file()
+        ssl_context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
     if settings.kafka.security_protocol == "SSL":
         return faust.SSLCredentials(ssl_context)
-    password = settings.kafka.sasl_password
     return faust.SASLCredentials(
-        username=settings.kafka.sasl_username,
-        password=password.get_secret_value() if password else None,
+        username=settings.kafka_user(),
+        password=settings.kafka_secret(),
         mechanism=settings.kafka.sasl_mechanism or "PLAIN",
         ssl_context=ssl_context,
     )

@@ -10,6 +10,7 @@ left alone.
 from __future__ import annotations
 
 import fcntl
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +30,9 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[list[local_stack.ServiceStatus]]:
-    settings.stack_dir.mkdir(parents=True, exist_ok=True)
-    lease = (settings.stack_dir / "sessions.lock").open("a")
+    settings.stack_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lease = os.fdopen(os.open(settings.stack_dir / "sessions.lock",
+                              os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a")
     fcntl.flock(lease, fcntl.LOCK_SH)
     before = local_stack.status(settings)
     started = not all(row.ready for row in before)

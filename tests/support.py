@@ -166,11 +166,11 @@ class Namespace:
             time.sleep(0.5)
             group = self.group()
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = (self.tmp / f"worker-{len(self._workers)}.log").open("w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env, **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self._workers.append(proc)
@@ -334,6 +334,7 @@ class Route:
     status: int = 200
     delay: float = 0.0
     validators: bool = True  # send ETag and Last-Modified, answer 304 when they match
+    location: str | None = None  # a redirect's target (with a 3xx status)
 
     @property
     def etag(self) -> str:
@@ -361,6 +362,8 @@ class FeedServer:
                     return
                 time.sleep(route.delay)
                 headers = {"Content-Type": route.content_type}
+                if route.location is not None:
+                    headers["Location"] = route.location
                 if route.validators and route.status == 200:
                     headers |= {"ETag": route.etag, "Last-Modified": server.LAST_MODIFIED}
                     if self.headers.get("If-None-Match") == route.etag:

@@ -40,8 +40,11 @@ def up() -> None:
         _fail(str(e))
         return
     ok = _print_status(rows)
-    secret = settings.stack_dir / "elastic.password"
-    typer.echo(f"elastic password: {secret}  (took {time.monotonic() - t0:.0f}s)")
+    typer.echo(f"Kafka: SASL_SSL + SCRAM-SHA-512 as admin (other principals: "
+               f"NEWSFLOW_KAFKA_SASL_USERNAME); passwords in {settings.stack_dir / 'credentials'}")
+    typer.echo(f"Elasticsearch: {settings.es.url} as elastic, password in "
+               f"{settings.stack_dir / 'elastic.password'}; CA {settings.stack_ca_file}  "
+               f"(took {time.monotonic() - t0:.0f}s)")
     if not ok:
         raise typer.Exit(1)
 

@@ -36,8 +36,9 @@ def es_client(
     options: dict[str, Any] = {}
     if secret is not None:
         options["basic_auth"] = (settings.es.user, secret)
-    if settings.es.ca_file is not None:
-        options["ca_certs"] = str(settings.es.ca_file)
+    ca_file = settings.es_ca_file()
+    if ca_file is not None:
+        options["ca_certs"] = str(ca_file)
     return Elasticsearch(
         settings.es.url,
         **options,

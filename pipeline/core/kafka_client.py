@@ -16,18 +16,21 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``KafkaProducer``, ``KafkaConsumer`` and ``KafkaAdminClient``.
 
     SASL and CA options appear only when set, so a PLAINTEXT broker gets exactly the
-    client defaults.
+    client defaults.  User, password and CA are resolved by ``Settings`` (the local stack's
+    when nothing else is configured).
     """
     kwargs: dict[str, Any] = {
         "bootstrap_servers": [s.strip() for s in settings.kafka.bootstrap.split(",") if s.strip()],
         "security_protocol": settings.kafka.security_protocol,
     }
-    if settings.kafka.sasl_mechanism:
+    if settings.kafka.security_protocol.startswith("SASL") and settings.kafka.sasl_mechanism:
         kwargs["sasl_mechanism"] = settings.kafka.sasl_mechanism
-        if settings.kafka.sasl_username is not None:
-            kwargs["sasl_plain_username"] = settings.kafka.sasl_username
-        if settings.kafka.sasl_password is not None:
-            kwargs["sasl_plain_password"] = settings.kafka.sasl_password.get_secret_value()
-    if settings.kafka.ssl_cafile is not None:
-        kwargs["ssl_cafile"] = str(settings.kafka.ssl_cafile)
+        user, secret = settings.kafka_user(), settings.kafka_secret()
+        if user is not None:
+            kwargs["sasl_plain_username"] = user
+        if secret is not None:
+            kwargs["sasl_plain_password"] = secret
+    cafile = settings.kafka_ca_file()
+    if cafile is not None and settings.kafka.security_protocol.endswith("SSL"):
+        kwargs["ssl_cafile"] = str(cafile)
     return kwargs

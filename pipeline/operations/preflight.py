@@ -41,8 +41,9 @@ def _kafka(settings: Settings) -> list[str]:
     if kafka.security_protocol.startswith("SASL"):
         for name, value in [
             ("NEWSFLOW_KAFKA_SASL_MECHANISM", kafka.sasl_mechanism),
-            ("NEWSFLOW_KAFKA_SASL_USERNAME", kafka.sasl_username),
-            ("NEWSFLOW_KAFKA_SASL_PASSWORD", kafka.sasl_password),
+            ("NEWSFLOW_KAFKA_SASL_USERNAME", settings.kafka_user()),
+            ("NEWSFLOW_KAFKA_SASL_PASSWORD or NEWSFLOW_KAFKA_SASL_PASSWORD_FILE",
+             settings.kafka_secret()),
         ]:
             if not value:
                 found.append(f"Kafka uses {kafka.security_protocol}: set {name}")

@@ -13,13 +13,21 @@ four modules: ``apm``, ``transport-netty4``, ``x-pack-core``, ``x-pack-security`
 therefore works (basic auth, ``elastic`` / generated password); everything else that normally
 ships as a module is missing -- see ``deploy/local/README.md`` for the list and consequences.
 
+Secured like a production cluster, so every test exercises TLS and authentication: Kafka
+accepts only SASL_SSL with SCRAM-SHA-512 and grants per-role ACLs (``acls.py``),
+Elasticsearch only HTTPS with its ``elastic`` password.  The CA, server certificates and
+every password are generated on first start into ``<home>/stack`` (0700 folders, 0600
+files; ``tls/``, ``credentials/``, ``elastic.password``), and ``Settings`` finds them there
+when nothing else is configured.
+
 Elasticsearch refuses to run as root, so when invoked as root it runs as an unprivileged
-service user that is created on demand and owns its config, data and log directories.
+service user that is created on demand and owns a folder of its own (``Layout.es_base``).
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +36,15 @@ from pathlib import Path
 
 from pipeline.core.settings import Settings
 from pipeline.stack._dist import fetch, find_java
-from pipeline.stack._layout import Echo, Layout, Service, StackError, layout_for
+from pipeline.stack._layout import (
+    Echo,
+    Layout,
+    Service,
+    StackError,
+    layout_for,
+    private_dir,
+    private_tree,
+)
 from pipeline.stack._process import port_open, read_pid, stop_pid
 from pipeline.stack.elasticsearch import es_ready, start_elasticsearch
 from pipeline.stack.kafka import kafka_ready, start_kafka
@@ -50,14 +66,20 @@ def _check_port_free(svc: Service) -> None:
 
 @contextmanager
 def _locked(lay: Layout) -> Iterator[None]:
-    """Serialise ``up``/``down``: several developers or test sessions may call them at once."""
-    lay.stack.mkdir(parents=True, exist_ok=True)
-    with (lay.stack / ".lock").open("w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    """Serialise ``up``/``down``: several developers or test sessions may call them at once.
+
+    Inside, files are created readable by their owner only (umask 077)."""
+    mask = os.umask(0o077)
+    try:
+        private_dir(lay.stack)
+        with (lay.stack / ".lock").open("w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+    finally:
+        os.umask(mask)
 
 
 def up(settings: Settings, echo: Echo = print) -> list[ServiceStatus]:
@@ -70,13 +92,14 @@ def up(settings: Settings, echo: Echo = print) -> list[ServiceStatus]:
 
 def _up(lay: Layout, echo: Echo) -> None:
     settings = lay.settings
-    lay.logs.mkdir(parents=True, exist_ok=True)
+    private_dir(lay.logs)
     starters = {"kafka": (lay.kafka, start_kafka), "elasticsearch": (lay.elasticsearch,
                                                                      start_elasticsearch)}
     todo = [(svc, start) for svc, start in starters.values() if read_pid(svc) is None]
     if todo:
         for svc, _ in todo:
             _check_port_free(svc)
+        private_tree(lay.stack)  # also what an older, unsecured stack left readable
         java = find_java(settings)
         fetch(lay, echo)
         for svc, start in todo:
@@ -110,7 +133,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
     kafka, es = lay.kafka, lay.elasticsearch
     return [
         ServiceStatus("kafka", read_pid(kafka), f"{kafka.host}:{kafka.port}",
-                      read_pid(kafka) is not None and kafka_ready(f"{kafka.host}:{kafka.port}")),
+                      read_pid(kafka) is not None and kafka_ready(settings)),
         ServiceStatus("elasticsearch", read_pid(es), settings.es.url,
                       read_pid(es) is not None and es_ready(settings)),
     ]
@@ -148,6 +171,6 @@ def start_service(settings: Settings, name: str, echo: Echo = print) -> list[Ser
     with _locked(lay):
         if read_pid(svc) is None:
             _check_port_free(svc)
-            lay.logs.mkdir(parents=True, exist_ok=True)
+            private_dir(lay.logs)
             start(lay, find_java(settings), echo)
     return status(settings)

@@ -39,12 +39,14 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 def spawn(cmd: list[str], *, log_file: Path, env: dict[str, str] | None = None,
            cwd: Path | None = None) -> int:
     """Start a detached process (own session, so it outlives the CLI and can be killed as a
-    group) with stdout and stderr appended to ``log_file``."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as out:
+    group) with stdout and stderr appended to ``log_file`` (0600).  Its umask is 077: what
+    the service writes (segments, indices, logs) is readable by its owner only."""
+    log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, cwd=cwd,
-                                start_new_session=True)
+                                start_new_session=True, umask=0o077)
     return proc.pid
 
 

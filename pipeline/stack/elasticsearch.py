@@ -1,4 +1,9 @@
-"""The local Elasticsearch node, security on, run as an unprivileged user when root.
+"""The local Elasticsearch node: security on, TLS on its HTTP layer, run as an
+unprivileged user when root.
+
+As root, Elasticsearch gets a folder of its own (``Layout.es_base``, 0700, owned by the
+service user) holding a hard-linked copy of the distribution, its config (with the HTTP
+certificate), data, logs and tmp; nothing of the invoking user's home is opened to it.
 """
 
 from __future__ import annotations
@@ -6,15 +11,25 @@ from __future__ import annotations
 import base64
 import os
 import pwd
-import secrets
 import shutil
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from pipeline.core.settings import Settings
-from pipeline.stack._layout import Echo, Layout, StackError, render
+from pipeline.stack._layout import (
+    Echo,
+    Layout,
+    StackError,
+    ensure_password,
+    private_dir,
+    private_tree,
+    render,
+    server_tls,
+    write_private,
+)
 from pipeline.stack._process import spawn, wait_until
 
 
@@ -27,23 +42,12 @@ def _service_user(lay: Layout) -> pwd.struct_passwd | None:
         return pwd.getpwnam(name)
     except KeyError:
         pass
-    cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    cmd = ["useradd", "--system", "--no-create-home", "--home-dir", f"/var/lib/{name}",
+           "--shell", "/usr/sbin/nologin", name]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise StackError(f"cannot create user {name!r} for Elasticsearch: {done.stderr.strip()}")
     return pwd.getpwnam(name)
-
-
-def _grant_traverse(path: Path, echo: Echo) -> None:
-    """Let the service user reach ``path``: add o+x to ancestors that lack it (e.g. /root).
-
-    o+x only allows walking through a directory by name, not listing it.
-    """
-    for parent in reversed(path.resolve().parents):
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
-            echo(f"  granting o+x on {parent} so the service user can reach {path}")
-            parent.chmod(mode | 0o001)
 
 
 def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
@@ -64,33 +68,61 @@ def _as_user(user: pwd.struct_passwd | None) -> list[str]:
 def _es_env(lay: Layout, java: Path, user: pwd.struct_passwd | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JAVA_", "ES_"))}
     env.update(ES_JAVA_HOME=str(java), ES_PATH_CONF=str(lay.es_config),
-               ES_TMPDIR=str(lay.stack / "es-tmp"))
+               ES_TMPDIR=str(lay.es_tmp))
     if user is not None:
-        env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
+        env.update(HOME=str(lay.es_base), USER=user.pw_name, LOGNAME=user.pw_name)
     return env
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _prepare_elasticsearch(lay: Layout, java: Path, echo: Echo) -> pwd.struct_passwd | None:
-    """Config dir (copied from the dist once), yml, heap, keystore password, ownership."""
+    """Its folder, distribution copy, config (yml, heap, HTTP certificate), keystore
+    password and ownership."""
     user = _service_user(lay)
     svc = lay.elasticsearch
+    private_dir(lay.es_base)
+    if user is not None and not (lay.es_run_home / "bin").is_dir():
+        echo(f"Linking Elasticsearch into {lay.es_run_home} (its own folder, user "
+             f"{user.pw_name}) ...")
+        shutil.rmtree(lay.es_run_home, ignore_errors=True)
+        shutil.copytree(lay.es_home, lay.es_run_home, copy_function=_link_or_copy,
+                        symlinks=True)
     if not lay.es_config.is_dir():
         shutil.copytree(lay.es_home / "config", lay.es_config)
-    for d in (lay.es_data, lay.es_logs, lay.stack / "es-tmp"):
-        d.mkdir(parents=True, exist_ok=True)
+        private_tree(lay.es_config)
+    for d in (lay.es_config, lay.es_data, lay.es_logs, lay.es_tmp, lay.es_config / "certs"):
+        private_dir(d)
     render("elasticsearch.yml.template", lay.es_config / "elasticsearch.yml",
-            host=svc.host, port=svc.port, transport_port=lay.settings.stack.es_transport_port,
-            data_dir=lay.es_data, log_dir=lay.es_logs)
+           host=svc.host, port=svc.port, transport_port=lay.settings.stack.es_transport_port,
+           data_dir=lay.es_data, log_dir=lay.es_logs)
     heap = lay.settings.stack.es_heap
-    (lay.es_config / "jvm.options.d" / "newsflow-heap.options").write_text(
-        f"-Xms{heap}\n-Xmx{heap}\n")
+    write_private(lay.es_config / "jvm.options.d" / "newsflow-heap.options",
+                  f"-Xms{heap}\n-Xmx{heap}\n".encode())
+    tls = server_tls(lay, "elasticsearch", svc.host)
+    # Elasticsearch reads only files inside its config folder.
+    for source, name in ((tls.key, "http.key"), (tls.cert, "http.crt"),
+                         (lay.settings.stack_ca_file, "ca.crt")):
+        write_private(lay.es_config / "certs" / name, source.read_bytes())
     if user is not None:
-        for d in (lay.es_config, lay.es_data, lay.es_logs, lay.stack / "es-tmp"):
-            _chown_tree(d, user)
-        _grant_traverse(lay.es_home, echo)
-        _grant_traverse(lay.es_data, echo)
+        for d in (lay.es_config, lay.es_data, lay.es_logs, lay.es_tmp):
+            _chown_tree(d, user)  # not the linked distribution: its files are the dist's
+        os.chown(lay.es_base, user.pw_uid, user.pw_gid)
+        _private_parent(lay.es_base.parent, user)
     _ensure_password(lay, java, user, echo)
     return user
+
+
+def _private_parent(folder: Path, user: pwd.struct_passwd) -> None:
+    """The service user's own folder above its stacks (/var/lib/<user>): 0700, its own."""
+    if folder.parent == Path("/var/lib") and folder.name == user.pw_name:
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        os.chmod(folder, 0o700)
 
 
 def _ensure_password(lay: Layout, java: Path, user: pwd.struct_passwd | None, echo: Echo) -> None:
@@ -99,16 +131,10 @@ def _ensure_password(lay: Layout, java: Path, user: pwd.struct_passwd | None, ec
     keystore = lay.es_config / "elasticsearch.keystore"
     if lay.password_file.exists() and keystore.exists():
         return
-    password = lay.password_file.read_text().strip() if lay.password_file.exists() else ""
-    if not password:
-        password = secrets.token_urlsafe(18)
-        lay.password_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lay.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(password + "\n")
-        os.chmod(lay.password_file, 0o600)
-        echo(f"Generated the elastic password in {lay.password_file} (mode 0600)")
-    tool = [*_as_user(user), str(lay.es_home / "bin" / "elasticsearch-keystore")]
+    if not lay.password_file.exists():
+        echo(f"Generating the elastic password in {lay.password_file} (mode 0600)")
+    password = ensure_password(lay.password_file)
+    tool = [*_as_user(user), str(lay.es_run_home / "bin" / "elasticsearch-keystore")]
     env = _es_env(lay, java, user)
     if not keystore.exists():
         _run_tool([*tool, "create"], env=env)
@@ -128,12 +154,14 @@ def _es_health(settings: Settings, *, timeout: float = 3.0) -> tuple[int, dict[s
     import json
 
     req = urllib.request.Request(settings.es.url.rstrip("/") + "/_cluster/health")
+    ca_file = settings.es_ca_file()
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     secret = settings.es_secret()
     if secret:
         token = base64.b64encode(f"{settings.es.user}:{secret}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as e:
         return e.code, {}
@@ -151,9 +179,10 @@ def start_elasticsearch(lay: Layout, java: Path, echo: Echo) -> int:
     user = _prepare_elasticsearch(lay, java, echo)
     echo(f"Starting Elasticsearch {lay.versions.elasticsearch} (Java at {java}"
          f"{', as user ' + user.pw_name if user else ''}) ...")
-    cmd = [*_as_user(user), str(lay.es_home / "bin" / "elasticsearch")]
-    pid = spawn(cmd, log_file=svc.log_file, env=_es_env(lay, java, user), cwd=lay.es_home)
+    cmd = [*_as_user(user), str(lay.es_run_home / "bin" / "elasticsearch")]
+    pid = spawn(cmd, log_file=svc.log_file, env=_es_env(lay, java, user), cwd=lay.es_base)
     svc.pid_file.write_text(str(pid))
     wait_until(lambda: es_ready(lay.settings), service=svc, pid=pid,
                timeout=lay.settings.stack.start_timeout)
+    private_tree(lay.es_config)  # the keystore tool and the node write theirs 0660
     return pid

@@ -17,7 +17,6 @@ Runs in a follower's worker thread; it never touches Kafka.  Every failure becom
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 import time
@@ -28,10 +27,10 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 
-from pipeline.alerts.channels.targets import address_problem
 from pipeline.core.settings import Settings
 from pipeline.ingest.feeds.book import Feed
 from pipeline.ingest.feeds.schedule import host_of
+from pipeline.ingest.feeds.transport import VettedTransport, refusal, trusted_host
 from pipeline.ingest.ids import article_id
 from pipeline.ingest.inputs import Parsed, Rejected, read_bytes
 from pipeline.ingest.inputs.entries import BODY_FROM
@@ -61,18 +60,30 @@ class _TooLarge(Exception):
 
 
 def http_client(settings: Settings) -> httpx.Client:
-    """One client per follower: pooled connections, our user agent, bounded time."""
+    """One client per follower: pooled connections, our user agent, bounded time, and every
+    connection (redirects included) to a vetted address (``transport``)."""
     return httpx.Client(
         headers={"User-Agent": settings.feeds.user_agent},
         timeout=httpx.Timeout(settings.feeds.timeout_seconds),
         follow_redirects=True,
         max_redirects=5,
+        transport=VettedTransport(allow_private=settings.feeds.allow_private_pages),
+        trust_env=False,
     )
 
 
 def poll_feed(client: httpx.Client, feed: Feed, *, seen: set[str], settings: Settings,
               robots: Robots) -> PollResult:
-    """Fetch ``feed``, return its entries not in ``seen``; never raises for the feed's sake."""
+    """Fetch ``feed``, return its entries not in ``seen``; never raises for the feed's sake.
+
+    Only the feed's own host may be on a private address; any other host (a page, a
+    redirect's target) must be public when the connection is made."""
+    with trusted_host(host_of(str(feed.sub.url))):
+        return _poll_feed(client, feed, seen=seen, settings=settings, robots=robots)
+
+
+def _poll_feed(client: httpx.Client, feed: Feed, *, seen: set[str], settings: Settings,
+               robots: Robots) -> PollResult:
     url = str(feed.sub.url)
     headers = {"Accept": _FEED_ACCEPT}
     if feed.state.etag:
@@ -191,14 +202,11 @@ def _page_problem(url: str, *, feed_host: str, settings: Settings) -> str | None
     if settings.feeds.allow_private_pages or host == feed_host:
         return None
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, None)]
     except OSError as e:
         return f"cannot resolve {host}: {e.strerror or e}"
-    for address in addresses:
-        problem = address_problem(ipaddress.ip_address(str(address).split("%", 1)[0]))
-        if problem:
-            return f"{host} is a {problem} address"
-    return None
+    # A first answer, for a clear reason; the transport checks again on connecting.
+    return refusal(host, addresses)
 
 
 def _get(client: httpx.Client, url: str, *, headers: dict[str, str],

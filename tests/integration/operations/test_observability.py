@@ -26,7 +26,6 @@ from tests.support import ROOT, Namespace, article_json
 
 pytestmark = pytest.mark.stack
 
-SASL_SECRET = "sasl-secret-5d1e7"
 WEBHOOK_SECRET = "webhook-secret-c0ffee42-0123456789abcdef"  # >= 32 bytes
 SMTP_SECRET = "smtp-secret-9a9a"
 T = TypeVar("T")
@@ -99,12 +98,12 @@ def _raw_end(ns: Namespace) -> int:
 
 
 def test_metrics_status_and_deadletter_list_after_a_mixed_batch(ns: Namespace) -> None:
-    # Secrets the worker holds; none may reach its log.  (PLAINTEXT: the SASL password
-    # is configured but unused; the webhook secret arrives with a rule on the rules topic.)
-    es_password = ns.settings.es_secret()
-    assert es_password
+    # Secrets the worker holds; none may reach its log.  (The passwords are the stack's
+    # own, used for real; the webhook secret arrives with a rule on the rules topic.)
+    es_password, sasl_password = ns.settings.es_secret(), ns.settings.kafka_secret()
+    assert es_password and sasl_password
     ns.env.update({"NEWSFLOW_ES_PASSWORD": es_password,
-                   "NEWSFLOW_KAFKA_SASL_PASSWORD": SASL_SECRET,
+                   "NEWSFLOW_KAFKA_SASL_PASSWORD": sasl_password,
                    "NEWSFLOW_SMTP_PASSWORD": SMTP_SECRET})
     store = RuleStore(ns.settings, es=ns.es)
     now = datetime.now(UTC)
@@ -177,7 +176,7 @@ def test_metrics_status_and_deadletter_list_after_a_mixed_batch(ns: Namespace) -
     entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any(e["logger"] == "newsflow.metrics" for e in entries)
     assert any(e["level"] == "warning" and "dead letter" in e["message"] for e in entries)
-    for secret in (es_password, SASL_SECRET, WEBHOOK_SECRET, SMTP_SECRET):
+    for secret in (es_password, sasl_password, WEBHOOK_SECRET, SMTP_SECRET):
         assert secret not in log
 
 

@@ -243,7 +243,8 @@ def test_the_publisher_may_only_write_news_raw(broker: tuple[Broker, Settings]) 
 
 def test_no_login_no_tls_wrong_password_get_nothing(broker: tuple[Broker, Settings]) -> None:
     running, base = broker
-    plaintext = settings_with(base, kafka__bootstrap=running.bootstrap)
+    plaintext = settings_with(base, kafka__bootstrap=running.bootstrap,
+                              kafka__security_protocol="PLAINTEXT")
     wrong = settings_with(running.settings_for(base, "newsflow-api"),
                           kafka__sasl_password="not-the-password-000")
     for settings in (plaintext, wrong):

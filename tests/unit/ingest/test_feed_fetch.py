@@ -4,6 +4,7 @@ entries, failures as one-line errors, bounded time, and full text under robots.t
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -125,6 +126,39 @@ def test_pages_on_private_addresses_of_other_hosts_are_refused(server: FeedServe
     assert item.article.body == "A shelter opened."
     assert "loopback" in item.article.metadata["full_text_error"]
     assert server.count("/news/shelter") == 0
+
+
+def test_a_redirect_to_another_private_host_is_not_followed(server: FeedServer) -> None:
+    # The feed's own host may be private; where it redirects is vetted on connecting.
+    server.routes["/feed.xml"] = Route(b"", status=302,
+                                       location=server.url("/inside.xml", host="localhost"))
+    server.routes["/inside.xml"] = Route(rss("Inside", [("https://x.example.org/1", "I", "i")]))
+    result = _poll(_feed(server.url("/feed.xml")))
+    assert result.new == [] and "localhost is a loopback address" in (result.error or "")
+    assert server.count("/feed.xml") == 1 and server.count("/inside.xml") == 0
+
+
+def test_a_page_name_rebound_to_loopback_after_the_check_is_refused(
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # DNS rebinding: the page's name answers a public address first, then 127.0.0.1.
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])
+
+    def rebinding(host: str, port: object, *args: object, **kwargs: object) -> list:
+        if host != "news.example.org":
+            return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    page = server.url("/news/shelter", host="news.example.org")
+    server.routes["/feed.xml"] = Route(rss("Pages", [(page, "Shelter opens", "A shelter.")]))
+    server.routes["/news/shelter"] = Route(PAGE.encode(), content_type="text/html")
+    result = _poll(_feed(server.url("/feed.xml"), full_text=True))
+    [(_, item)] = result.new
+    assert item.article.body == "A shelter." and item.article.metadata["full_text_error"]
+    assert server.count("/robots.txt") == 0 and server.count("/news/shelter") == 0
 
 
 def test_a_feed_without_full_text_never_fetches_pages(server: FeedServer) -> None:
