@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipeline.enrichment.gazetteer import Gazetteer, fold, get_gazetteer
+from pipeline.enrichment.gazetteer import Demonym, Gazetteer, fold, get_gazetteer
 from pipeline.enrichment.lexicon import KnownName, Lexicon, get_lexicon
 from pipeline.enrichment.ruler import get_ruler, merge
 from schemas import Entity, Mention
@@ -165,10 +165,11 @@ def refine_entities(
     """
     gaz, lexicon = get_gazetteer(), get_lexicon()
     text = article_text(title, body)
-    spans = merge(_split_possessives(text, spans, gaz, lexicon), get_ruler().find(text))
+    spans = _join_org_heads(text, _split_possessives(text, _split_lines(text, spans), gaz, lexicon))
+    spans = merge(text, spans, get_ruler().find(text))
     cleaned = (_clean(text, *span, language=language, gaz=gaz, lexicon=lexicon) for span in spans)
     found = [s for s in cleaned if s]
-    found.extend(_missed_demonyms(text, found, language=language, gaz=gaz))
+    found.extend(_missed_demonyms(text, found, language=language, gaz=gaz, lexicon=lexicon))
     groups = _group(found, gaz)
     body_start = len(title) + len(TITLE_SEPARATOR) if title else 0
     # First names of the people the article names in full: "Chad" after "Chad Smith" is
@@ -240,6 +241,10 @@ def _clean(
         return _Span(start, end, text, known.label, known=known)
     demonym = gaz.demonym(text, language=language) if label != "LANGUAGE" else None
     if demonym is not None:
+        if language == "es" and text[0].islower() and not _names_people_es(
+            body, start, demonym, lexicon
+        ):
+            return None  # "el ministro griego", "los países europeos": an adjective
         return _Span(start, end, text, "NORP", demonym.key)
     if text[0].islower() and not any(c.isupper() for c in text.split()[0]):
         return None  # "ministro del Interior": a fragment, not a name (eBay, iPhone pass)
@@ -289,6 +294,24 @@ def _strip_lowercase(
 
 
 _POSSESSIVE_INSIDE = re.compile(r"['’]s ")
+_LINE_BREAKS = re.compile(r"\s*\n\s*")
+
+
+def _split_lines(text: str, spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """A name never runs over a line break: the model reads a headline and the first words
+    of the body as one ("México\n\nEl Instituto…"); each line's part is a span of its own."""
+    out: list[tuple[int, int, str]] = []
+    for start, end, label in spans:
+        if "\n" not in text[start:end]:
+            out.append((start, end, label))
+            continue
+        for m in _LINE_BREAKS.finditer(text, start, end):
+            if m.start() > start:
+                out.append((start, m.start(), label))
+            start = m.end()
+        if start < end:
+            out.append((start, end, label))
+    return out
 
 
 def _split_possessives(
@@ -300,13 +323,35 @@ def _split_possessives(
     for start, end, label in spans:
         m = _POSSESSIVE_INSIDE.search(text, start, end)
         if m is not None:
-            head = text[start : m.start()]
+            head_start = start + 4 if text[start : start + 4] in ("the ", "The ") else start
+            head = text[head_start : m.start()]
             known = lexicon.lookup(head)
             if known is not None or gaz.country_of(head) is not None:
-                out.append((start, m.start(), known.label if known else "GPE"))
+                out.append((head_start, m.start(), known.label if known else "GPE"))
                 out.append((m.end(), end, label))
                 continue
         out.append((start, end, label))
+    return out
+
+
+_HEAD_JOIN = re.compile(r" (?:de|del|de la|de los|of|of the|for) ")
+
+
+def _join_org_heads(
+    text: str, spans: Sequence[tuple[int, int, str]]
+) -> list[tuple[int, int, str]]:
+    """One organisation the model cut after its head word: "Secretaría" + "de" + "Estado
+    de Migraciones", "Ministry" + "of" + "Foreign Affairs" are one ORG."""
+    out: list[tuple[int, int, str]] = []
+    for span in sorted(spans):
+        if out:
+            start, end, _ = out[-1]
+            head = text[start:end].split()
+            gap = _HEAD_JOIN.fullmatch(text, end, span[0])
+            if gap and head and fold(head[-1]) in _ORG_FIRST and text[span[0]].isupper():
+                out[-1] = (start, span[1], "ORG")
+                continue
+        out.append(span)
     return out
 
 
@@ -314,12 +359,15 @@ def _strip_openers(
     body: str, start: int, end: int, *, gaz: Gazetteer, lexicon: Lexicon
 ) -> tuple[int, int]:
     """Drop leading Spanish function words and openers ("Según", "El", "Tras") unless the
-    whole span is a known name ("La Paz", "El Salvador", "Los Ángeles")."""
+    whole span is a known name ("La Paz", "El Salvador", "Los Ángeles") or the word is
+    capitalised inside a sentence, where only a name's own words are."""
     while start < end:
         text = body[start:end]
         if gaz.is_label_place(text) or lexicon.lookup(text) is not None:
             break
         first, _, rest = text.partition(" ")
+        if first[:1].isupper() and not _sentence_start(body, start):
+            break  # capitalised inside a sentence: part of the name ("en La Jonquera")
         if not rest or fold(first) not in lexicon.openers_es:
             if not rest and fold(first) in lexicon.openers_es:
                 return start, start  # only a function word: nothing left
@@ -400,7 +448,7 @@ def _keep_period(text: str, gaz: Gazetteer) -> bool:
 
 
 def _missed_demonyms(
-    body: str, found: list[_Span], *, language: str, gaz: Gazetteer
+    body: str, found: list[_Span], *, language: str, gaz: Gazetteer, lexicon: Lexicon
 ) -> list[_Span]:
     """Plural demonyms no span covers: "los venezolanos" is a group of people to the
     analyst even though Spanish writes it lowercase and the model rarely tags it."""
@@ -416,11 +464,36 @@ def _missed_demonyms(
         demonym = plurals.get(word.lower() if word.isascii() else fold(word))
         if demonym is None:
             continue
+        if language == "es" and not _names_people_es(body, m.start(), demonym, lexicon):
+            continue
         i = bisect_right(starts, m.start())  # the span starting at or before the word
         if (i and taken[i - 1][1] > m.start()) or (i < len(taken) and starts[i] < m.end()):
             continue
         extra.append(_Span(m.start(), m.end(), word, "NORP", demonym.key))
     return extra
+
+
+_WORD_BEFORE_DEMONYM = re.compile(r"([^\W_]+)([^\w]*)$")
+
+
+def _names_people_es(body: str, start: int, demonym: Demonym, lexicon: Lexicon) -> bool:
+    """Whether a lowercase Spanish demonym at ``start`` names people (see the labelling
+    guide): a plural used as a noun ("los venezolanos", "expulsa a cubanos", "12
+    marroquíes") or after a noun for people ("migrantes venezolanos", "familias sirias");
+    not after another plural noun ("los países europeos"), and never a singular, which is
+    an adjective ("el ministro griego", "la costa libia")."""
+    if not demonym.plural:
+        return False
+    m = _WORD_BEFORE_DEMONYM.search(body, max(0, start - 40), start)
+    if m is None or any(c in m.group(2) for c in ",;:()—–\n"):
+        return True  # the start of a text, a list or an apposition: a noun
+    word = fold(m.group(1))
+    if word in lexicon.openers_es or word in lexicon.people_nouns_es:
+        return True
+    # An adjective agrees with its noun, so after a plural ("países", "autoridades") the
+    # demonym describes it; after a verb ("expulsa", "cruzaron"), a number or a name it
+    # is the people themselves.
+    return not (word.endswith("s") and word.isalpha() and m.group(1)[0].islower())
 
 
 # -- group ---------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Lexicon:
         self.openers_es = _words(DATA_DIR / "openers_es.txt", with_stop_words=True)
         self.generic_es = _words(DATA_DIR / "generic_es.txt", with_stop_words=False)
         self.not_entities = _words(DATA_DIR / "not_entities.txt", with_stop_words=False)
+        self.people_nouns_es = _words(DATA_DIR / "people_nouns_es.txt", with_stop_words=False)
 
     def lookup(self, name: str) -> KnownName | None:
         """The referent of ``name`` as written, or None."""

@@ -94,15 +94,21 @@ class Ruler:
         return True
 
 
-def merge(model: Sequence[tuple[int, int, str]], ruled: Sequence[RulerSpan]) -> list[RulerSpan]:
+def merge(
+    text: str, model: Sequence[tuple[int, int, str]], ruled: Sequence[RulerSpan]
+) -> list[RulerSpan]:
     """The model's spans with the ruler's matches laid over them: a match replaces every
-    span it overlaps ("La Guardia Costera" → "Guardia Costera italiana"), except a span
-    that contains it ("University of Texas" keeps "Texas" inside)."""
+    span it overlaps ("La Guardia Costera" → "Guardia Costera italiana").  A span that
+    contains matches keeps them inside when the rest of it is more name ("University of
+    Texas" keeps "Texas" inside); when the rest is lowercase words or nothing, the span
+    was a phrase around the names or two names run together, and the matches win ("el
+    presidente de Estados Unidos", "Donald Trump White House")."""
     if not ruled:
         return list(model)
     taken = [
         r for r in ruled
-        if not any(m[0] <= r[0] and r[1] <= m[1] and (m[0], m[1]) != r[:2] for m in model)
+        if not any(m[0] <= r[0] and r[1] <= m[1] and (m[0], m[1]) != r[:2]
+                   and _more_name(text, m, ruled) for m in model)
     ]  # fmt: skip
     out: list[RulerSpan] = [
         tuple(m)  # type: ignore[misc]
@@ -111,6 +117,27 @@ def merge(model: Sequence[tuple[int, int, str]], ruled: Sequence[RulerSpan]) -> 
     ]
     out.extend(taken)
     return sorted(out)
+
+
+# Words that may join the parts of one name ("University of Texas", "Banco de España").
+_JOINERS = frozenset({"de", "del", "of", "the", "for", "and", "y", "e", "la", "las", "los",
+                      "el", "on", "&", "-"})  # fmt: skip
+
+
+def _more_name(text: str, span: tuple[int, int, str], ruled: Sequence[RulerSpan]) -> bool:
+    """True when what ``span`` holds besides the matches inside it is more of a name: a
+    capitalised word, and no lowercase word other than a joining word."""
+    rest = list(text[span[0] : span[1]])
+    for start, end, _ in ruled:
+        if span[0] <= start and end <= span[1]:
+            rest[start - span[0] : end - span[0]] = " " * (end - start)
+    words = [w.strip(".,'’()") for w in "".join(rest).split()]
+    words = [w for w in words if w and fold(w) not in _JOINERS]
+    if not words:
+        return False
+    return all(w[0].isupper() or not w[0].isalpha() for w in words) and any(
+        w[0].isupper() for w in words
+    )
 
 
 def _fold_same_length(text: str) -> str:
