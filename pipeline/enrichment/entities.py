@@ -175,7 +175,9 @@ def refine_entities(
     # First names of the people the article names in full: "Chad" after "Chad Smith" is
     # him, not the country.
     first_names = {
-        g.key.split()[0] for g in groups if " " in g.key and _majority(g) == "PERSON"
+        g.key.split()[0]
+        for g in groups
+        if " " in g.key and _majority(g) == "PERSON" and g.key.split()[0] in lexicon.given_names
     }
     entities = [
         _annotate(g, gaz, lexicon, language=language, body_start=body_start,
@@ -231,6 +233,8 @@ def _clean(
     if language == "es":
         start, end = _strip_openers(body, start, end, gaz=gaz, lexicon=lexicon)
     start, end, titled = _strip_lowercase(body, start, end, language=language, gaz=gaz)
+    if mapped == "PERSON" and lexicon.lookup(body[start:end]) is None:
+        start, titled = _strip_titles(body, start, end, titled)
     text = " ".join(body[start:end].split())
     if not 2 <= len(text) <= _MAX_NAME_CHARS or not _HAS_LETTER.search(text):
         return None
@@ -291,6 +295,22 @@ def _strip_lowercase(
     if last_dropped in _LINKING_WORDS:
         return start, end, False  # "ministro del Interior": a fragment, dropped later
     return start + words[first].start(), end, last_dropped in _PERSON_TITLES
+
+
+def _strip_titles(body: str, start: int, end: int, titled: bool) -> tuple[int, bool]:
+    """"Interior Minister Gerald Darmanin", "First Lady Melania Trump": the name is what
+    follows the last title among the first three words, and the title is evidence that
+    it is a person's."""
+    words = list(re.finditer(r"\S+", body[start:end]))
+    cut = None
+    for i, word in enumerate(words[:3]):
+        if i + 1 < len(words) and fold(word.group().rstrip(".")) in _PERSON_TITLES:
+            following = words[i + 1].group()
+            if following[0].isupper() and fold(following) not in _LINKING_WORDS:
+                cut = i + 1
+    if cut is None:
+        return start, titled
+    return start + words[cut].start(), True
 
 
 _POSSESSIVE_INSIDE = re.compile(r"['’]s ")
@@ -605,6 +625,8 @@ def _label(
         located = any(s.located for s in group.spans)
         if not titled and _is_place_not_name(text, gaz, lexicon, located=located):
             return "GPE"
+        if not titled and located and any(c.kind in _AREAS for c in gaz.places(text)):
+            return "GPE"  # "in Kent": a region, though people are named so too
         if not titled and _looks_like_an_org(text, gaz):
             return "ORG"
         return label

@@ -56,6 +56,7 @@ _DIRECTION_WORDS = frozenset({
     "north east", "north west", "south east", "south west", "upper", "lower", "coast",
     "coastal", "island", "islands", "lakes", "mountain", "valley", "river", "national",
 })  # fmt: skip
+_NATIONS_MAX = 4  # top-level subdivisions of a country made of nations (GB: 4)
 _LATIN = re.compile(r"^[A-Za-z\u00C0-\u024F][A-Za-z\u00C0-\u024F .'\u2019\-]*$")
 
 
@@ -262,13 +263,22 @@ class Gazetteer:
         countries = {
             c.country_code: c for cs in self._places.values() for c in cs if c.kind == "country"
         }
+        top: dict[str, set[str]] = defaultdict(set)
+        for sub in pycountry.subdivisions:
+            if sub.parent_code is None:
+                top[sub.country_code].add(sub.code)
         for sub in pycountry.subdivisions:
             cc = sub.country_code
-            if sub.parent_code is not None or cc == "US" or cc not in countries:
+            # Where the first level is a handful of nations (England, Scotland, Wales,
+            # Northern Ireland), the regions the news names are one level down (Kent).
+            first_level = sub.parent_code is None or (
+                len(top[cc]) <= _NATIONS_MAX and sub.parent_code in top[cc]
+            )
+            if not first_level or cc == "US" or cc not in countries:
                 continue
             for name in _subdivision_names(sub.name):
                 folded = fold(name)
-                if len(folded) < 4 or folded in self._common or folded in _DIRECTION_WORDS:
+                if len(folded) < 4 or folded in _DIRECTION_WORDS:
                     continue
                 known = self._places.get(folded, ())
                 if any(p.kind in ("country", "admin1", "region") for p in known):
@@ -281,8 +291,13 @@ class Gazetteer:
                     lon=point["longitude"] if point else country.lon,
                     country_code=cc, population=0, geonames_id=None, primary=True,
                 )  # fmt: skip
-                self._add(name, candidate, label=True)
-                self.region_names.add(name)
+                # A region named like a common word ("Kent"), or one of the many
+                # second-level ones (Sutton, Reading), is known as a place but relabels
+                # nothing by itself: only after "in", "from"... (see entities).
+                trusted = sub.parent_code is None and folded not in self._common
+                self._add(name, candidate, label=trusted)
+                if trusted:
+                    self.region_names.add(name)
 
     def _add_cities(self, cities: dict) -> None:
         for c in cities.values():

@@ -29,6 +29,11 @@ RulerSpan = tuple[int, int, str]  # start, end, label (spaCy's scheme)
 
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w'’.-]*)[ ]$")
 _WORD_AFTER = re.compile(r"[ ]([^\W\d_][\w'’-]*)")
+_CAP = r"[A-Z\u00C0-\u00DE][^\W\d_]*(?:[-'’][^\W\d_]+)*"
+_LOCATED = re.compile(
+    rf"\b(?:in|at|from|near|outside|into|en|desde|hacia|hasta) ({_CAP}(?: {_CAP}){{0,2}})"
+    r"(?![\w-]| [A-Z\u00C0-\u00DE])"
+)
 
 
 class Ruler:
@@ -37,6 +42,7 @@ class Ruler:
     def __init__(self, gaz: Gazetteer, lexicon: Lexicon) -> None:
         self._automaton = ahocorasick.Automaton()
         self._stop = gaz.is_common_word
+        self._gaz, self._lexicon, self._given_names = gaz, lexicon, lexicon.given_names
         entries: dict[str, list[tuple[str, str, bool]]] = {}
         for name, known, exact in lexicon.patterns():
             key = fold(name)
@@ -61,7 +67,7 @@ class Ruler:
     def find(self, text: str) -> list[RulerSpan]:
         """Non-overlapping matches, leftmost-longest, in text order."""
         folded = _fold_same_length(text)
-        found: list[RulerSpan] = []
+        found: list[RulerSpan] = self._located_towns(text)
         for end_index, values in self._automaton.iter(folded):
             end = end_index + 1
             for name, label, exact in values:
@@ -76,6 +82,21 @@ class Ruler:
                 continue
             kept.append(span)
         return kept
+
+    def _located_towns(self, text: str) -> list[RulerSpan]:
+        """Towns the gazetteer trusts as labels, right after "in", "at", "from", "en",
+        "desde"...: "rescued in Folkestone harbour".  The whole run of capitalised words
+        must be the place ("in Mexico City", not "in Chad Wolf's office"), and a first
+        name ("in Florence") is left to the model."""
+        found: list[RulerSpan] = []
+        for m in _LOCATED.finditer(text):
+            name = m.group(1)
+            key = fold(name)
+            if (" " not in key and key in self._given_names) or self._lexicon.lookup(name):
+                continue
+            if self._gaz.is_label_place(name):
+                found.append((m.start(1), m.end(1), "GPE"))
+        return found
 
     def _accept(self, text: str, start: int, end: int, name: str, label: str, exact: bool) -> bool:
         if start < 0 or not text[start].isupper():
