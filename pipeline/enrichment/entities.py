@@ -73,6 +73,24 @@ _PERSON_TITLES = frozenset({
     "alcaldesa", "gobernador", "gobernadora", "juez", "jueza", "papa", "rey", "reina",
     "canciller", "secretario", "secretaria", "portavoz", "activist", "activista",
 })  # fmt: skip
+# Last words of laws, treaties and programmes, first words of storms and similar events:
+# the model calls them organisations or places; analysts do not filter on them as such.
+_WORK_LAST = frozenset({
+    "act", "acts", "bill", "treaty", "accord", "pact", "compact", "amendment", "status",
+    "doctrine", "ley", "pacto", "tratado", "estatuto", "enmienda",
+})  # fmt: skip
+_EVENT_FIRST = frozenset({"hurricane", "storm", "typhoon", "cyclone", "huracán", "tormenta",
+                          "tifón", "ciclón"})  # fmt: skip
+_NEXT_WORD = re.compile(r"[ ]([A-Z][a-z]+)\b")
+
+
+def _portfolio(body: str, end: int) -> bool:
+    """A one-word span right before a capitalised title ("Interior Minister", "Home
+    Secretary") names a portfolio, not an organisation."""
+    m = _NEXT_WORD.match(body, end)
+    return m is not None and fold(m.group(1)) in _PERSON_TITLES
+
+
 _TITLE_BEFORE = re.compile(r"([^\W\d_]+)\.? $")
 # Last words that make a run of capitalised words a place or an organisation, not a
 # person whose first name is also a place ("Carolina Valdivia" is a person).
@@ -165,7 +183,8 @@ def refine_entities(
     """
     gaz, lexicon = get_gazetteer(), get_lexicon()
     text = article_text(title, body)
-    spans = _join_org_heads(text, _split_possessives(text, _split_lines(text, spans), gaz, lexicon))
+    spans = _split_lines(text, _split_credits(text, spans))
+    spans = _join_org_heads(text, _split_possessives(text, spans, gaz, lexicon))
     spans = merge(text, spans, get_ruler().find(text))
     cleaned = (_clean(text, *span, language=language, gaz=gaz, lexicon=lexicon) for span in spans)
     found = [s for s in cleaned if s]
@@ -181,7 +200,7 @@ def refine_entities(
     }
     entities = [
         _annotate(g, gaz, lexicon, language=language, body_start=body_start,
-                  first_names=first_names)
+                  first_names=first_names, article=text)
         for g in groups
     ]  # fmt: skip
     return sorted(entities, key=lambda e: (e.mentions[0].field != "title", e.mentions[0].start))
@@ -238,6 +257,8 @@ def _clean(
     text = " ".join(body[start:end].split())
     if not 2 <= len(text) <= _MAX_NAME_CHARS or not _HAS_LETTER.search(text):
         return None
+    if body[start - 1 : start] in ("#", "@") or text[0] in "#@":
+        return None  # a hashtag or a handle, not a name
     if fold(text) in lexicon.not_entities:
         return None  # "COVID-19": tagged as a person or an org, filtered on as neither
     known = lexicon.lookup(text)
@@ -252,6 +273,13 @@ def _clean(
         return _Span(start, end, text, "NORP", demonym.key)
     if text[0].islower() and not any(c.isupper() for c in text.split()[0]):
         return None  # "ministro del Interior": a fragment, not a name (eBay, iPhone pass)
+    words = text.split()
+    if mapped in ("PERSON", "ORG", "GPE", "LOC", "FAC") and (
+        fold(words[-1]) in _WORK_LAST or fold(words[0]) in _EVENT_FIRST
+    ):
+        return None  # "Public Health Service Act", "Hurricane Eta": laws and events
+    if mapped == "ORG" and len(words) == 1 and _portfolio(body, end):
+        return None  # "Interior" in "Interior Minister Gerald Darmanin"
     if mapped == "PERSON" and text.isupper() and " " not in text and len(text) > 4:
         return None  # "CLAIM:", "UPDATE:": a word in capitals, no one's name
     if language == "es" and all(lexicon.is_generic_es(w) for w in text.split()):
@@ -315,6 +343,23 @@ def _strip_titles(body: str, start: int, end: int, titled: bool) -> tuple[int, b
 
 _POSSESSIVE_INSIDE = re.compile(r"['’]s ")
 _LINE_BREAKS = re.compile(r"\s*\n\s*")
+
+
+_CREDIT = re.compile(r"\s*(?:Photo|Foto|Images?|Imágenes)?\s*/\s*(?=[A-Z\u00C0-\u00DE])")
+
+
+def _split_credits(text: str, spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """"AP Photo/Patrick Semansky", "Reuters/Juan Pérez": a photo credit is an agency and
+    a photographer, two names the model reads as one."""
+    out: list[tuple[int, int, str]] = []
+    for start, end, label in spans:
+        m = _CREDIT.search(text, start, end)
+        if m is None or m.start() == start:
+            out.append((start, end, label))
+            continue
+        out.append((start, m.start(), "ORG"))
+        out.append((m.end(), end, "PERSON"))
+    return out
 
 
 def _split_lines(text: str, spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -523,7 +568,7 @@ def _group(spans: list[_Span], gaz: Gazetteer) -> list[_Group]:
     groups: dict[str, _Group] = {}
     for span in sorted(spans, key=lambda s: s.start):
         groups.setdefault(_key(span, gaz), _Group(_key(span, gaz))).spans.append(span)
-    _fold_surnames(groups, gaz)
+    _fold_surnames(groups, gaz, get_lexicon().given_names)
     return list(groups.values())
 
 
@@ -542,17 +587,22 @@ def _key(span: _Span, gaz: Gazetteer) -> str:
     return fold(span.text)
 
 
-def _fold_surnames(groups: dict[str, _Group], gaz: Gazetteer) -> None:
-    """Merge "Delgado" into "Rodrigo Delgado" when exactly one full name ends that way."""
+def _fold_surnames(
+    groups: dict[str, _Group], gaz: Gazetteer, given_names: frozenset[str]
+) -> None:
+    """Merge "Delgado" into "Rodrigo Delgado" when exactly one full name ends that way,
+    and a first name said alone ("Joe") into the one full name it begins."""
     # Full names by each of their proper token suffixes ("delgado", "rodrigo delgado" for
     # "juan rodrigo delgado"): one lookup per group instead of a scan of every full name,
     # which made an article listing thousands of people take minutes.
     by_suffix: dict[tuple[str, ...], list[_Group]] = {}
+    by_first: dict[str, list[_Group]] = {}
     for g in groups.values():
         if " " in g.key and _majority(g) == "PERSON":
             tokens = g.key.split()
             for n in range(1, len(tokens)):
                 by_suffix.setdefault(tuple(tokens[-n:]), []).append(g)
+            by_first.setdefault(tokens[0], []).append(g)
     for key in list(groups):
         group = groups[key]
         if group.key.startswith(("norp:", "group:")) or group.spans[0].known is not None:
@@ -563,6 +613,8 @@ def _fold_surnames(groups: dict[str, _Group], gaz: Gazetteer) -> None:
         ):
             continue  # "Costa" the place is not Jorge Costa; "Allamand" the "ORG" is
         owners = by_suffix.get(tuple(key.split()), [])
+        if not owners and " " not in key and key in given_names and "PERSON" in votes:
+            owners = by_first.get(key, [])  # "Joe" after "Joe Biden": him, if only one Joe
         if len(owners) == 1:
             owners[0].person = True
             owners[0].spans.extend(group.spans)
@@ -587,9 +639,12 @@ def _annotate(
     language: str,
     body_start: int,
     first_names: set[str],
+    article: str = "",
 ) -> Entity:
     text = _canonical_text(group, gaz, language=language)
     label = _label(group, text, gaz, lexicon, language=language, first_names=first_names)
+    if label == "PERSON" and _a_word_not_a_name(group, text, article, first_names):
+        label = "MISC"  # "Refugees", "Naufragio": a capitalised word the text also writes small
     if label in ("GPE", "LOC"):
         text = gaz.country_of(text) or text
     mentions = [
@@ -599,6 +654,17 @@ def _annotate(
         for s in group.spans
     ]
     return Entity(text=text, label=label, count=len(group.spans), mentions=mentions)
+
+
+def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[str]) -> bool:
+    """A one-word "person" with no evidence of being one (no title, no full name it is
+    the surname of, no lexicon entry) that the article also writes in lowercase is a
+    word at the start of a sentence or a headline, not someone's name."""
+    if " " in text or group.person or any(s.titled or s.known for s in group.spans):
+        return False
+    if group.key in first_names or not text.isalpha() or not text[0].isupper():
+        return False
+    return re.search(rf"(?<![^\W\d_]){re.escape(text.lower())}(?![^\W\d_])", article) is not None
 
 
 def _label(
