@@ -342,7 +342,7 @@ def _strip_titles(body: str, start: int, end: int, titled: bool) -> tuple[int, b
 
 
 _POSSESSIVE_INSIDE = re.compile(r"['’]s ")
-_LINE_BREAKS = re.compile(r"\s*\n\s*")
+_LINE_BREAKS = re.compile(r"[ \t]*\n[ \t]*\n\s*")
 
 
 _CREDIT = re.compile(r"\s*(?:Photo|Foto|Images?|Imágenes)?\s*/\s*(?=[A-Z\u00C0-\u00DE])")
@@ -363,11 +363,12 @@ def _split_credits(text: str, spans: Sequence[tuple[int, int, str]]) -> list[tup
 
 
 def _split_lines(text: str, spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """A name never runs over a line break: the model reads a headline and the first words
-    of the body as one ("México\n\nEl Instituto…"); each line's part is a span of its own."""
+    """A name never runs over a paragraph break: the model reads a headline and the first
+    words of the body as one ("México\n\nEl Instituto…"); each part is a span of its own.
+    (A single line break may fall inside a name in wrapped text.)"""
     out: list[tuple[int, int, str]] = []
     for start, end, label in spans:
-        if "\n" not in text[start:end]:
+        if "\n\n" not in text[start:end]:
             out.append((start, end, label))
             continue
         for m in _LINE_BREAKS.finditer(text, start, end):

@@ -53,9 +53,14 @@ def test_a_place_name_with_person_evidence_stays_a_person() -> None:
         _span(body, "Chad Smith", "PERSON"),
         _span(body, "Chad", "PERSON", nth=1),
     ]
-    labels = _labels(refine_entities(body, spans, language="en"))
+    entities = refine_entities(body, spans, language="en")
+    labels = _labels(entities)
     assert labels["Jordan"] == "PERSON"  # a title before it
-    assert labels["Chad"] == "PERSON"  # the first name of a person the article names
+    # "Chad" alone is the first name of the one person the article names so: him.
+    assert "Chad" not in labels
+    assert [(e.text, e.label, e.count) for e in entities if e.text == "Chad Smith"] == [
+        ("Chad Smith", "PERSON", 2)
+    ]
 
 
 def test_a_person_called_a_place_is_a_person_when_the_first_name_is_known() -> None:

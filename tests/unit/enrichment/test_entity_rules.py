@@ -1,0 +1,203 @@
+"""Span boundaries, person evidence and Spanish demonyms: one rule per test.
+
+Spans are given by hand, as the small models give them, so each rule is tested alone;
+every text is invented for these tests.
+"""
+
+from __future__ import annotations
+
+from pipeline.enrichment.entities import article_text, keyword_fields, refine_entities
+from pipeline.enrichment.ruler import get_ruler
+from schemas import Entity
+
+
+def _span(text: str, mention: str, label: str, nth: int = 0) -> tuple[int, int, str]:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(mention, start + 1)
+    return start, start + len(mention), label
+
+
+def _labels(entities: list[Entity]) -> dict[str, str]:
+    return {e.text: e.label for e in entities}
+
+
+def _surfaces(body: str, entities: list[Entity]) -> dict[str, str]:
+    return {body[m.start : m.end]: e.label for e in entities for m in e.mentions}
+
+
+# -- span boundaries ------------------------------------------------------------------
+
+
+def test_a_known_name_inside_a_phrase_span_is_the_entity() -> None:
+    body = "El presidente de Estados Unidos habló. Las autoridades de Marruecos callaron."
+    spans = [
+        _span(body, "El presidente de Estados Unidos", "MISC"),
+        _span(body, "Las autoridades de Marruecos", "MISC"),
+    ]
+    entities = refine_entities(body, spans, language="es")
+    assert _surfaces(body, entities) == {"Estados Unidos": "GPE", "Marruecos": "GPE"}
+    assert _labels(entities) == {"United States": "GPE", "Morocco": "GPE"}
+
+
+def test_a_longer_name_keeps_the_known_name_inside() -> None:
+    body = "She studied at the University of Texas last year."
+    entities = refine_entities(body, [_span(body, "University of Texas", "ORG")], language="en")
+    assert _surfaces(body, entities) == {"University of Texas": "ORG"}
+
+
+def test_two_known_names_run_together_are_two_entities() -> None:
+    title = "Donald Trump White House rejects the report"
+    body = "Officials met on Monday."
+    text = article_text(title, body)
+    entities = refine_entities(
+        body, [_span(text, "Donald Trump White House", "PERSON")], language="en", title=title
+    )
+    assert _labels(entities) == {"Donald Trump": "PERSON", "White House": "ORG"}
+
+
+def test_no_span_runs_from_the_title_into_the_body() -> None:
+    title = "Guatemala recibe vuelos desde México"
+    body = "El Instituto Guatemalteco de Migración abrió un albergue."
+    text = article_text(title, body)
+    spans = [_span(text, "México\n\nEl Instituto Guatemalteco de Migración", "MISC")]
+    entities = refine_entities(body, spans, language="es", title=title)
+    fields = {(m.field, e.text): e.label for e in entities for m in e.mentions}
+    assert fields == {
+        ("title", "Guatemala"): "GPE",
+        ("title", "Mexico"): "GPE",
+        ("body", "Instituto Guatemalteco de Migración"): "ORG",
+    }
+
+
+def test_a_capitalised_article_inside_a_sentence_is_part_of_the_name() -> None:
+    body = "Los detuvieron en la frontera de La Jonquera. La policía informó."
+    entities = refine_entities(body, [_span(body, "La Jonquera", "LOC")], language="es")
+    assert [body[m.start : m.end] for e in entities for m in e.mentions] == ["La Jonquera"]
+    assert keyword_fields(entities)["places"] == ["La Jonquera"]
+
+
+def test_an_organisation_cut_after_its_head_word_is_joined() -> None:
+    body = "Lo anunció el Ministerio de Asuntos Exteriores ayer."
+    spans = [_span(body, "Ministerio", "MISC"), _span(body, "Asuntos Exteriores", "LOC")]
+    entities = refine_entities(body, spans, language="es")
+    assert _surfaces(body, entities) == {"Ministerio de Asuntos Exteriores": "ORG"}
+
+
+def test_a_possessive_after_the_splits_two_organisations() -> None:
+    body = "According to the UN’s International Labour Organization, work drives moves."
+    span = _span(body, "the UN’s International Labour Organization", "ORG")
+    entities = refine_entities(body, [span], language="en")
+    assert _labels(entities) == {
+        "United Nations": "ORG",
+        "International Labour Organization": "ORG",
+    }
+
+
+def test_a_photo_credit_is_an_agency_and_a_photographer() -> None:
+    body = "Agents at the fence. (AP Photo/Patrick Semansky) The wall went up."
+    entities = refine_entities(
+        body, [_span(body, "AP Photo/Patrick Semansky", "ORG")], language="en"
+    )
+    assert _labels(entities) == {"Associated Press": "ORG", "Patrick Semansky": "PERSON"}
+
+
+def test_titles_before_a_name_are_not_the_name() -> None:
+    body = "Interior Minister Gerald Darmanin met First Lady Melania Trump in Paris."
+    spans = [
+        _span(body, "Interior Minister Gerald Darmanin", "PERSON"),
+        _span(body, "First Lady Melania Trump", "PERSON"),
+    ]
+    entities = refine_entities(body, spans, language="en")
+    assert _surfaces(body, entities) == {"Gerald Darmanin": "PERSON", "Melania Trump": "PERSON"}
+
+
+# -- no entity at all ------------------------------------------------------------------
+
+
+def test_laws_storms_portfolios_and_hashtags_are_no_entities() -> None:
+    body = (
+        "The Public Health Service Act was cited after Hurricane Eta. Interior Minister "
+        "Ana Ruiz posted #GivingTuesday."
+    )
+    spans = [
+        _span(body, "Public Health Service Act", "ORG"),
+        _span(body, "Hurricane Eta", "ORG"),
+        _span(body, "Interior", "ORG"),
+        _span(body, "Ana Ruiz", "PERSON"),
+        _span(body, "GivingTuesday", "PERSON"),
+    ]
+    entities = refine_entities(body, spans, language="en")
+    assert _labels(entities) == {"Ana Ruiz": "PERSON"}
+
+
+def test_a_capitalised_word_the_text_also_writes_small_is_no_person() -> None:
+    title = "Naufragio frente a Libia"
+    body = "El naufragio dejó 61 desaparecidos, informó Ana Ruiz."
+    text = article_text(title, body)
+    spans = [_span(text, "Naufragio", "PER"), _span(text, "Ana Ruiz", "PER")]
+    entities = refine_entities(body, spans, language="es", title=title)
+    assert keyword_fields(entities)["persons"] == ["Ana Ruiz"]
+
+
+def test_a_surname_never_written_small_stays_a_person() -> None:
+    body = "Feijóo criticó la medida. El líder de la oposición habló en Madrid."
+    entities = refine_entities(body, [_span(body, "Feijóo", "PER")], language="es")
+    assert keyword_fields(entities)["persons"] == ["Feijóo"]
+
+
+# -- person evidence --------------------------------------------------------------------
+
+
+def test_a_first_name_alone_is_the_one_full_name_it_begins() -> None:
+    body = "Joe Biden spoke first. Then Joe thanked the nurses."
+    spans = [_span(body, "Joe Biden", "PERSON"), _span(body, "Joe", "PERSON", nth=1)]
+    entities = refine_entities(body, spans, language="en")
+    assert _labels(entities) == {"Joe Biden": "PERSON"}
+    assert entities[0].count == 2
+
+
+def test_a_headline_run_is_no_evidence_of_a_first_name() -> None:
+    body = "France and Tunisia Hold Talks. Ministers met in Tunisia on Friday."
+    spans = [
+        _span(body, "Tunisia Hold Talks", "PERSON"),
+        _span(body, "Tunisia", "PERSON", nth=1),
+    ]
+    labels = _labels(refine_entities(body, spans, language="en"))
+    assert labels["Tunisia"] == "GPE"
+
+
+def test_a_county_after_in_is_a_place() -> None:
+    body = "Asylum seekers were held at barracks in Kent for months."
+    entities = refine_entities(body, [_span(body, "Kent", "PERSON")], language="en")
+    assert _labels(entities) == {"Kent": "GPE"}
+    assert keyword_fields(entities)["persons"] == []
+
+
+def test_the_ruler_finds_a_town_after_in_but_not_a_first_name() -> None:
+    text = "Seven people were rescued in Folkestone harbour; a ferry left for Florence."
+    found = {text[s:e]: label for s, e, label in get_ruler().find(text)}
+    assert found.get("Folkestone") == "GPE"
+    text = "She grew up in Florence with her aunt."
+    assert "Florence" not in {text[s:e] for s, e, _ in get_ruler().find(text)}
+
+
+# -- Spanish demonyms: people, not adjectives -------------------------------------------
+
+
+def test_spanish_demonyms_that_name_people_are_nationalities() -> None:
+    body = "Llegaron 12 marroquíes y decenas de migrantes venezolanos. Chile expulsa cubanos."
+    entities = refine_entities(body, [], language="es")
+    assert {m: label for m, label in _surfaces(body, entities).items() if label == "NORP"} == {
+        "marroquíes": "NORP",
+        "venezolanos": "NORP",
+        "cubanos": "NORP",
+    }
+
+
+def test_spanish_demonyms_used_as_adjectives_are_no_entities() -> None:
+    body = "El ministro griego pidió a los países europeos ayuda para la costa libia."
+    spans = [_span(body, "El ministro griego", "MISC")]
+    entities = refine_entities(body, spans, language="es")
+    assert entities == []
+    assert keyword_fields(entities)["nationalities"] == []
