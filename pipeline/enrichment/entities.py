@@ -303,6 +303,8 @@ def _strip_lowercase(
     # "Harmondsworth immigration"), unless the whole is a known name.
     last = len(words)
     while last > 1 and words[last - 1].group()[0].islower():
+        if last == len(words) and fold(words[-1].group().strip(".,")) in _ORG_LAST:
+            break  # "Coast guard", "Border police": the head of an organisation's name
         last -= 1
     if last < len(words) and any(w.group()[0].isupper() for w in words[:last]):
         whole = body[start:end]
@@ -592,13 +594,19 @@ def _fold_surnames(
     groups: dict[str, _Group], gaz: Gazetteer, given_names: frozenset[str]
 ) -> None:
     """Merge "Delgado" into "Rodrigo Delgado" when exactly one full name ends that way,
-    and a first name said alone ("Joe") into the one full name it begins."""
+    a first name said alone ("Joe") into the one full name it begins, and "Coast Guard"
+    into the one organisation of two or more words it ends ("Italian Coast Guard")."""
     # Full names by each of their proper token suffixes ("delgado", "rodrigo delgado" for
     # "juan rodrigo delgado"): one lookup per group instead of a scan of every full name,
     # which made an article listing thousands of people take minutes.
     by_suffix: dict[tuple[str, ...], list[_Group]] = {}
     by_first: dict[str, list[_Group]] = {}
+    org_suffixes: dict[str, list[_Group]] = {}
     for g in groups.values():
+        if " " in g.key and _majority(g) == "ORG":
+            tokens = g.key.split()
+            for n in range(2, len(tokens)):
+                org_suffixes.setdefault(" ".join(tokens[-n:]), []).append(g)
         if " " in g.key and _majority(g) == "PERSON":
             tokens = g.key.split()
             for n in range(1, len(tokens)):
@@ -609,6 +617,11 @@ def _fold_surnames(
         if group.key.startswith(("norp:", "group:")) or group.spans[0].known is not None:
             continue
         votes = {s.label for s in group.spans}
+        if votes == {"ORG"} and len(org_suffixes.get(key, [])) == 1:
+            owner = org_suffixes[key][0]  # "Coast Guard" after "Italian Coast Guard"
+            owner.spans = sorted([*owner.spans, *group.spans], key=lambda s: s.start)
+            del groups[key]
+            continue
         if "PERSON" not in votes and (
             _majority(group) in _PLACE_LABELS or gaz.is_label_place(group.spans[0].text)
         ):

@@ -56,6 +56,9 @@ _DIRECTION_WORDS = frozenset({
     "north east", "north west", "south east", "south west", "upper", "lower", "coast",
     "coastal", "island", "islands", "lakes", "mountain", "valley", "river", "national",
 })  # fmt: skip
+# "Michoacán de Ocampo", "Coahuila de Zaragoza": a one-word name and the surname of the
+# person it honours; the news writes the first word alone.
+_HONORIFIC_TAIL = re.compile(r"([A-Z\u00C0-\u00DE][a-z\u00DF-\u00FF]{5,}) de [A-Z]")
 _NATIONS_MAX = 4  # top-level subdivisions of a country made of nations (GB: 4)
 _LATIN = re.compile(r"^[A-Za-z\u00C0-\u024F][A-Za-z\u00C0-\u024F .'\u2019\-]*$")
 
@@ -411,6 +414,10 @@ def _subdivision_names(name: str) -> list[str]:
             names.extend((f"{tail} {head}", head))
         else:
             names.extend(p for p in (head, tail) if p)
+        short = _HONORIFIC_TAIL.match(part)
+        if short and fold(short.group(1)) not in _DIRECTION_WORDS | {"ciudad", "comunidad"}:
+            # "Michoacán de Ocampo" is Michoacán in the news (not "Ciudad de México")
+            names.append(short.group(1))
     return [n for n in names if _LATIN.match(n)]
 
 

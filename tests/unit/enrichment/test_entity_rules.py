@@ -201,3 +201,28 @@ def test_spanish_demonyms_used_as_adjectives_are_no_entities() -> None:
     entities = refine_entities(body, spans, language="es")
     assert entities == []
     assert keyword_fields(entities)["nationalities"] == []
+
+
+def test_a_short_organisation_name_is_the_one_longer_name_it_ends() -> None:
+    title = "Coast guard rescues 52 people"
+    body = "The Italian Coast Guard said the boat had left Libya."
+    text = article_text(title, body)
+    spans = [_span(text, "Coast guard", "ORG"), _span(text, "Italian Coast Guard", "ORG")]
+    entities = refine_entities(body, spans, language="en", title=title)
+    assert keyword_fields(entities)["orgs"] == ["Italian Coast Guard"]
+    assert entities[0].count == 2
+
+
+def test_a_mexican_state_is_found_by_its_short_name() -> None:
+    body = "Families had travelled from Guerrero and Michoacán to the border."
+    entities = refine_entities(body, [_span(body, "Michoacán", "PERSON")], language="en")
+    assert keyword_fields(entities)["persons"] == []
+    assert "Michoacán" in keyword_fields(entities)["places"]
+
+
+def test_a_supranational_adjective_is_a_group_not_a_nationality() -> None:
+    body = "She served as the Ibero-American secretary general in Madrid."
+    entities = refine_entities(body, [_span(body, "Ibero", "NORP")], language="en")
+    fields = keyword_fields(entities)
+    assert fields["nationalities"] == []
+    assert fields["groups"] == ["Ibero-Americans"]
