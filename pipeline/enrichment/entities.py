@@ -81,6 +81,7 @@ _WORK_LAST = frozenset({
 })  # fmt: skip
 _EVENT_FIRST = frozenset({"hurricane", "storm", "typhoon", "cyclone", "huracán", "tormenta",
                           "tifón", "ciclón"})  # fmt: skip
+_LETTERLESS_TAIL = re.compile(r"\s+[^\w\s]*\d[^\s]*$|\s+[^\w\s]+$")
 _NEXT_WORD = re.compile(r"[ ]([A-Z][a-z]+)\b")
 
 
@@ -254,6 +255,8 @@ def _clean(
     start, end, titled = _strip_lowercase(body, start, end, language=language, gaz=gaz)
     if mapped == "PERSON" and lexicon.lookup(body[start:end]) is None:
         start, titled = _strip_titles(body, start, end, titled)
+        while (m := _LETTERLESS_TAIL.search(body, start, end)) is not None and m.start() > start:
+            end = m.start()  # "Williams 1-6, 4-6": a score, not part of the name
     text = " ".join(body[start:end].split())
     if not 2 <= len(text) <= _MAX_NAME_CHARS or not _HAS_LETTER.search(text):
         return None
@@ -622,8 +625,8 @@ def _fold_surnames(
             owner.spans = sorted([*owner.spans, *group.spans], key=lambda s: s.start)
             del groups[key]
             continue
-        if "PERSON" not in votes and (
-            _majority(group) in _PLACE_LABELS or gaz.is_label_place(group.spans[0].text)
+        if _majority(group) in _PLACE_LABELS or (
+            "PERSON" not in votes and gaz.is_label_place(group.spans[0].text)
         ):
             continue  # "Costa" the place is not Jorge Costa; "Allamand" the "ORG" is
         owners = by_suffix.get(tuple(key.split()), [])

@@ -57,6 +57,7 @@ class Lexicon:
         # name one person, so they are worth finding where the model missed them.
         self._person_words: set[str] = set()
         self._org_words: set[str] = set()  # one-word canonical names: Frontex, Twitter
+        self._place_words: set[str] = set()  # one-word camps and islands: Moria, Lampedusa
         for directory in dirs:
             self._add_organisations(directory / "organisations.tsv")
             self._add_groups(directory / "groups.tsv")
@@ -89,13 +90,15 @@ class Lexicon:
 
     def patterns(self) -> list[tuple[str, KnownName, bool]]:
         """``(name, referent, exact_case)`` of every name worth finding in running text:
-        names of two or more words, names in capitals and people's one-word names.  Any
+        names of two or more words, names in capitals, and the one-word names of people,
+        organisations and places of the lists (Moria, Lampedusa).  Any
         other single word ("Fox", "House") only relabels a span the model found."""
         out = [(k, v, True) for k, v in self._exact.items()]
         out.extend(
             (k, v, False)
             for k, v in self._folded.items()
             if " " in k or "-" in k or k in self._person_words or k in self._org_words
+            or k in self._place_words
         )
         return out
 
@@ -136,6 +139,8 @@ class Lexicon:
             known = KnownName("GPE", fields[0])
             for name in (fields[0], *_names(fields, 2)):
                 self._add(name, known)
+            if " " not in fields[0].strip():
+                self._place_words.add(fold(fields[0]))
 
     def _add_persons(self, path: Path) -> None:
         for fields in _rows(path):

@@ -46,8 +46,10 @@ class Ruler:
         entries: dict[str, list[tuple[str, str, bool]]] = {}
         for name, known, exact in lexicon.patterns():
             key = fold(name)
-            if " " not in key and not exact and known.label == "ORG" and (
-                gaz.is_common_word(name) or gaz.places(name) or key in lexicon.given_names
+            if " " not in key and not exact and known.label in ("ORG", "GPE") and (
+                gaz.is_common_word(name)
+                or key in lexicon.given_names
+                or (known.label == "ORG" and gaz.places(name))
             ):
                 continue  # "Fox", "Guardian": only relabelled where the model found them
             entries.setdefault(key, []).append((name, known.label, exact))
@@ -112,6 +114,8 @@ class Ruler:
             after = _WORD_AFTER.match(text, end)
             if after and after.group(1)[0].isupper() and not self._stop(after.group(1)):
                 return False  # "Mexico City", "Chad Wolf"
+            if text[end : end + 2].startswith(" ") and text[end + 1 : end + 2].isdigit():
+                return False  # "Channel 4": a name with a number is something else
         return True
 
 

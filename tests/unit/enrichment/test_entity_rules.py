@@ -226,3 +226,30 @@ def test_a_supranational_adjective_is_a_group_not_a_nationality() -> None:
     fields = keyword_fields(entities)
     assert fields["nationalities"] == []
     assert fields["groups"] == ["Ibero-Americans"]
+
+
+def test_a_score_after_a_name_is_not_the_name() -> None:
+    body = "Venus Williams lost to Serena. Williams 1-6, 4-6 was the final score."
+    spans = [_span(body, "Venus Williams", "PERSON"), _span(body, "Williams 1-6", "PERSON")]
+    entities = refine_entities(body, spans, language="en")
+    assert _surfaces(body, entities) == {"Venus Williams": "PERSON", "Williams": "PERSON"}
+
+
+def test_a_city_is_not_the_surname_of_a_run_of_capitals() -> None:
+    body = "A priest was shot in Lyon, reported BFM Lyon. Lyon police said so."
+    spans = [
+        _span(body, "Lyon", "GPE"),
+        _span(body, "BFM Lyon", "PERSON"),
+        _span(body, "Lyon", "PERSON", nth=2),
+        _span(body, "Lyon", "GPE", nth=1),
+    ]
+    spans.sort()
+    entities = refine_entities(body, spans, language="en")
+    assert _labels(entities)["Lyon"] == "GPE"
+
+
+def test_one_word_places_of_the_lists_are_found_but_not_before_a_number() -> None:
+    text = "Boats reached Lampedusa at dawn, Channel 4 reported."
+    found = {text[s:e]: label for s, e, label in get_ruler().find(text)}
+    assert found.get("Lampedusa") == "GPE"
+    assert "Channel" not in found
