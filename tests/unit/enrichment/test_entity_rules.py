@@ -141,9 +141,9 @@ def test_a_capitalised_word_the_text_also_writes_small_is_no_person() -> None:
 
 
 def test_a_surname_never_written_small_stays_a_person() -> None:
-    body = "Feijóo criticó la medida. El líder de la oposición habló en Madrid."
-    entities = refine_entities(body, [_span(body, "Feijóo", "PER")], language="es")
-    assert keyword_fields(entities)["persons"] == ["Feijóo"]
+    body = "Mahathir criticised the plan. The former leader spoke in Kuala Lumpur."
+    entities = refine_entities(body, [_span(body, "Mahathir", "PERSON")], language="en")
+    assert keyword_fields(entities)["persons"] == ["Mahathir"]
 
 
 # -- person evidence --------------------------------------------------------------------
@@ -253,3 +253,29 @@ def test_one_word_places_of_the_lists_are_found_but_not_before_a_number() -> Non
     found = {text[s:e]: label for s, e, label in get_ruler().find(text)}
     assert found.get("Lampedusa") == "GPE"
     assert "Channel" not in found
+
+
+def test_a_spanish_one_word_person_needs_evidence() -> None:
+    body = "Los centros de Gjadër abrieron. El presidente Rama y Ana Ruiz los visitaron."
+    spans = [
+        _span(body, "Gjadër", "PER"),
+        _span(body, "Rama", "PER"),
+        _span(body, "Ana Ruiz", "PER"),
+    ]
+    entities = refine_entities(body, spans, language="es")
+    assert keyword_fields(entities)["persons"] == ["Rama", "Ana Ruiz"]  # "Rama": a title
+
+
+def test_a_surname_the_model_missed_is_a_mention_of_the_full_name() -> None:
+    title = "Ayuso critica el reparto de menores"
+    body = "La presidenta regional, Isabel Díaz Ayuso, habló ayer."
+    text = article_text(title, body)
+    entities = refine_entities(
+        body, [_span(text, "Isabel Díaz Ayuso", "PER")], language="es", title=title
+    )
+    [person] = [e for e in entities if e.label == "PERSON"]
+    assert person.text == "Isabel Díaz Ayuso"
+    assert [(m.field, m.start) for m in person.mentions] == [
+        ("title", 0),
+        ("body", body.index("Isabel")),
+    ]
