@@ -205,7 +205,10 @@ def refine_entities(
                   first_names=first_names, article=text)
         for g in groups
     ]  # fmt: skip
-    return sorted(entities, key=lambda e: (e.mentions[0].field != "title", e.mentions[0].start))
+    found_entities = [e for e in entities if e is not None]
+    return sorted(
+        found_entities, key=lambda e: (e.mentions[0].field != "title", e.mentions[0].start)
+    )
 
 
 def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
@@ -284,6 +287,8 @@ def _clean(
         return None  # "Public Health Service Act", "Hurricane Eta": laws and events
     if mapped == "ORG" and len(words) == 1 and _portfolio(body, end):
         return None  # "Interior" in "Interior Minister Gerald Darmanin"
+    if mapped == "PERSON" and (_POSSESSIVE_INSIDE.search(text) or " - " in text):
+        return None  # "Young People's Literature", "Splinter Cell - Pandora": titles
     if mapped == "PERSON" and text.isupper() and " " not in text and len(text) > 4:
         return None  # "CLAIM:", "UPDATE:": a word in capitals, no one's name
     if language == "es" and all(lexicon.is_generic_es(w) for w in text.split()):
@@ -685,14 +690,11 @@ def _annotate(
     body_start: int,
     first_names: set[str],
     article: str = "",
-) -> Entity:
+) -> Entity | None:
     text = _canonical_text(group, gaz, language=language)
     label = _label(group, text, gaz, lexicon, language=language, first_names=first_names)
-    if label == "PERSON" and (
-        _a_word_not_a_name(group, text, article, first_names)
-        or (language == "es" and _unsupported_one_word(group, text, lexicon))
-    ):
-        label = "MISC"  # "Refugees", "Naufragio": a capitalised word the text also writes small
+    if label == "PERSON" and _a_word_not_a_name(group, text, article, first_names):
+        return None  # "Refugees", "Naufragio": a capitalised word the text also writes small
     if label in ("GPE", "LOC"):
         text = gaz.country_of(text) or text
     mentions = [
@@ -713,19 +715,6 @@ def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[
     if group.key in first_names or not text.isalpha() or not text[0].isupper():
         return False
     return re.search(rf"(?<![^\W\d_]){re.escape(text.lower())}(?![^\W\d_])", article) is not None
-
-
-def _unsupported_one_word(group: _Group, text: str, lexicon: Lexicon) -> bool:
-    """A Spanish "person" said once in one word, with no evidence at all: not a known
-    first name, no title, no full name it belongs to, not in the lists.  The Spanish
-    model (WikiNER) calls most capitalised words it does not know PER (its PER precision
-    on the gold set is about half the English model's), and a person in a news story is
-    introduced by full name or title; towns and groups ("Gjadër", "Maldita") are what is
-    left."""
-    if " " in text or len(group.spans) > 1 or group.person:
-        return False
-    span = group.spans[0]
-    return not (span.titled or span.known) and fold(text) not in lexicon.given_names
 
 
 def _label(

@@ -255,17 +255,6 @@ def test_one_word_places_of_the_lists_are_found_but_not_before_a_number() -> Non
     assert "Channel" not in found
 
 
-def test_a_spanish_one_word_person_needs_evidence() -> None:
-    body = "Los centros de Gjadër abrieron. El presidente Rama y Ana Ruiz los visitaron."
-    spans = [
-        _span(body, "Gjadër", "PER"),
-        _span(body, "Rama", "PER"),
-        _span(body, "Ana Ruiz", "PER"),
-    ]
-    entities = refine_entities(body, spans, language="es")
-    assert keyword_fields(entities)["persons"] == ["Rama", "Ana Ruiz"]  # "Rama": a title
-
-
 def test_a_surname_the_model_missed_is_a_mention_of_the_full_name() -> None:
     title = "Ayuso critica el reparto de menores"
     body = "La presidenta regional, Isabel Díaz Ayuso, habló ayer."
@@ -279,3 +268,12 @@ def test_a_surname_the_model_missed_is_a_mention_of_the_full_name() -> None:
         ("title", 0),
         ("body", body.index("Isabel")),
     ]
+
+
+def test_a_title_of_a_work_is_no_person() -> None:
+    body = "The award for Young People's Literature went to a novel. Splinter Cell - Pandora sold."
+    spans = [
+        _span(body, "Young People's Literature", "PERSON"),
+        _span(body, "Splinter Cell - Pandora", "PERSON"),
+    ]
+    assert refine_entities(body, spans, language="en") == []
