@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from pipeline.enrichment.gazetteer import Demonym, Gazetteer, fold, get_gazetteer
 from pipeline.enrichment.lexicon import KnownName, Lexicon, get_lexicon
+from pipeline.enrichment.nlp import ner_head
 from pipeline.enrichment.ruler import get_ruler, merge
 from schemas import Entity, Mention
 
@@ -186,7 +187,9 @@ def refine_entities(
     text = article_text(title, body)
     spans = _split_lines(text, _split_credits(text, spans))
     spans = _join_org_heads(text, _split_possessives(text, spans, gaz, lexicon))
-    spans = merge(text, spans, get_ruler().find(text))
+    # The known names the ruler adds come from the part NER read, as the model's spans do:
+    # a 1 MB body of place names must not make an unbounded entity list.
+    spans = merge(text, spans, get_ruler().find(ner_head(text)))
     cleaned = (_clean(text, *span, language=language, gaz=gaz, lexicon=lexicon) for span in spans)
     found = [s for s in cleaned if s]
     found.extend(_missed_demonyms(text, found, language=language, gaz=gaz, lexicon=lexicon))

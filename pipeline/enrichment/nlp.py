@@ -74,7 +74,8 @@ def load_ner_pipeline(name: str) -> Language:
     return nlp
 
 
-def _head(text: str) -> str:
+def ner_head(text: str) -> str:
+    """The part of ``text`` NER reads: up to ``MAX_NER_CHARS``, cut at a space."""
     if len(text) <= MAX_NER_CHARS:
         return text
     cut = text.rfind(" ", 0, MAX_NER_CHARS)
@@ -101,5 +102,5 @@ class Ner:
         nlp = self._pipelines.get(language)
         if nlp is None:
             return [[] for _ in texts]
-        docs: Iterable = nlp.pipe((_head(t) for t in texts), batch_size=self._batch_size)
+        docs: Iterable = nlp.pipe((ner_head(t) for t in texts), batch_size=self._batch_size)
         return [[RawSpan(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs]

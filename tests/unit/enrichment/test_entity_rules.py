@@ -7,6 +7,7 @@ every text is invented for these tests.
 from __future__ import annotations
 
 from pipeline.enrichment.entities import article_text, keyword_fields, refine_entities
+from pipeline.enrichment.nlp import MAX_NER_CHARS
 from pipeline.enrichment.ruler import get_ruler
 from schemas import Entity
 
@@ -180,6 +181,13 @@ def test_the_ruler_finds_a_town_after_in_but_not_a_first_name() -> None:
     assert found.get("Folkestone") == "GPE"
     text = "She grew up in Florence with her aunt."
     assert "Florence" not in {text[s:e] for s, e, _ in get_ruler().find(text)}
+
+
+def test_the_ruler_reads_only_what_ner_reads() -> None:
+    sentence = "The convoy stopped in Folkestone and in Mexico."
+    assert {"Folkestone", "Mexico"} <= set(_labels(refine_entities(sentence, [], language="en")))
+    beyond = "Aid arrived. " * (MAX_NER_CHARS // 12 + 1) + sentence
+    assert refine_entities(beyond, [], language="en") == []
 
 
 # -- Spanish demonyms: people, not adjectives -------------------------------------------
