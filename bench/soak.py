@@ -86,9 +86,18 @@ def _memory(workers: dict[str, subprocess.Popen], stack_dir: Path) -> dict[str, 
             pid = int((stack_dir / f"{service}.pid").read_text().strip())
         except (OSError, ValueError):
             continue
-        if pid in procs:
-            found[service] = procs[pid][1] / 1024
+        if pid in procs:  # Elasticsearch's launcher JVM runs the server as its child
+            found[service] = sum(procs[p][1] for p in _tree(procs, pid)) / 1024
     return found
+
+
+def _tree(procs: dict[int, tuple[int, int]], root: int) -> list[int]:
+    """``root`` and all its descendants."""
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, (ppid, _) in procs.items() if ppid in frontier]
+        tree += frontier
+    return tree
 
 
 def _changelogs(ns: Namespace, data_dir: Path) -> dict[str, float]:
