@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=None,
                         help="JSONL articles to publish (default: the shared US corpus)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on kill, too
 
     texts = _articles(args.corpus or corpus("us-immigration-2020.jsonl"))
     counter = itertools.count()
