@@ -11,6 +11,9 @@ DNS rebinding: the check and the connection use the *same* lookup. ``_transport`
 addresses inside the HTTP client's connect step and connects to exactly those, so a name
 cannot answer a public address to the check and a private one to the connection, and
 every new connection (a retry, a redirect if one were followed) is vetted again.
+
+The feed follower's transport (``pipeline.ingest.feeds.transport``) makes the same decision
+with :func:`vet_host_sync`, from a thread that may block, with its own policy and hint.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.alerts.channels.base import DeliveryError, TargetRefusedError
@@ -31,6 +35,9 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 ALLOW_SETTING = "NEWSFLOW_WEBHOOK_ALLOW_NETWORKS"
+_WEBHOOK_HINT = f"to allow an on-premises receiver, add its network to {ALLOW_SETTING}"
+# Every network: what a policy allows when only cloud metadata stays closed.
+ANY_NETWORK = ("0.0.0.0/0", "::/0")
 # Instance metadata and host agents of the big clouds: credentials live behind them, so
 # no allowlist opens them (AWS IMDS v4/v6 and ECS/EKS agents, GCP, Azure wire server and
 # IMDS, Alibaba, Oracle's legacy address).
@@ -52,13 +59,19 @@ METADATA_ADDRESSES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class TargetPolicy:
-    """Which addresses a webhook may reach: public ones, plus the ``allow`` networks."""
+    """Which addresses a client may reach: public ones, plus the ``allow`` networks.
+
+    ``hint`` ends a refusal's message: how the operator opens a private network.
+    """
 
     allow: tuple[IPNetwork, ...] = ()
+    hint: str = _WEBHOOK_HINT
 
     @classmethod
-    def from_networks(cls, networks: Iterable[str | IPNetwork]) -> TargetPolicy:
-        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks))
+    def from_networks(
+        cls, networks: Iterable[str | IPNetwork], *, hint: str = _WEBHOOK_HINT
+    ) -> TargetPolicy:
+        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks), hint)
 
     def problem(self, ip: IPAddress) -> str | None:
         """Why ``ip`` may not be reached, or None when it may."""
@@ -105,23 +118,49 @@ async def vet_host(
         DeliveryError: the name does not resolve (retryable when the resolver hiccuped).
     """
     host = host.rstrip(".")
-    shown = f"{host}:{port}"
+    known = _without_lookup(host, port, policy)
+    if known is not None:
+        return _vetted(host, port, known, policy=policy, literal=True)
+    found = await (resolve or _getaddrinfo)(host, port)
+    return _vetted(host, port, found, policy=policy, literal=False)
+
+
+def vet_host_sync(host: str, port: int, *, policy: TargetPolicy) -> list[IPAddress]:
+    """:func:`vet_host` for a thread that may block: the same checks, errors and messages,
+    with the system's ``getaddrinfo`` called in this thread."""
+    host = host.rstrip(".")
+    known = _without_lookup(host, port, policy)
+    if known is not None:
+        return _vetted(host, port, known, policy=policy, literal=True)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise _unresolvable(host, e) from e
+    return _vetted(host, port, _addresses(infos), policy=policy, literal=False)
+
+
+def _without_lookup(host: str, port: int, policy: TargetPolicy) -> list[str] | None:
+    """``[host]`` for an address literal, None for a name to look up; refuses
+    ``localhost`` names (no DNS asked) unless loopback is allowed."""
     loopback_allowed = policy.problem(ipaddress.ip_address("127.0.0.1")) is None
     if (host == "localhost" or host.endswith(".localhost")) and not loopback_allowed:
-        raise TargetRefusedError(f"{shown} is loopback (localhost); {_hint()}")
+        raise TargetRefusedError(f"{host}:{port} is loopback (localhost); {policy.hint}")
     literal = _ip_literal(host)
-    if literal is not None:
-        addresses = [literal]
-    else:
-        found = await (resolve or _getaddrinfo)(host, port)
-        addresses = list(dict.fromkeys(ipaddress.ip_address(a.split("%", 1)[0]) for a in found))
-        if not addresses:
-            raise DeliveryError(f"{shown} resolves to no address", retryable=True)
+    return None if literal is None else [str(literal)]
+
+
+def _vetted(
+    host: str, port: int, found: Iterable[str], *, policy: TargetPolicy, literal: bool
+) -> list[IPAddress]:
+    shown = f"{host}:{port}"
+    addresses = list(dict.fromkeys(ipaddress.ip_address(a.split("%", 1)[0]) for a in found))
+    if not addresses:
+        raise DeliveryError(f"{shown} resolves to no address", retryable=True)
     for ip in addresses:
         problem = policy.problem(ip)
         if problem:
             verb = "is" if literal else "resolves to"
-            hint = "" if ip in METADATA_ADDRESSES else f"; {_hint()}"
+            hint = "" if ip in METADATA_ADDRESSES else f"; {policy.hint}"
             raise TargetRefusedError(f"{shown} {verb} {ip}, which is {problem}: refused{hint}")
     return addresses
 
@@ -160,10 +199,6 @@ def describe(url: str) -> str:
     return f"{parts.scheme}://{host}:{port}"
 
 
-def _hint() -> str:
-    return f"to allow an on-premises receiver, add its network to {ALLOW_SETTING}"
-
-
 def _ip_literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
@@ -191,7 +226,15 @@ async def _getaddrinfo(host: str, port: int) -> list[str]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
-        # EAI_AGAIN is a resolver hiccup; an unknown name will not start existing soon.
-        transient = e.errno == socket.EAI_AGAIN
-        raise DeliveryError(f"cannot resolve {host}: {e.strerror}", retryable=transient) from e
+        raise _unresolvable(host, e) from e
+    return _addresses(infos)
+
+
+def _addresses(infos: Iterable[tuple[Any, ...]]) -> list[str]:
     return [str(info[4][0]) for info in infos]
+
+
+def _unresolvable(host: str, e: OSError) -> DeliveryError:
+    # EAI_AGAIN is a resolver hiccup; an unknown name will not start existing soon.
+    transient = isinstance(e, socket.gaierror) and e.errno == socket.EAI_AGAIN
+    return DeliveryError(f"cannot resolve {host}: {e.strerror or e}", retryable=transient)

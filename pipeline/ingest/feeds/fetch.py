@@ -17,7 +17,6 @@ Runs in a follower's worker thread; it never touches Kafka.  Every failure becom
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -111,15 +110,15 @@ def _poll_feed(client: httpx.Client, feed: Feed, *, seen: set[str], settings: Se
         "Content-Type", ""), seen=seen)
     if feed.sub.full_text and result.new:
         wanted = len(result.new)
-        result.new = _full_texts(client, result.new, feed_host=host_of(url), settings=settings,
-                                 robots=robots, seen=seen)
+        result.new = _full_texts(client, result.new, settings=settings, robots=robots,
+                                 seen=seen)
         if len(result.new) < wanted:  # the next poll must not be answered 304
             result.etag = result.last_modified = None
     return result
 
 
-def _full_texts(client: httpx.Client, new: list[tuple[str, Parsed]], *, feed_host: str,
-                settings: Settings, robots: Robots, seen: set[str]) -> list[tuple[str, Parsed]]:
+def _full_texts(client: httpx.Client, new: list[tuple[str, Parsed]], *, settings: Settings,
+                robots: Robots, seen: set[str]) -> list[tuple[str, Parsed]]:
     """Pages for the teasers, within a time budget; entries left over wait for the next
     poll (they stay unseen), so a feed of 200 teasers cannot hold the follower."""
     deadline = time.monotonic() + _PAGE_BUDGET_POLLS * settings.feeds.timeout_seconds
@@ -135,8 +134,7 @@ def _full_texts(client: httpx.Client, new: list[tuple[str, Parsed]], *, feed_hos
         if fetched:  # pages mostly share one host: the same pause as between feeds
             time.sleep(settings.feeds.host_delay_seconds)
         fetched = True
-        done.append((ident, _with_full_text(client, item, feed_host=feed_host,
-                                            settings=settings, robots=robots)))
+        done.append((ident, _with_full_text(client, item, settings=settings, robots=robots)))
     return done
 
 
@@ -165,11 +163,12 @@ def _read_entries(result: PollResult, body: bytes, *, final_url: str, content_ty
             seen.add(ident)  # the same entry twice in one feed is published once
 
 
-def _with_full_text(client: httpx.Client, item: Parsed, *, feed_host: str, settings: Settings,
+def _with_full_text(client: httpx.Client, item: Parsed, *, settings: Settings,
                     robots: Robots) -> Parsed:
     article = item.article
     url = str(article.url)
-    problem = _page_problem(url, feed_host=feed_host, settings=settings)
+    # A first answer, for a clear reason; the transport decides again on connecting.
+    problem = refusal(url, allow_private=settings.feeds.allow_private_pages)
     if problem is None and not robots.allowed(client, url, settings=settings):
         problem = "robots.txt disallows it"
     page: Parsed | None = None
@@ -194,19 +193,6 @@ def _with_full_text(client: httpx.Client, item: Parsed, *, feed_host: str, setti
             update={"body": page.article.body, "metadata": metadata}))
     metadata["full_text_error"] = problem or "the page had no longer text"
     return Parsed(item.origin, article.model_copy(update={"metadata": metadata}))
-
-
-def _page_problem(url: str, *, feed_host: str, settings: Settings) -> str | None:
-    """Why the page at ``url`` must not be fetched (a private address), or None."""
-    host = host_of(url)
-    if settings.feeds.allow_private_pages or host == feed_host:
-        return None
-    try:
-        addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, None)]
-    except OSError as e:
-        return f"cannot resolve {host}: {e.strerror or e}"
-    # A first answer, for a clear reason; the transport checks again on connecting.
-    return refusal(host, addresses)
 
 
 def _get(client: httpx.Client, url: str, *, headers: dict[str, str],

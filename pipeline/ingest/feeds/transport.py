@@ -4,35 +4,42 @@ A feed's entries name the pages ``--full-text`` fetches, so whoever writes a fee
 URLs the follower will request; redirects choose more.  Checking a name before the request
 leaves a window: the name can answer a public address to the check and ``127.0.0.1`` to
 the connection (DNS rebinding), and a redirect is never checked at all.  Here the lookup is
-the connection's own (as ``pipeline.alerts.channels._transport`` does for webhooks):
-httpcore asks the network backend to ``connect_tcp(host, port)``; the backend resolves the
-host, refuses unless every address is public, and connects to one of those very addresses.
-The URL is untouched, so ``Host``, TLS SNI and certificate checks keep the hostname.
+the connection's own, as for webhooks (``pipeline.alerts.channels._transport``), with the
+same decision (``targets.vet_host_sync``): httpcore asks the network backend to
+``connect_tcp(host, port)``; the backend resolves the host, refuses unless every address
+passes the policy, and connects to one of those very addresses.  The URL is untouched, so
+``Host``, TLS SNI and certificate checks keep the hostname.
 
-The one host that may be private is the feed's own (``trusted_host``, set by ``poll_feed``
-for the thread polling it): an operator subscribes to it by name, on-premises feeds
-included.  ``NEWSFLOW_FEEDS_ALLOW_PRIVATE_PAGES`` lifts the check for every host.
+The policy is "public addresses only", except for the feed's own host (``trusted_host``,
+set by ``poll_feed`` for the thread polling it): an operator subscribes to it by name,
+on-premises feeds included, so it may be on any network.
+``NEWSFLOW_FEEDS_ALLOW_PRIVATE_PAGES`` opens every network to every host.  Cloud metadata
+addresses stay refused whatever the host (``targets.METADATA_ADDRESSES``).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
-from pipeline.alerts.channels.targets import address_problem
+from pipeline.alerts.channels.base import DeliveryError
+from pipeline.alerts.channels.targets import ANY_NETWORK, TargetPolicy, vet_host_sync
 
+_HINT = "to fetch pages on private networks, set NEWSFLOW_FEEDS_ALLOW_PRIVATE_PAGES=true"
+_PUBLIC = TargetPolicy(hint=_HINT)
+_ANY = TargetPolicy.from_networks(ANY_NETWORK, hint=_HINT)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRUSTED_HOST: ContextVar[str | None] = ContextVar("newsflow_feed_host", default=None)
 
 
 @contextmanager
 def trusted_host(host: str) -> Iterator[None]:
-    """While inside, connections to ``host`` (the feed being polled) skip the check."""
+    """While inside, ``host`` (the feed being polled) may be on any network but metadata."""
     token = _TRUSTED_HOST.set(host.lower())
     try:
         yield
@@ -40,18 +47,21 @@ def trusted_host(host: str) -> Iterator[None]:
         _TRUSTED_HOST.reset(token)
 
 
-def refusal(host: str, addresses: Iterable[str]) -> str | None:
-    """Why ``host`` (resolved to ``addresses``) must not be fetched, or None."""
-    for address in addresses:
-        problem = address_problem(ipaddress.ip_address(address.split("%", 1)[0]))
-        if problem:
-            return f"{host} is a {problem} address"
+def refusal(url: str, *, allow_private: bool) -> str | None:
+    """Why the transport would refuse to connect to ``url``'s host now, or None: a first
+    answer with a clear reason (the transport decides again when it connects)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        vet_host_sync(host, parts.port or _DEFAULT_PORTS.get(parts.scheme, 80),
+                      policy=_policy(host, allow_private=allow_private))
+    except DeliveryError as e:
+        return e.reason
     return None
 
 
-def _resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+def _policy(host: str, *, allow_private: bool) -> TargetPolicy:
+    return _ANY if allow_private or host.lower() == _TRUSTED_HOST.get() else _PUBLIC
 
 
 class _VettingBackend(httpcore.NetworkBackend):
@@ -68,17 +78,14 @@ class _VettingBackend(httpcore.NetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = _resolve(host, port)
-        except OSError as e:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {e.strerror or e}") from e
-        trusted = self._allow_private or host.lower() == _TRUSTED_HOST.get()
-        problem = None if trusted else refusal(host, addresses)
-        if problem:
-            raise httpcore.ConnectError(f"{problem}: refused")
+            addresses = vet_host_sync(host, port, policy=_policy(
+                host, allow_private=self._allow_private))
+        except DeliveryError as e:
+            raise httpcore.ConnectError(e.reason) from e
         error: Exception = httpcore.ConnectError(f"{host} resolves to no address")
         for address in addresses:
             try:
-                return self._inner.connect_tcp(address, port, timeout=timeout,
+                return self._inner.connect_tcp(str(address), port, timeout=timeout,
                                                local_address=local_address,
                                                socket_options=socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:

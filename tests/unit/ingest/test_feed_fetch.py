@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
 from pipeline.core.settings import Settings
 from pipeline.ingest.feeds import Feed, new_subscription
 from pipeline.ingest.feeds.fetch import Robots, http_client, poll_feed
+from pipeline.ingest.feeds.transport import refusal, trusted_host
 from schemas.feeds import FeedState
 from tests.support import FeedServer, Route, rss
 
@@ -130,11 +132,11 @@ def test_pages_on_private_addresses_of_other_hosts_are_refused(server: FeedServe
 
 def test_a_redirect_to_another_private_host_is_not_followed(server: FeedServer) -> None:
     # The feed's own host may be private; where it redirects is vetted on connecting.
-    server.routes["/feed.xml"] = Route(b"", status=302,
-                                       location=server.url("/inside.xml", host="localhost"))
+    inside = server.url("/inside.xml", host="localhost")
+    server.routes["/feed.xml"] = Route(b"", status=302, location=inside)
     server.routes["/inside.xml"] = Route(rss("Inside", [("https://x.example.org/1", "I", "i")]))
     result = _poll(_feed(server.url("/feed.xml")))
-    assert result.new == [] and "localhost is a loopback address" in (result.error or "")
+    assert result.new == [] and f"{urlsplit(inside).netloc} is loopback" in (result.error or "")
     assert server.count("/feed.xml") == 1 and server.count("/inside.xml") == 0
 
 
@@ -167,3 +169,15 @@ def test_a_feed_without_full_text_never_fetches_pages(server: FeedServer) -> Non
     result = _poll(_feed(server.url("/feed.xml")))
     assert [item.article.body for _, item in result.new] == ["A shelter opened."]
     assert server.count("/news/shelter") == 0 and server.count("/robots.txt") == 0
+
+
+def test_the_feed_host_may_be_private_but_never_a_cloud_metadata_address() -> None:
+    # Literals: judged without DNS, so nothing here connects anywhere.
+    with trusted_host("10.0.0.5"):
+        assert refusal("http://10.0.0.5/feed.xml", allow_private=False) is None
+        assert "private" in (refusal("http://10.0.0.6/page", allow_private=False) or "")
+    with trusted_host("169.254.169.254"):
+        for allow_private in (False, True):
+            reason = refusal("http://169.254.169.254/latest/meta-data/",
+                             allow_private=allow_private)
+            assert reason is not None and "metadata" in reason
