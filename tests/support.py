@@ -313,6 +313,15 @@ class Receiver:
         self.close()
 
 
+def span(text: str, mention: str, label: str, nth: int = 0) -> tuple[int, int, str]:
+    """The ``nth`` occurrence of ``mention`` in ``text`` as an NER span ``(start, end,
+    label)``: spans given by hand, as a model might give them, test one entity rule alone."""
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(mention, start + 1)
+    return start, start + len(mention), label
+
+
 def settings_with(base: Settings | None = None, **fields: Any) -> Settings:
     """Settings with some fields changed, named ``section__field`` (``webhook__max_attempts=2``)
     or, for the top level, by name (``home=tmp_path``)."""

@@ -8,7 +8,7 @@ from pipeline.core.settings import Settings
 from pipeline.enrichment.entities import keyword_fields, refine_entities
 from pipeline.enrichment.nlp import load_ner_pipeline
 from schemas import Entity
-from tests.support import SAMPLE_ARTICLE
+from tests.support import SAMPLE_ARTICLE, span
 
 SETTINGS = Settings()
 
@@ -20,13 +20,6 @@ def _spans(model: str, text: str) -> list[tuple[int, int, str]]:
 
 def _by_text(entities: list[Entity]) -> dict[str, Entity]:
     return {e.text: e for e in entities}
-
-
-def _span(body: str, mention: str, label: str, nth: int = 0) -> tuple[int, int, str]:
-    start = -1
-    for _ in range(nth + 1):
-        start = body.index(mention, start + 1)
-    return start, start + len(mention), label
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +101,9 @@ def test_spanish_demonyms_and_cities() -> None:
 def test_strips_article_possessive_and_punctuation() -> None:
     body = "“The Red Cross’s staff” met the United Nations, and (UNHCR) agreed."
     spans = [
-        _span(body, "The Red Cross’s", "ORG"),
-        _span(body, "the United Nations,", "ORG"),
-        _span(body, "(UNHCR)", "ORG"),
+        span(body, "The Red Cross’s", "ORG"),
+        span(body, "the United Nations,", "ORG"),
+        span(body, "(UNHCR)", "ORG"),
     ]
     entities = refine_entities(body, spans, language="en")
     assert [e.text for e in entities] == ["Red Cross", "United Nations", "UNHCR"]
@@ -123,7 +116,7 @@ def test_strips_article_possessive_and_punctuation() -> None:
 
 def test_whitespace_is_normalised_and_variants_merge() -> None:
     body = "Human  Rights\nWatch said so. HUMAN RIGHTS WATCH repeated it."
-    spans = [(0, 19, "ORG"), _span(body, "HUMAN RIGHTS WATCH", "ORG")]
+    spans = [(0, 19, "ORG"), span(body, "HUMAN RIGHTS WATCH", "ORG")]
     [entity] = refine_entities(body, spans, language="en")
     assert entity.text == "Human Rights Watch"
     assert entity.count == 2
@@ -132,12 +125,12 @@ def test_whitespace_is_normalised_and_variants_merge() -> None:
 def test_junk_and_unknown_types_are_dropped() -> None:
     body = "On 12 March 2021, 4,000 people and 7 percent of them waited. ! A"
     spans = [
-        _span(body, "12 March 2021", "DATE"),
-        _span(body, "4,000", "CARDINAL"),
-        _span(body, "7 percent", "PERCENT"),
-        _span(body, "!", "ORG"),
-        _span(body, "A", "PERSON", nth=0),
-        _span(body, "4,000", "ORG"),
+        span(body, "12 March 2021", "DATE"),
+        span(body, "4,000", "CARDINAL"),
+        span(body, "7 percent", "PERCENT"),
+        span(body, "!", "ORG"),
+        span(body, "A", "PERSON", nth=0),
+        span(body, "4,000", "ORG"),
     ]
     assert refine_entities(body, spans, language="en") == []
 
@@ -145,11 +138,11 @@ def test_junk_and_unknown_types_are_dropped() -> None:
 def test_spanish_labels_map_onto_one_scheme() -> None:
     body = "Ana Pérez dijo en Lima que la ACNUR y los haitianos celebran el Mundial."
     spans = [
-        _span(body, "Ana Pérez", "PER"),
-        _span(body, "Lima", "LOC"),
-        _span(body, "ACNUR", "ORG"),
-        _span(body, "haitianos", "MISC"),
-        _span(body, "Mundial", "MISC"),
+        span(body, "Ana Pérez", "PER"),
+        span(body, "Lima", "LOC"),
+        span(body, "ACNUR", "ORG"),
+        span(body, "haitianos", "MISC"),
+        span(body, "Mundial", "MISC"),
     ]
     labels = {e.text: e.label for e in refine_entities(body, spans, language="es")}
     assert labels == {
@@ -163,17 +156,17 @@ def test_spanish_labels_map_onto_one_scheme() -> None:
 
 def test_lowercase_fragments_are_not_names() -> None:
     body = "El ministro del Interior visitó Ceuta."
-    spans = [_span(body, "ministro del Interior", "LOC"), _span(body, "Ceuta", "LOC")]
+    spans = [span(body, "ministro del Interior", "LOC"), span(body, "Ceuta", "LOC")]
     assert [e.text for e in refine_entities(body, spans, language="es")] == ["Ceuta"]
 
 
 def test_gazetteer_overrides_only_what_the_model_found() -> None:
     body = "In March the Mobile office in Nice moved; Iquique grew; Chad Smith and Chad spoke."
     spans = [
-        _span(body, "Iquique", "NORP"),
-        _span(body, "Nice", "ORG"),
-        _span(body, "Chad Smith", "PERSON"),
-        _span(body, "Chad", "PERSON", nth=1),
+        span(body, "Iquique", "NORP"),
+        span(body, "Nice", "ORG"),
+        span(body, "Chad Smith", "PERSON"),
+        span(body, "Chad", "PERSON", nth=1),
     ]
     labels = {e.text: e.label for e in refine_entities(body, spans, language="en")}
     # "March" and "Mobile" were not entities and do not become any; "Nice" as the model's
@@ -184,9 +177,9 @@ def test_gazetteer_overrides_only_what_the_model_found() -> None:
 def test_surname_shared_by_two_people_does_not_fold() -> None:
     body = "Jimena Ortiz and Luis Ortiz spoke. Ortiz left."
     spans = [
-        _span(body, "Jimena Ortiz", "PERSON"),
-        _span(body, "Luis Ortiz", "PERSON"),
-        _span(body, "Ortiz", "PERSON", nth=2),
+        span(body, "Jimena Ortiz", "PERSON"),
+        span(body, "Luis Ortiz", "PERSON"),
+        span(body, "Ortiz", "PERSON", nth=2),
     ]
     texts = [e.text for e in refine_entities(body, spans, language="en")]
     assert texts == ["Jimena Ortiz", "Luis Ortiz", "Ortiz"]
@@ -194,7 +187,7 @@ def test_surname_shared_by_two_people_does_not_fold() -> None:
 
 def test_demonym_variants_are_one_nationality() -> None:
     body = "Venezuelan families and other Venezuelans crossed; Syrians too."
-    spans = [_span(body, "Venezuelan", "NORP"), _span(body, "Venezuelans", "NORP")]
+    spans = [span(body, "Venezuelan", "NORP"), span(body, "Venezuelans", "NORP")]
     entities = refine_entities(body, spans, language="en")
     named = _by_text(entities)
     assert named["Venezuelans"].count == 2
@@ -206,6 +199,6 @@ def test_a_run_of_text_the_model_calls_a_name_is_not_an_entity() -> None:
     """Elasticsearch refuses a whole document whose keyword term exceeds 32,766 bytes."""
     run = "Xavierlongname" * 5_000
     body = f"Police in London said that {run} was seen."
-    spans = [_span(body, "London", "GPE"), _span(body, run, "GPE")]
+    spans = [span(body, "London", "GPE"), span(body, run, "GPE")]
     entities = refine_entities(body, spans, language="en")
     assert [e.text for e in entities] == ["London"]

@@ -10,13 +10,7 @@ from pipeline.enrichment.entities import article_text, keyword_fields, refine_en
 from pipeline.enrichment.nlp import MAX_NER_CHARS
 from pipeline.enrichment.ruler import get_ruler
 from schemas import Entity
-
-
-def _span(text: str, mention: str, label: str, nth: int = 0) -> tuple[int, int, str]:
-    start = -1
-    for _ in range(nth + 1):
-        start = text.index(mention, start + 1)
-    return start, start + len(mention), label
+from tests.support import span
 
 
 def _labels(entities: list[Entity]) -> dict[str, str]:
@@ -33,8 +27,8 @@ def _surfaces(body: str, entities: list[Entity]) -> dict[str, str]:
 def test_a_known_name_inside_a_phrase_span_is_the_entity() -> None:
     body = "El presidente de Estados Unidos habló. Las autoridades de Marruecos callaron."
     spans = [
-        _span(body, "El presidente de Estados Unidos", "MISC"),
-        _span(body, "Las autoridades de Marruecos", "MISC"),
+        span(body, "El presidente de Estados Unidos", "MISC"),
+        span(body, "Las autoridades de Marruecos", "MISC"),
     ]
     entities = refine_entities(body, spans, language="es")
     assert _surfaces(body, entities) == {"Estados Unidos": "GPE", "Marruecos": "GPE"}
@@ -43,7 +37,7 @@ def test_a_known_name_inside_a_phrase_span_is_the_entity() -> None:
 
 def test_a_longer_name_keeps_the_known_name_inside() -> None:
     body = "She studied at the University of Texas last year."
-    entities = refine_entities(body, [_span(body, "University of Texas", "ORG")], language="en")
+    entities = refine_entities(body, [span(body, "University of Texas", "ORG")], language="en")
     assert _surfaces(body, entities) == {"University of Texas": "ORG"}
 
 
@@ -52,7 +46,7 @@ def test_two_known_names_run_together_are_two_entities() -> None:
     body = "Officials met on Monday."
     text = article_text(title, body)
     entities = refine_entities(
-        body, [_span(text, "Donald Trump White House", "PERSON")], language="en", title=title
+        body, [span(text, "Donald Trump White House", "PERSON")], language="en", title=title
     )
     assert _labels(entities) == {"Donald Trump": "PERSON", "White House": "ORG"}
 
@@ -61,7 +55,7 @@ def test_no_span_runs_from_the_title_into_the_body() -> None:
     title = "Guatemala recibe vuelos desde México"
     body = "El Instituto Guatemalteco de Migración abrió un albergue."
     text = article_text(title, body)
-    spans = [_span(text, "México\n\nEl Instituto Guatemalteco de Migración", "MISC")]
+    spans = [span(text, "México\n\nEl Instituto Guatemalteco de Migración", "MISC")]
     entities = refine_entities(body, spans, language="es", title=title)
     fields = {(m.field, e.text): e.label for e in entities for m in e.mentions}
     assert fields == {
@@ -73,22 +67,22 @@ def test_no_span_runs_from_the_title_into_the_body() -> None:
 
 def test_a_capitalised_article_inside_a_sentence_is_part_of_the_name() -> None:
     body = "Los detuvieron en la frontera de La Jonquera. La policía informó."
-    entities = refine_entities(body, [_span(body, "La Jonquera", "LOC")], language="es")
+    entities = refine_entities(body, [span(body, "La Jonquera", "LOC")], language="es")
     assert [body[m.start : m.end] for e in entities for m in e.mentions] == ["La Jonquera"]
     assert keyword_fields(entities)["places"] == ["La Jonquera"]
 
 
 def test_an_organisation_cut_after_its_head_word_is_joined() -> None:
     body = "Lo anunció el Ministerio de Asuntos Exteriores ayer."
-    spans = [_span(body, "Ministerio", "MISC"), _span(body, "Asuntos Exteriores", "LOC")]
+    spans = [span(body, "Ministerio", "MISC"), span(body, "Asuntos Exteriores", "LOC")]
     entities = refine_entities(body, spans, language="es")
     assert _surfaces(body, entities) == {"Ministerio de Asuntos Exteriores": "ORG"}
 
 
 def test_a_possessive_after_the_splits_two_organisations() -> None:
     body = "According to the UN’s International Labour Organization, work drives moves."
-    span = _span(body, "the UN’s International Labour Organization", "ORG")
-    entities = refine_entities(body, [span], language="en")
+    given = span(body, "the UN’s International Labour Organization", "ORG")
+    entities = refine_entities(body, [given], language="en")
     assert _labels(entities) == {
         "United Nations": "ORG",
         "International Labour Organization": "ORG",
@@ -98,7 +92,7 @@ def test_a_possessive_after_the_splits_two_organisations() -> None:
 def test_a_photo_credit_is_an_agency_and_a_photographer() -> None:
     body = "Agents at the fence. (AP Photo/Patrick Semansky) The wall went up."
     entities = refine_entities(
-        body, [_span(body, "AP Photo/Patrick Semansky", "ORG")], language="en"
+        body, [span(body, "AP Photo/Patrick Semansky", "ORG")], language="en"
     )
     assert _labels(entities) == {"Associated Press": "ORG", "Patrick Semansky": "PERSON"}
 
@@ -106,8 +100,8 @@ def test_a_photo_credit_is_an_agency_and_a_photographer() -> None:
 def test_titles_before_a_name_are_not_the_name() -> None:
     body = "Interior Minister Gerald Darmanin met First Lady Melania Trump in Paris."
     spans = [
-        _span(body, "Interior Minister Gerald Darmanin", "PERSON"),
-        _span(body, "First Lady Melania Trump", "PERSON"),
+        span(body, "Interior Minister Gerald Darmanin", "PERSON"),
+        span(body, "First Lady Melania Trump", "PERSON"),
     ]
     entities = refine_entities(body, spans, language="en")
     assert _surfaces(body, entities) == {"Gerald Darmanin": "PERSON", "Melania Trump": "PERSON"}
@@ -122,11 +116,11 @@ def test_laws_storms_portfolios_and_hashtags_are_no_entities() -> None:
         "Ana Ruiz posted #GivingTuesday."
     )
     spans = [
-        _span(body, "Public Health Service Act", "ORG"),
-        _span(body, "Hurricane Eta", "ORG"),
-        _span(body, "Interior", "ORG"),
-        _span(body, "Ana Ruiz", "PERSON"),
-        _span(body, "GivingTuesday", "PERSON"),
+        span(body, "Public Health Service Act", "ORG"),
+        span(body, "Hurricane Eta", "ORG"),
+        span(body, "Interior", "ORG"),
+        span(body, "Ana Ruiz", "PERSON"),
+        span(body, "GivingTuesday", "PERSON"),
     ]
     entities = refine_entities(body, spans, language="en")
     assert _labels(entities) == {"Ana Ruiz": "PERSON"}
@@ -136,14 +130,14 @@ def test_a_capitalised_word_the_text_also_writes_small_is_no_person() -> None:
     title = "Naufragio frente a Libia"
     body = "El naufragio dejó 61 desaparecidos, informó Ana Ruiz."
     text = article_text(title, body)
-    spans = [_span(text, "Naufragio", "PER"), _span(text, "Ana Ruiz", "PER")]
+    spans = [span(text, "Naufragio", "PER"), span(text, "Ana Ruiz", "PER")]
     entities = refine_entities(body, spans, language="es", title=title)
     assert keyword_fields(entities)["persons"] == ["Ana Ruiz"]
 
 
 def test_a_surname_never_written_small_stays_a_person() -> None:
     body = "Mahathir criticised the plan. The former leader spoke in Kuala Lumpur."
-    entities = refine_entities(body, [_span(body, "Mahathir", "PERSON")], language="en")
+    entities = refine_entities(body, [span(body, "Mahathir", "PERSON")], language="en")
     assert keyword_fields(entities)["persons"] == ["Mahathir"]
 
 
@@ -152,7 +146,7 @@ def test_a_surname_never_written_small_stays_a_person() -> None:
 
 def test_a_first_name_alone_is_the_one_full_name_it_begins() -> None:
     body = "Joe Biden spoke first. Then Joe thanked the nurses."
-    spans = [_span(body, "Joe Biden", "PERSON"), _span(body, "Joe", "PERSON", nth=1)]
+    spans = [span(body, "Joe Biden", "PERSON"), span(body, "Joe", "PERSON", nth=1)]
     entities = refine_entities(body, spans, language="en")
     assert _labels(entities) == {"Joe Biden": "PERSON"}
     assert entities[0].count == 2
@@ -161,8 +155,8 @@ def test_a_first_name_alone_is_the_one_full_name_it_begins() -> None:
 def test_a_headline_run_is_no_evidence_of_a_first_name() -> None:
     body = "France and Tunisia Hold Talks. Ministers met in Tunisia on Friday."
     spans = [
-        _span(body, "Tunisia Hold Talks", "PERSON"),
-        _span(body, "Tunisia", "PERSON", nth=1),
+        span(body, "Tunisia Hold Talks", "PERSON"),
+        span(body, "Tunisia", "PERSON", nth=1),
     ]
     labels = _labels(refine_entities(body, spans, language="en"))
     assert labels["Tunisia"] == "GPE"
@@ -170,7 +164,7 @@ def test_a_headline_run_is_no_evidence_of_a_first_name() -> None:
 
 def test_a_county_after_in_is_a_place() -> None:
     body = "Asylum seekers were held at barracks in Kent for months."
-    entities = refine_entities(body, [_span(body, "Kent", "PERSON")], language="en")
+    entities = refine_entities(body, [span(body, "Kent", "PERSON")], language="en")
     assert _labels(entities) == {"Kent": "GPE"}
     assert keyword_fields(entities)["persons"] == []
 
@@ -205,7 +199,7 @@ def test_spanish_demonyms_that_name_people_are_nationalities() -> None:
 
 def test_spanish_demonyms_used_as_adjectives_are_no_entities() -> None:
     body = "El ministro griego pidió a los países europeos ayuda para la costa libia."
-    spans = [_span(body, "El ministro griego", "MISC")]
+    spans = [span(body, "El ministro griego", "MISC")]
     entities = refine_entities(body, spans, language="es")
     assert entities == []
     assert keyword_fields(entities)["nationalities"] == []
@@ -215,7 +209,7 @@ def test_a_short_organisation_name_is_the_one_longer_name_it_ends() -> None:
     title = "Coast guard rescues 52 people"
     body = "The Italian Coast Guard said the boat had left Libya."
     text = article_text(title, body)
-    spans = [_span(text, "Coast guard", "ORG"), _span(text, "Italian Coast Guard", "ORG")]
+    spans = [span(text, "Coast guard", "ORG"), span(text, "Italian Coast Guard", "ORG")]
     entities = refine_entities(body, spans, language="en", title=title)
     assert keyword_fields(entities)["orgs"] == ["Italian Coast Guard"]
     assert entities[0].count == 2
@@ -223,14 +217,14 @@ def test_a_short_organisation_name_is_the_one_longer_name_it_ends() -> None:
 
 def test_a_mexican_state_is_found_by_its_short_name() -> None:
     body = "Families had travelled from Guerrero and Michoacán to the border."
-    entities = refine_entities(body, [_span(body, "Michoacán", "PERSON")], language="en")
+    entities = refine_entities(body, [span(body, "Michoacán", "PERSON")], language="en")
     assert keyword_fields(entities)["persons"] == []
     assert "Michoacán" in keyword_fields(entities)["places"]
 
 
 def test_a_supranational_adjective_is_a_group_not_a_nationality() -> None:
     body = "She served as the Ibero-American secretary general in Madrid."
-    entities = refine_entities(body, [_span(body, "Ibero", "NORP")], language="en")
+    entities = refine_entities(body, [span(body, "Ibero", "NORP")], language="en")
     fields = keyword_fields(entities)
     assert fields["nationalities"] == []
     assert fields["groups"] == ["Ibero-Americans"]
@@ -238,7 +232,7 @@ def test_a_supranational_adjective_is_a_group_not_a_nationality() -> None:
 
 def test_a_score_after_a_name_is_not_the_name() -> None:
     body = "Venus Williams lost to Serena. Williams 1-6, 4-6 was the final score."
-    spans = [_span(body, "Venus Williams", "PERSON"), _span(body, "Williams 1-6", "PERSON")]
+    spans = [span(body, "Venus Williams", "PERSON"), span(body, "Williams 1-6", "PERSON")]
     entities = refine_entities(body, spans, language="en")
     assert _surfaces(body, entities) == {"Venus Williams": "PERSON", "Williams": "PERSON"}
 
@@ -246,10 +240,10 @@ def test_a_score_after_a_name_is_not_the_name() -> None:
 def test_a_city_is_not_the_surname_of_a_run_of_capitals() -> None:
     body = "A priest was shot in Lyon, reported BFM Lyon. Lyon police said so."
     spans = [
-        _span(body, "Lyon", "GPE"),
-        _span(body, "BFM Lyon", "PERSON"),
-        _span(body, "Lyon", "PERSON", nth=2),
-        _span(body, "Lyon", "GPE", nth=1),
+        span(body, "Lyon", "GPE"),
+        span(body, "BFM Lyon", "PERSON"),
+        span(body, "Lyon", "PERSON", nth=2),
+        span(body, "Lyon", "GPE", nth=1),
     ]
     spans.sort()
     entities = refine_entities(body, spans, language="en")
@@ -268,7 +262,7 @@ def test_a_surname_the_model_missed_is_a_mention_of_the_full_name() -> None:
     body = "La presidenta regional, Isabel Díaz Ayuso, habló ayer."
     text = article_text(title, body)
     entities = refine_entities(
-        body, [_span(text, "Isabel Díaz Ayuso", "PER")], language="es", title=title
+        body, [span(text, "Isabel Díaz Ayuso", "PER")], language="es", title=title
     )
     [person] = [e for e in entities if e.label == "PERSON"]
     assert person.text == "Isabel Díaz Ayuso"
@@ -281,7 +275,7 @@ def test_a_surname_the_model_missed_is_a_mention_of_the_full_name() -> None:
 def test_a_title_of_a_work_is_no_person() -> None:
     body = "The award for Young People's Literature went to a novel. Splinter Cell - Pandora sold."
     spans = [
-        _span(body, "Young People's Literature", "PERSON"),
-        _span(body, "Splinter Cell - Pandora", "PERSON"),
+        span(body, "Young People's Literature", "PERSON"),
+        span(body, "Splinter Cell - Pandora", "PERSON"),
     ]
     assert refine_entities(body, spans, language="en") == []

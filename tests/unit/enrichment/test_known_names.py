@@ -13,13 +13,7 @@ from pipeline.enrichment.gazetteer import get_gazetteer
 from pipeline.enrichment.lexicon import Lexicon
 from pipeline.enrichment.ruler import get_ruler
 from schemas import Entity
-
-
-def _span(text: str, mention: str, label: str, nth: int = 0) -> tuple[int, int, str]:
-    start = -1
-    for _ in range(nth + 1):
-        start = text.index(mention, start + 1)
-    return start, start + len(mention), label
+from tests.support import span
 
 
 def _labels(entities: list[Entity]) -> dict[str, str]:
@@ -31,7 +25,7 @@ def _labels(entities: list[Entity]) -> dict[str, str]:
 
 def test_a_country_called_a_person_is_a_place() -> None:
     body = "Aid reached Ecuador on Monday, and Ecuador thanked the donors."
-    spans = [_span(body, "Ecuador", "PERSON"), _span(body, "Ecuador", "PERSON", nth=1)]
+    spans = [span(body, "Ecuador", "PERSON"), span(body, "Ecuador", "PERSON", nth=1)]
     entities = refine_entities(body, spans, language="en")
     assert _labels(entities) == {"Ecuador": "GPE"}
     assert keyword_fields(entities)["places"] == ["Ecuador"]
@@ -40,7 +34,7 @@ def test_a_country_called_a_person_is_a_place() -> None:
 
 def test_a_region_called_a_person_is_a_place_in_both_languages() -> None:
     body = "Los albergues de Tarapacá están llenos, dijo el gobernador."
-    entities = refine_entities(body, [_span(body, "Tarapacá", "PER")], language="es")
+    entities = refine_entities(body, [span(body, "Tarapacá", "PER")], language="es")
     assert _labels(entities) == {"Tarapacá": "GPE"}
     regions = [c for c in get_gazetteer().places("Tarapaca") if c.kind == "region"]
     assert [c.country_code for c in regions] == ["CL"]  # found without its accent too
@@ -49,9 +43,9 @@ def test_a_region_called_a_person_is_a_place_in_both_languages() -> None:
 def test_a_place_name_with_person_evidence_stays_a_person() -> None:
     body = "Mr. Jordan met the minister. Later, Chad Smith and Chad spoke to reporters."
     spans = [
-        _span(body, "Jordan", "PERSON"),
-        _span(body, "Chad Smith", "PERSON"),
-        _span(body, "Chad", "PERSON", nth=1),
+        span(body, "Jordan", "PERSON"),
+        span(body, "Chad Smith", "PERSON"),
+        span(body, "Chad", "PERSON", nth=1),
     ]
     entities = refine_entities(body, spans, language="en")
     labels = _labels(entities)
@@ -65,7 +59,7 @@ def test_a_place_name_with_person_evidence_stays_a_person() -> None:
 
 def test_a_person_called_a_place_is_a_person_when_the_first_name_is_known() -> None:
     body = "Talks with Marisol Quintanilla ended late, officials in Quito said."
-    spans = [_span(body, "Marisol Quintanilla", "LOC"), _span(body, "Quito", "LOC")]
+    spans = [span(body, "Marisol Quintanilla", "LOC"), span(body, "Quito", "LOC")]
     labels = _labels(refine_entities(body, spans, language="en"))
     assert labels == {"Marisol Quintanilla": "PERSON", "Quito": "GPE"}
 
@@ -76,9 +70,9 @@ def test_a_person_called_a_place_is_a_person_when_the_first_name_is_known() -> N
 def test_spanish_openers_are_never_entities() -> None:
     body = "Según Protección Civil, el río creció. El Gobierno no respondió. Tras la reunión, nada."
     spans = [
-        _span(body, "Según Protección Civil", "PER"),
-        _span(body, "El Gobierno", "PER"),
-        _span(body, "Tras la reunión", "MISC"),
+        span(body, "Según Protección Civil", "PER"),
+        span(body, "El Gobierno", "PER"),
+        span(body, "Tras la reunión", "MISC"),
     ]
     entities = refine_entities(body, spans, language="es")
     assert [(e.text, body[e.mentions[0].start : e.mentions[0].end]) for e in entities] == [
@@ -89,8 +83,8 @@ def test_spanish_openers_are_never_entities() -> None:
 def test_a_title_swallowed_by_the_span_is_dropped_and_marks_a_person() -> None:
     body = "El presidente Ramiro Ocampo Lledó viajó a Santiago. El ministro del Interior no."
     spans = [
-        _span(body, "El presidente Ramiro Ocampo Lledó", "MISC"),
-        _span(body, "ministro del Interior", "LOC"),
+        span(body, "El presidente Ramiro Ocampo Lledó", "MISC"),
+        span(body, "ministro del Interior", "LOC"),
     ]
     entities = refine_entities(body, spans, language="es")
     assert _labels(entities) == {"Ramiro Ocampo Lledó": "PERSON"}
@@ -105,7 +99,7 @@ def test_known_organisations_are_found_and_named_once() -> None:
         "ACNUR y la OIM pidieron calma."
     )
     # The model saw only a person called "Salvamento" and nothing else.
-    entities = refine_entities(body, [_span(body, "Salvamento", "PER")], language="es")
+    entities = refine_entities(body, [span(body, "Salvamento", "PER")], language="es")
     assert _labels(entities) == {
         "Salvamento Marítimo": "ORG",
         "Guardia Civil": "ORG",
@@ -117,10 +111,10 @@ def test_known_organisations_are_found_and_named_once() -> None:
 def test_platforms_and_agencies_are_not_persons() -> None:
     body = "Border Patrol agents posted on Twitter that DHS and Homeland Security agreed."
     spans = [
-        _span(body, "Border Patrol", "PERSON"),
-        _span(body, "Twitter", "PERSON"),
-        _span(body, "DHS", "ORG"),
-        _span(body, "Homeland Security", "ORG"),
+        span(body, "Border Patrol", "PERSON"),
+        span(body, "Twitter", "PERSON"),
+        span(body, "DHS", "ORG"),
+        span(body, "Homeland Security", "ORG"),
     ]
     entities = refine_entities(body, spans, language="en")
     assert _labels(entities) == {
@@ -135,11 +129,11 @@ def test_platforms_and_agencies_are_not_persons() -> None:
 def test_one_canonical_name_per_country_and_person_across_spellings() -> None:
     body = "The U.S. and the US agreed; America will act, said Trump. Estados Unidos también."
     spans = [
-        _span(body, "U.S.", "GPE"),
-        _span(body, "US", "GPE"),
-        _span(body, "America", "GPE"),
-        _span(body, "Trump", "ORG"),
-        _span(body, "Estados Unidos", "LOC"),
+        span(body, "U.S.", "GPE"),
+        span(body, "US", "GPE"),
+        span(body, "America", "GPE"),
+        span(body, "Trump", "ORG"),
+        span(body, "Estados Unidos", "LOC"),
     ]
     fields = keyword_fields(refine_entities(body, spans, language="en"))
     assert fields["places"] == ["United States"]
@@ -148,17 +142,17 @@ def test_one_canonical_name_per_country_and_person_across_spellings() -> None:
 
 def test_fox_is_fox_news() -> None:
     body = "FOX reported it first; Fox repeated it."
-    spans = [_span(body, "FOX", "ORG"), _span(body, "Fox", "ORG")]
+    spans = [span(body, "FOX", "ORG"), span(body, "Fox", "ORG")]
     assert keyword_fields(refine_entities(body, spans, language="en"))["orgs"] == ["Fox News"]
 
 
 def test_parties_are_groups_not_nationalities() -> None:
     body = "Democrats and Republican senators met Mexican diplomats; the Republican Party agreed."
     spans = [
-        _span(body, "Democrats", "NORP"),
-        _span(body, "Republican", "NORP"),
-        _span(body, "Mexican", "NORP"),
-        _span(body, "Republican Party", "ORG"),
+        span(body, "Democrats", "NORP"),
+        span(body, "Republican", "NORP"),
+        span(body, "Mexican", "NORP"),
+        span(body, "Republican Party", "ORG"),
     ]
     fields = keyword_fields(refine_entities(body, spans, language="en"))
     assert fields["nationalities"] == ["Mexicans"]
@@ -185,10 +179,10 @@ def test_title_mentions_point_into_the_title() -> None:
     body = "Frontex said boats left Libya."
     text = article_text(title, body)
     spans = [
-        _span(text, "Frontex", "ORG"),
-        _span(text, "Malta", "GPE"),
-        _span(text, "Frontex", "ORG", nth=1),
-        _span(text, "Libya", "GPE"),
+        span(text, "Frontex", "ORG"),
+        span(text, "Malta", "GPE"),
+        span(text, "Frontex", "ORG", nth=1),
+        span(text, "Libya", "GPE"),
     ]
     entities = refine_entities(body, spans, language="en", title=title)
     by_text = {e.text: e for e in entities}
@@ -215,7 +209,7 @@ def test_ruler_finds_places_but_not_inside_longer_names() -> None:
 
 def test_camps_are_places_and_the_pandemic_is_no_one() -> None:
     body = "COVID-19 reached the Moria camp; officials at Moria counted cases."
-    spans = [_span(body, "COVID-19", "PERSON"), _span(body, "Moria", "PERSON", nth=1)]
+    spans = [span(body, "COVID-19", "PERSON"), span(body, "Moria", "PERSON", nth=1)]
     entities = refine_entities(body, spans, language="en")
     assert _labels(entities) == {"Moria": "GPE"}
     assert keyword_fields(entities)["persons"] == []
@@ -224,8 +218,8 @@ def test_camps_are_places_and_the_pandemic_is_no_one() -> None:
 def test_a_word_in_capitals_is_not_a_person() -> None:
     body = "CLAIM: the senator said so. VERDICT: false, according to Ana Ruiz."
     spans = [
-        _span(body, "CLAIM", "PERSON"),
-        _span(body, "VERDICT", "PERSON"),
-        _span(body, "Ana Ruiz", "PERSON"),
+        span(body, "CLAIM", "PERSON"),
+        span(body, "VERDICT", "PERSON"),
+        span(body, "Ana Ruiz", "PERSON"),
     ]
     assert _labels(refine_entities(body, spans, language="en")) == {"Ana Ruiz": "PERSON"}
