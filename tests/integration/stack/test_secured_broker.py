@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import (
     ACL,
     ACLOperation,
@@ -40,6 +40,11 @@ from pipeline.stack._dist import find_java
 from pipeline.stack._layout import layout_for
 from pipeline.stack.tls import issue
 from schemas import AlertRule
+from tests.integration.stack.kafka_roles import (
+    assert_reads_nothing_of,
+    assert_writes_only_raw,
+    wait_visible,
+)
 from tests.support import ROOT, settings_with
 
 pytestmark = [pytest.mark.stack, pytest.mark.security]
@@ -154,24 +159,10 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Broker, S
         running.wait_ready(admin)
         create_topics(admin)  # the project's setup, as admin
         _grant_acls(admin)
-        _wait_until_visible(running.settings_for(base, "newsflow-api"), admin.topics.alert_rules)
+        wait_visible(running.settings_for(base, "newsflow-api"), admin.topics.alert_rules)
         yield running, base
     finally:
         running.stop()
-
-
-def _wait_until_visible(settings: Settings, topic: str, timeout: float = 60) -> None:
-    """ACLs reach the authorizer through the metadata log: wait until they have."""
-    deadline = time.monotonic() + timeout
-    while True:
-        consumer = KafkaConsumer(**client_kwargs(settings), group_id=None)
-        try:
-            if consumer.partitions_for_topic(topic):
-                return
-        finally:
-            consumer.close()
-        assert time.monotonic() < deadline, f"{topic} never became visible to its user"
-        time.sleep(0.5)
 
 
 def _grant_acls(admin: Settings) -> None:
@@ -229,16 +220,9 @@ def test_the_api_user_writes_and_reads_rules_over_sasl_ssl(
 def test_the_publisher_may_only_write_news_raw(broker: tuple[Broker, Settings]) -> None:
     running, base = broker
     publisher = running.settings_for(base, "newsflow-publisher")
-    producer = KafkaProducer(**client_kwargs(publisher), max_block_ms=15_000)
-    try:
-        producer.send(publisher.topics.raw, b'{"id": "a1", "body": "x"}').get(timeout=30)
-        for topic in (publisher.topics.alert_rules, publisher.topics.enriched):
-            with pytest.raises(KafkaError):
-                producer.send(topic, b"forged").get(timeout=30)
-    finally:
-        producer.close()
-    with pytest.raises(RuleStoreError):  # nor read the rules (and their sealed secrets)
-        load_rules(publisher)
+    assert_writes_only_raw(publisher, b'{"id": "a1", "body": "x"}',
+                           [publisher.topics.alert_rules, publisher.topics.enriched],
+                           max_block_ms=15_000)
 
 
 def test_no_login_no_tls_wrong_password_get_nothing(broker: tuple[Broker, Settings]) -> None:
@@ -255,17 +239,7 @@ def test_no_login_no_tls_wrong_password_get_nothing(broker: tuple[Broker, Settin
     producer = KafkaProducer(**client_kwargs(publisher), max_block_ms=15_000)
     producer.send(base.topics.raw, b'{"id": "for-nobody-else"}').get(timeout=30)
     producer.close()
-    consumer = KafkaConsumer(**client_kwargs(running.settings_for(base, "newsflow-api")),
-                             group_id=None)
-    try:
-        # The api user may not even see news.raw, and fetching from it yields nothing.
-        assert not consumer.partitions_for_topic(base.topics.raw)
-        consumer.assign([TopicPartition(base.topics.raw, 0)])
-        consumer.seek_to_beginning()
-        fetched = [consumer.poll(timeout_ms=1000) for _ in range(5)]
-        assert not any(fetched)
-    finally:
-        consumer.close()
+    assert_reads_nothing_of(running.settings_for(base, "newsflow-api"), base.topics.raw)
 
 
 def test_the_broker_writes_nothing_others_can_read(broker: tuple[Broker, Settings]) -> None:
