@@ -4,12 +4,16 @@ A stage that cannot hand its output on (Elasticsearch down, the broker unreachab
 acknowledge its input, and must not give up either: the batch is retried with exponential
 backoff, each wait logged once, until the dependency is back.  Raising instead would let the
 stream move on and the batch be lost.
+
+``retry_after_seconds`` reads the wait an HTTP server asks for (webhooks, feeds).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
@@ -48,3 +52,21 @@ async def until_done(
         return await attempt()
 
     return await retrying(_attempt)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds an HTTP ``Retry-After`` header asks to wait (delta-seconds or an HTTP date,
+    none for a date past), or None when there is none or it is unreadable.  Shared by the
+    webhook client and the feed follower."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, not this host's zone
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from pipeline.alerts.channels._transport import VettedTransport
 from pipeline.alerts.channels.base import DeliveryError, TargetRefusedError
 from pipeline.alerts.channels.targets import Resolver, TargetPolicy, describe
+from pipeline.core.retry import retry_after_seconds
 from pipeline.core.settings import Settings
 
 _RETRY_STATUSES = frozenset({408, 429})
@@ -98,7 +97,7 @@ async def post(
             error = _status_error(response, size, target=target, kind=kind, attempt=attempt)
             if not error.retryable:
                 raise error
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             cause = error
         if attempt < attempts:
             await asyncio.sleep(_delay(attempt, retry_after, settings))
@@ -152,19 +151,3 @@ def _delay(attempt: int, retry_after: float | None, settings: Settings) -> float
         return min(cap, retry_after)
     ceiling = min(cap, settings.webhook.backoff_seconds * 2 ** (attempt - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -20,12 +20,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from pipeline.core.retry import retry_after_seconds
 from pipeline.core.settings import Settings
 from pipeline.ingest.feeds.book import Feed
 from pipeline.ingest.feeds.schedule import host_of
@@ -102,7 +102,7 @@ def _poll_feed(client: httpx.Client, feed: Feed, *, seen: set[str], settings: Se
         return result
     if response.status_code >= 400:
         result.error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
-        result.retry_after = _retry_after(response.headers.get("Retry-After"))
+        result.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         return result
     result.etag = response.headers.get("ETag")
     result.last_modified = response.headers.get("Last-Modified")
@@ -209,18 +209,6 @@ def _get(client: httpx.Client, url: str, *, headers: dict[str, str],
                 raise httpx.ReadTimeout("download too slow", request=response.request)
             chunks.append(chunk)
     return response, b"".join(chunks)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 class Robots:

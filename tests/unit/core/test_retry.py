@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
 from pipeline.core import retry
-from pipeline.core.retry import until_done
+from pipeline.core.retry import retry_after_seconds, until_done
 
 
 class _Flaky:
@@ -45,3 +47,15 @@ def test_an_error_it_was_not_told_to_retry_is_raised_at_once() -> None:
         asyncio.run(until_done(flaky, retry_on=ConnectionError, what="x",
                                log=logging.getLogger("t")))
     assert flaky.calls == 1
+
+
+def test_retry_after_reads_seconds_and_http_dates_and_ignores_the_rest() -> None:
+    assert retry_after_seconds("120") == 120.0 and retry_after_seconds(" 7 ") == 7.0
+    in_an_hour = datetime.now(UTC) + timedelta(hours=1)
+    for header in (format_datetime(in_an_hour, usegmt=True),  # "... GMT"
+                   format_datetime(in_an_hour.replace(tzinfo=None))):  # "-0000": UTC too
+        seconds = retry_after_seconds(header)
+        assert seconds is not None and 3000 < seconds <= 3600, header
+    assert retry_after_seconds("Mon, 05 Jan 2015 10:00:00 GMT") == 0.0  # past: go now
+    for unreadable in (None, "", "soon", "-5", "Mon, 99 Foo 2015"):
+        assert retry_after_seconds(unreadable) is None, unreadable
