@@ -223,6 +223,25 @@ def article_json(i: int, **fields: object) -> bytes:
 
 
 
+class _Loopback:
+    """An HTTP server on 127.0.0.1 and a free port, served from a daemon thread."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
 @dataclass(frozen=True)
 class Received:
     key: str
@@ -280,14 +299,11 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = _Loopback(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self._path}"
+        return f"http://127.0.0.1:{self._http.port}{self._path}"
 
     def snapshot(self) -> list[Received]:
         with self._lock:
@@ -302,9 +318,7 @@ class Receiver:
         return done(self.snapshot())
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.close()
 
     def __enter__(self) -> Receiver:
         return self
@@ -397,13 +411,10 @@ class FeedServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = _Loopback(Handler)
 
     def url(self, path: str, *, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self._server.server_address[1]}{path}"
+        return f"http://{host}:{self._http.port}{path}"
 
     def count(self, path: str) -> int:
         with self._lock:
@@ -414,8 +425,7 @@ class FeedServer:
             return [headers for p, headers in self.requests if p == path]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.close()
 
 
 def rss(title: str, items: list[tuple[str, str, str | None]]) -> bytes:
