@@ -351,6 +351,14 @@ def settings_with(base: Settings | None = None, **fields: Any) -> Settings:
     return settings.replaced(**sections) if sections else settings
 
 
+def offline_settings(home: Path, **fields: Any) -> Settings:
+    """``settings_with`` for code that must not reach a service: Kafka and Elasticsearch
+    point at a closed loopback port and the home (key files, caches) is ``home``."""
+    closed = "127.0.0.1:1"
+    return settings_with(**{"home": home, "kafka__bootstrap": closed,
+                            "es__url": f"http://{closed}", "es__password": "unused", **fields})
+
+
 @dataclass
 class Route:
     """What a ``FeedServer`` path answers; change ``body`` to change the feed."""

@@ -15,26 +15,18 @@ from fastapi.testclient import TestClient
 from pipeline.alerts.api import ApiConfigError, create_api, load_api_keys
 from pipeline.alerts.rules import RuleSyntaxError, parse_rule
 from pipeline.core.settings import Settings
-from tests.support import settings_with
+from tests.support import offline_settings
 
 KEY = "k-unit-3f9a1c-0123456789abcdef0123456789"
 OTHER_KEY = "k-unit-other-77-0123456789abcdef01234567"
 FILE_KEY_1 = "file-key-1-0123456789abcdef0123456789ab"
 FILE_KEY_2 = "file-key-2-0123456789abcdef0123456789ab"
 FILE_ONLY = "only-in-file-0123456789abcdef0123456789"
-_CLOSED = "127.0.0.1:1"
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "home": tmp_path,
-        "kafka__bootstrap": _CLOSED,
-        "es__url": f"http://{_CLOSED}",
-        "es__password": "unused",
-        "api__keys": [KEY, OTHER_KEY],
-    }
-    values.update(overrides)
-    return settings_with(**values)
+    defaults: dict[str, object] = {"api__keys": [KEY, OTHER_KEY]}
+    return offline_settings(tmp_path, **{**defaults, **overrides})
 
 
 @pytest.fixture

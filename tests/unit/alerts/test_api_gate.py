@@ -17,25 +17,16 @@ from fastapi.testclient import TestClient
 
 from pipeline.alerts.api import ApiConfigError, create_api, load_api_keys, new_api_key
 from pipeline.core.settings import Settings
-from tests.support import settings_with
+from tests.support import offline_settings
 
 pytestmark = pytest.mark.security
 
 KEY = new_api_key()
-_CLOSED = "127.0.0.1:1"
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "home": tmp_path,
-        "kafka__bootstrap": _CLOSED,
-        "es__url": f"http://{_CLOSED}",
-        "es__password": "unused",
-        "api__keys": [KEY],
-        "api__max_failed_attempts": 3,
-    }
-    values.update(overrides)
-    return settings_with(**values)
+    defaults: dict[str, object] = {"api__keys": [KEY], "api__max_failed_attempts": 3}
+    return offline_settings(tmp_path, **{**defaults, **overrides})
 
 
 def _call(app: Any, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[int, int]:
