@@ -160,6 +160,9 @@ def main() -> None:
     parser.add_argument("--load", type=float, default=0.8, help="share of the maximum rate")
     parser.add_argument("--burst", type=int, default=120, help="articles to measure max rate")
     parser.add_argument("--chart", type=Path, default=None, help="PNG path (default: /tmp)")
+    parser.add_argument("--horizon-minutes", type=float, default=None,
+                        help="the workers' dedup and alert horizons (default: the settings', "
+                        "days; a run shorter than them shows growth, not a plateau)")
     parser.add_argument("--corpus", type=Path, default=None,
                         help="JSONL articles to publish (default: the shared US corpus)")
     args = parser.parse_args()
@@ -179,6 +182,9 @@ def main() -> None:
         return article["id"].encode(), json.dumps(article).encode()
 
     ns = Namespace(f"soak{uuid.uuid4().hex[:6]}", Path(tempfile.mkdtemp(prefix="newsflow-soak-")))
+    if args.horizon_minutes is not None:
+        days = str(args.horizon_minutes / 1440)
+        ns.env.update(NEWSFLOW_DEDUP_HORIZON_DAYS=days, NEWSFLOW_ALERT_HORIZON_DAYS=days)
     chart = args.chart or Path(f"/tmp/{ns.settings.kafka.consumer_group}.png")
     stack_dir = ns.settings.stack_dir
     data_dir = stack_dir / "kafka" / "data"
