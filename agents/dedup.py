@@ -2,8 +2,11 @@
 
 One serial decision point: ``news.dedup`` and the table have one partition, so whichever
 worker holds that partition sees every story recorded so far, and a worker that takes it
-over (after a crash or a rebalance) first recovers the table from its changelog and then
-rebuilds the band index from it (``pipeline.stories.state``).  The table holds one record
+over (after a crash or a rebalance) first recovers the table from its changelog.  With tables
+on RocksDB the band index lives beside the records, derived from each record as it is written
+or read back from the changelog (``agents.state_store``), so a restart with local state reads
+nothing proportional to the stories; with tables in memory it is rebuilt from the whole table
+after recovery (``pipeline.stories.state``).  The table holds one record
 per article (its story, when it was seen, the band keys it added, the first article's
 signature); records of stories older than ``dedup_horizon_days`` are deleted by a timer,
 which writes tombstones that compaction drops.  Table writes of a batch happen before its
@@ -14,8 +17,10 @@ a crash finds the article's own record and gets the same answer.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from collections.abc import Iterable
 
 from faust.types import EventT, StreamT, TopicT
 from pydantic import ValidationError
@@ -32,28 +37,42 @@ from agents.app import (
     settings,
 )
 from pipeline.stories.dedup import Fingerprint, fingerprint
-from pipeline.stories.state import StoryState
+from pipeline.stories.state import DiskStoryState, StoryState, index_entries
 from schemas import EnrichedArticle
 
 log = logging.getLogger("newsflow.dedup")
+
+
+def _index_entries(key: bytes, value: bytes) -> Iterable[tuple[bytes, bytes]]:
+    # raw bytes as stored: the JSON the changelog holds (see below)
+    return index_entries(json.loads(key), json.loads(value))
+
 
 # JSON keys and values (the default without a faust.Record type), so what a worker recovers
 # from the changelog is the same str/list it wrote.
 articles_seen = app.Table(
     "dedup-articles", partitions=1, key_type=str, use_partitioner=True,
     help="article id -> [story id, seen at, band keys, first article's signature]",
-    options=state_store.table_options(),
+    options=state_store.table_options(derive=_index_entries),
 )
 
 
 class _Index:
-    """The band index over ``articles_seen``; rebuilt after the table is recovered."""
+    """The band index over ``articles_seen`` when it is in memory (tables in memory)."""
 
     state: StoryState | None = None
 
 
+def _on_disk() -> DiskStoryState | None:
+    index = state_store.derived(articles_seen, 0)
+    return DiskStoryState(index, articles_seen) if index is not None else None
+
+
 @articles_seen.on_recover
 async def _rebuild_index() -> None:
+    if _on_disk() is not None:
+        log.info("dedup: band index on disk beside the table: nothing to rebuild")
+        return
     started = time.monotonic()
     # Off the event loop (millions of records take seconds), reading the table there too:
     # no agent writes to it before recovery has ended.
@@ -65,7 +84,10 @@ async def _rebuild_index() -> None:
     del records
 
 
-def _state() -> StoryState:
+def _state() -> StoryState | DiskStoryState:
+    on_disk = _on_disk()
+    if on_disk is not None:
+        return on_disk
     if _Index.state is None:
         _Index.state = StoryState(articles_seen)
     return _Index.state
@@ -117,13 +139,18 @@ async def dedup(stream: StreamT) -> None:
 @app.timer(interval=settings.state.sweep_seconds)
 async def forget_old_stories() -> None:
     """Delete the records of stories older than the syndication horizon (tombstones)."""
-    if _Index.state is None or app.rebalancing or getattr(app, "in_recovery", False):
+    if app.rebalancing or getattr(app, "in_recovery", False):
         return
     if not any(tp.topic == settings.topics.dedup for tp in app.consumer.assignment()):
         return  # another worker owns the stories now
-    gone = _Index.state.expire(now=time.time(),
-                               horizon=settings.state.dedup_horizon_days * 86400,
-                               records=articles_seen)
+    horizon = settings.state.dedup_horizon_days * 86400
+    on_disk = _on_disk()
+    if on_disk is not None:
+        gone = await asyncio.to_thread(on_disk.expire, now=time.time(), horizon=horizon)
+    elif _Index.state is not None:
+        gone = _Index.state.expire(now=time.time(), horizon=horizon, records=articles_seen)
+    else:
+        return
     for article_id in gone:
         articles_seen.pop(article_id, None)
     if gone:

@@ -13,17 +13,27 @@ event's (the alert tables in their rule's, ``agents.deliver``) or write outside 
 (the digest and horizon timers), which Faust's store refuses.  Here a key's partition is the
 one its changelog record goes to: the table's ``partition_for_key``, or else the producer's
 default partitioner over the key's bytes, which is what the changelog producer applies.
+
+Derived entries: a table made with ``table_options(derive=...)`` keeps entries derived from
+its records (an index) in a column family of the same database, written in the same batch
+as the records, from live writes and from changelog records alike
+(``pipeline.core.derived``); ``derived(table, partition)`` reads them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka.partitioner import murmur2
 from faust.stores import STORES
 from faust.stores.rocksdb import Store as RocksDBStore
-from faust.types import TP, CollectionT
+from faust.types import TP, CollectionT, EventT
+from rocksdict import Rdict
+
+from pipeline.core import derived as derived_entries
 
 log = logging.getLogger("newsflow.state")
 
@@ -39,7 +49,40 @@ SCHEME = "newsflow-rocksdb"
 
 
 class PartitionedRocksDBStore(RocksDBStore):
-    """``faust.stores.rocksdb.Store`` with each key in its changelog partition's database."""
+    """``faust.stores.rocksdb.Store`` with each key in its changelog partition's database,
+    and the table's derived entries beside its records."""
+
+    def __init__(self, url: Any, app: Any, table: CollectionT, *,
+                 options: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        options = dict(options or {})
+        self.derive: derived_entries.Derive | None = options.pop("derive", None)
+        super().__init__(url, app, table, options=options, **kwargs)
+
+    def _open_for_partition(self, partition: int) -> Rdict:
+        db: Rdict = super()._open_for_partition(partition)
+        if self.derive is not None:
+            derived_entries.family(db, self.rocksdb_options.as_options())
+        return db
+
+    def derived_view(self, partition: int) -> derived_entries.View | None:
+        """The derived entries of a partition this worker holds, else None."""
+        db = self._dbs.get(partition)
+        if db is None or self.derive is None:
+            return None
+        return derived_entries.View(db.get_column_family(derived_entries.FAMILY))
+
+    def apply_changelog_batch(self, batch: Iterable[EventT], to_key: Any,
+                              to_value: Any) -> None:
+        changes: defaultdict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
+        offsets: dict[TP, int] = {}
+        for event in batch:
+            message = event.message
+            offsets[message.tp] = max(message.offset, offsets.get(message.tp, -1))
+            changes[message.partition].append((message.key or b"", message.value))
+        for partition, records in changes.items():
+            derived_entries.write(self._db_for_partition(partition), records, self.derive)
+        for tp, offset in offsets.items():
+            self.set_persisted_offset(tp, offset)
 
     def _partition(self, key: bytes) -> int:
         partition: int | None = self.table.partition_for_key(self._decode_key(key))
@@ -51,7 +94,7 @@ class PartitionedRocksDBStore(RocksDBStore):
     def _set(self, key: bytes, value: bytes | None) -> None:
         partition = self._partition(key)
         self._key_index[key] = partition
-        self._db_for_partition(partition).put(key, value)
+        derived_entries.write(self._db_for_partition(partition), [(key, value)], self.derive)
 
     def _get(self, key: bytes) -> bytes | None:
         # Only databases of partitions this worker holds are open (Faust opens them on
@@ -66,7 +109,7 @@ class PartitionedRocksDBStore(RocksDBStore):
     def _del(self, key: bytes) -> None:
         db = self._dbs.get(self._partition(key))
         if db is not None:
-            db.delete(key)
+            derived_entries.write(db, [(key, None)], self.derive)
 
 
     async def assign_partitions(self, table: CollectionT, tps: set[TP],
@@ -87,6 +130,19 @@ def register() -> str:
     return f"{SCHEME}://"
 
 
-def table_options() -> dict[str, Any]:
-    """A fresh copy per table: Faust's store pops keys from the mapping it is given."""
-    return dict(OPTIONS)
+def table_options(derive: derived_entries.Derive | None = None) -> dict[str, Any]:
+    """A fresh copy per table: Faust's store pops keys from the mapping it is given.
+    ``derive``: the table's derived entries (module doc); other stores ignore it."""
+    options: dict[str, Any] = dict(OPTIONS)
+    if derive is not None:
+        options["derive"] = derive
+    return options
+
+
+def derived(table: CollectionT, partition: int) -> derived_entries.View | None:
+    """The derived entries of ``table``'s partition, if its store keeps them and this worker
+    holds the partition; None otherwise (tables in memory)."""
+    store = getattr(table, "data", None)
+    if isinstance(store, PartitionedRocksDBStore):
+        return store.derived_view(partition)
+    return None

@@ -17,13 +17,20 @@ replay gives the same records; ``expire`` is called with the wall clock.
 
 Idempotence: an article already recorded gets its recorded answer back without a new
 decision, so a replay after a crash neither writes a second record nor changes its story.
+
+Two homes for the index.  ``StoryState`` holds it in memory, rebuilt from every record at a
+start (tables in memory).  ``DiskStoryState`` reads it from entries that ``index_entries``
+derives from each record and that the table's RocksDB store keeps beside the records, in the
+same write (``pipeline.core.derived``): a restart reads nothing proportional to the state.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+import struct
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -138,3 +145,89 @@ class StoryState:
         if bands:
             for key in keys.split():
                 self._bands.setdefault(key, story_id)
+
+
+# --- the index on disk ------------------------------------------------------------------
+# Derived entries (raw bytes): band key -> story; seen-at (µs, big-endian) + article -> story,
+# so expiry scans the oldest first; story + copy -> "" (a story's copies; the first article's
+# id is the story id).
+_BAND, _SEEN, _COPY = b"b", b"t", b"c"
+_SEP = b"\0"
+
+
+class SortedIndex(Protocol):
+    """Read access to the derived entries (``pipeline.core.derived.View``)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(self, prefix: bytes, *, stop: bytes | None = None,
+             ) -> Iterator[tuple[bytes, bytes]]: ...
+
+
+def index_entries(article_id: str, record: ArticleRecord) -> list[tuple[bytes, bytes]]:
+    """The index entries one article record stands for (see ``DiskStoryState``)."""
+    story_id, seen_at, keys, _ = record
+    story = story_id.encode()
+    entries = [(_BAND + key.encode(), story) for key in keys.split()]
+    entries.append((_SEEN + _micros(seen_at) + article_id.encode(), story))
+    if article_id != story_id:
+        entries.append((_COPY + story + _SEP + article_id.encode(), b""))
+    return entries
+
+
+def _micros(seen_at: float) -> bytes:
+    return struct.pack(">Q", max(int(seen_at * 1_000_000), 0))
+
+
+class DiskStoryState:
+    """``StoryState``'s decisions over derived entries on disk.
+
+    The entries change only when the caller writes or deletes a record in ``records`` (its
+    store derives them in the same write), so this object holds nothing and is cheap to make
+    per batch.  A story is forgotten when an article of it is older than the horizon, which
+    is its first article, as in ``StoryState``.
+    """
+
+    def __init__(self, index: SortedIndex, records: Mapping[str, ArticleRecord]) -> None:
+        self._index = index
+        self._records = records
+
+    def assign(self, article_id: str, fp: Fingerprint, *, seen_at: float,
+               recorded: ArticleRecord | None = None) -> tuple[Decision, ArticleRecord | None]:
+        """As ``StoryState.assign``; the caller writes the record, which indexes it."""
+        if recorded is not None:
+            story_id = recorded[0]
+            duplicate_of = None if story_id == article_id else story_id
+            return Decision(story_id, duplicate_of, ()), None
+        decision = decide(article_id, fp, self._lookup)
+        signature = fp.signature if decision.is_original else None
+        return decision, make_record(decision.story_id, seen_at, decision.record, signature)
+
+    def expire(self, *, now: float, horizon: float, limit: int = 50_000) -> list[str]:
+        """The article ids of stories first seen more than ``horizon`` seconds before
+        ``now`` (about ``limit`` at most: the next call takes the rest), for the caller to
+        delete from ``records``, which removes their entries."""
+        stories: dict[bytes, None] = {}
+        count = 0
+        for _, story in self._index.scan(_SEEN, stop=_SEEN + _micros(now - horizon)):
+            if story not in stories:
+                stories[story] = None
+                count += 1 + sum(1 for _ in self._index.scan(_COPY + story + _SEP))
+                if count >= limit:
+                    break
+        gone: list[str] = []
+        for story in stories:
+            gone.append(story.decode())
+            prefix = _COPY + story + _SEP
+            gone.extend(key[len(prefix):].decode() for key, _ in self._index.scan(prefix))
+        return gone
+
+    def _lookup(self, key: str) -> BandEntry | None:
+        story = self._index.get(_BAND + key.encode())
+        if story is None:
+            return None
+        story_id = story.decode()
+        first = self._records.get(story_id)
+        signature = _unpack(first[3]) if first is not None else None
+        return BandEntry(story_id=story_id, first_id=story_id,
+                         signature=signature)  # type: ignore[arg-type]  # an array is one
