@@ -61,7 +61,12 @@ class PartitionedRocksDBStore(RocksDBStore):
     def _open_for_partition(self, partition: int) -> Rdict:
         db: Rdict = super()._open_for_partition(partition)
         if self.derive is not None:
-            derived_entries.family(db, self.rocksdb_options.as_options())
+            built = derived_entries.family(db, self.rocksdb_options.as_options(), self.derive,
+                                           skip=frozenset([self.offset_key]))
+            if built:
+                log.info("%s[%d]: derived entries built from the %d record(s) already on disk "
+                         "(once, for a database written before they existed)",
+                         self.table_name, partition, built)
         return db
 
     def derived_view(self, partition: int) -> derived_entries.View | None:

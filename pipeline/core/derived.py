@@ -22,11 +22,27 @@ Derive = Callable[[bytes, bytes], Iterable[tuple[bytes, bytes]]]
 FAMILY = "derived"
 
 
-def family(db: Rdict, options: Options) -> Rdict:
-    """The database's column family of derived entries, created on first use."""
+def family(db: Rdict, options: Options, derive: Derive, *,
+           skip: frozenset[bytes] = frozenset()) -> int | None:
+    """Make sure the database has its column family of derived entries.  Created on a
+    database that already holds records (one written before entries were derived), it is
+    filled from them once; returns how many records that took (None: it existed)."""
     if FAMILY in Rdict.list_cf(db.path()):
-        return db.get_column_family(FAMILY)
-    return db.create_column_family(FAMILY, options)
+        return None
+    db.create_column_family(FAMILY, options)
+    handle = db.get_column_family_handle(FAMILY)
+    count, batch = 0, WriteBatch(raw_mode=True)
+    for key, value in db.items():
+        if key in skip or not isinstance(key, bytes) or not isinstance(value, bytes):
+            continue
+        for entry, derived_value in derive(key, value):
+            batch.put(entry, derived_value, handle)
+        count += 1
+        if batch.len() >= 100_000:
+            db.write(batch)
+            batch = WriteBatch(raw_mode=True)
+    db.write(batch)
+    return count
 
 
 def write(db: Rdict, changes: Iterable[tuple[bytes, bytes | None]],

@@ -20,6 +20,7 @@ from tests.unit.stories.test_dedup import COPIES, UNRELATED, WIRE
 
 DAY = 86400.0
 T0 = 1_700_000_000.0
+_OFFSET = b"__faust\0offset__"  # Faust's own key in a table's database
 
 
 def _entries(key: bytes, value: bytes) -> Iterable[tuple[bytes, bytes]]:
@@ -37,7 +38,7 @@ class _Table:
         options = Options(raw_mode=True)
         options.create_if_missing(True)
         db = Rdict(str(self.path), options=options)
-        derived.family(db, Options(raw_mode=True))
+        derived.family(db, Options(raw_mode=True), _entries, skip=frozenset([_OFFSET]))
         return db
 
     def reopen(self) -> None:
@@ -159,3 +160,15 @@ def test_expiry_takes_a_limited_number_per_call(tmp_path: Path) -> None:
     for article_id in first:
         table[article_id] = None
     assert table.state().expire(now=T0 + 20 * DAY, horizon=14 * DAY) == ["other-1", "other-2"]
+
+
+def test_a_database_written_before_derived_entries_gets_them_once(tmp_path: Path) -> None:
+    table = _Table(tmp_path / "db")
+    _run(table, "wire-1", WIRE, T0)
+    _run(table, "copy-0", COPIES[0], T0 + 1)
+    expected = table.derived_entries()
+    table.db.drop_column_family(derived.FAMILY)  # as the previous version left it
+    table.db.put(_OFFSET, b"41")  # not a record: no entries
+    table.reopen()
+    assert table.derived_entries() == expected
+    assert _run(table, "copy-1", COPIES[1], T0 + 2) == ("wire-1", "wire-1")
