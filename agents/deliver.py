@@ -185,10 +185,14 @@ def _decode(events: list[EventT], letters: Letters,
             letters.append((event.message.key, dead_letter(
                 event, stage="deliver", reason="invalid_alert", error=str(e).splitlines()[0])))
             continue
-        if alert.id not in fresh and ledger.is_new(alert):
+        if alert.id in fresh:
+            continue
+        if ledger.is_new(alert):
             fresh[alert.id] = (event, alert)
             if (channels := ledger.retry_channels(alert)) is not None:
                 retries[alert.id] = channels
+        else:  # done before, maybe by this worker just before a crash: see write_again
+            ledger.write_again(alert)
     return fresh
 
 

@@ -39,6 +39,22 @@ class AlertLedger:
         mark = Fired.from_text(self._fired.get(fired_key(alert)))
         return (mark is None or not mark.done) and not self.state(alert.rule_id).holds(alert.id)
 
+    def write_again(self, alert: Alert) -> None:
+        """Write an alert's records once more, unchanged (for one that is not new).
+
+        Why: the tables are on local disk, so a worker killed after its local write but
+        before the changelog took it keeps the record on its own disk only; the replayed
+        alert finds it there and is dropped, and the changelog never gets it.  Written again,
+        it reaches the changelog, so the worker that owns the rule next knows it too.
+        """
+        key = fired_key(alert)
+        mark = self._fired.get(key)
+        if mark is not None:
+            self._fired[key] = mark
+        waiting = self._pending.get(alert.rule_id)
+        if waiting is not None and Pending.from_json(waiting).holds(alert.id):
+            self._pending[alert.rule_id] = waiting
+
     def retry_channels(self, alert: Alert) -> tuple[int, ...] | None:
         """For an alert that failed before: the channel positions to send it to again
         (``()``: all); None for any other alert."""

@@ -51,6 +51,38 @@ def test_throttled_rule_holds_what_arrives_inside_the_gap_and_flushes_it_as_one(
     assert ledger.sends_now(rule, now=1120.0)
 
 
+class _Writes(dict[str, str]):
+    """A table that counts writes: each one is a changelog record in the worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, str]] = []
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.writes.append((key, value))
+        super().__setitem__(key, value)
+
+
+def test_an_alert_done_before_has_its_records_written_again_unchanged() -> None:
+    fired, pending = _Writes(), _Writes()
+    ledger = AlertLedger(fired, pending)
+    rule = _rule(throttle_seconds=60)
+    ledger.sent(rule, alert(1), failed=[], now=1000.0)
+    ledger.hold(rule, alert(2), now=1010.0)
+    before = (dict(fired), dict(pending))
+    fired.writes.clear()
+    pending.writes.clear()
+    for done in (alert(1), alert(2)):
+        assert not ledger.is_new(done)
+        ledger.write_again(done)
+    assert fired.writes == [(fired_key(alert(1)), before[0][fired_key(alert(1))]),
+                            (fired_key(alert(2)), before[0][fired_key(alert(2))])]
+    assert pending.writes == [(rule.id, before[1][rule.id])]  # only alert 2 waits in it
+    assert (dict(fired), dict(pending)) == before
+    ledger.write_again(alert(3))  # never seen: nothing to write
+    assert len(fired.writes) == 2 and len(pending.writes) == 1
+
+
 def test_an_alert_still_waiting_is_not_new_even_if_its_fired_record_was_lost() -> None:
     ledger, fired, _ = _ledger()
     rule = _rule(mode="hourly")
