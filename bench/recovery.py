@@ -35,6 +35,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -243,6 +244,8 @@ def main() -> None:
     alerts = int(args.alerts_per_day * min(days, settings.state.alert_horizon_days))
     fill = args.fill or ("changelog" if articles <= 2_000_000 else "local")
 
+    # SIGTERM (a stopped bench) still removes the namespace: the finally below runs
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ns = Namespace(f"bench{uuid.uuid4().hex[:6]}",
                    Path(tempfile.mkdtemp(prefix="newsflow-bench-")))
     create_topics(ns.settings)
