@@ -31,6 +31,7 @@ from pipeline.enrichment.gazetteer import Demonym, Gazetteer, fold, get_gazettee
 from pipeline.enrichment.lexicon import KnownName, Lexicon, get_lexicon
 from pipeline.enrichment.nlp import ner_head
 from pipeline.enrichment.ruler import get_ruler, merge
+from pipeline.enrichment.words_es import get_spanish_words
 from schemas import Entity, Mention
 
 # Between the title and the body in the text NER reads: a paragraph break, so no span
@@ -50,6 +51,13 @@ _CITY_FIXES = frozenset({"NORP", "MISC", "LOC", "FAC", "GPE"})
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _AREAS = frozenset({"country", "admin1", "region"})  # place kinds no one is named after
 
+
+def _folded(words: set[str]) -> frozenset[str]:
+    """Word lists are compared with ``fold``ed words, so they are folded too: "cámara",
+    "comisión", "señora" written with their accents would otherwise never match."""
+    return frozenset(fold(w) for w in words)
+
+
 _EDGE_PUNCT = "\"'“”‘’«»()[]{}<>,;:!?*•·—–-_/\\|#~ \t\r\n"
 _ARTICLES = {"en": ("the ",), "es": ("el ", "la ", "los ", "las ")}
 _POSSESSIVE = ("'s", "’s", "'", "’")
@@ -65,7 +73,7 @@ _MAX_NAME_CHARS = 200
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _CAPITALISED = re.compile(r"(?<![^\W\d_])[A-Z\u00C0-\u00DE][^\W\d_]*(?:-[^\W\d_]+)*")
 # A word before a name that says the name is a person's, whatever else it names.
-_PERSON_TITLES = frozenset({
+_PERSON_TITLES = _folded({
     "mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lady", "lord", "president", "senator",
     "sen", "rep", "gov", "governor", "mayor", "minister", "secretary", "judge", "justice",
     "general", "gen", "pope", "king", "queen", "prince", "princess", "chancellor", "premier",
@@ -76,11 +84,11 @@ _PERSON_TITLES = frozenset({
 })  # fmt: skip
 # Last words of laws, treaties and programmes, first words of storms and similar events:
 # the model calls them organisations or places; analysts do not filter on them as such.
-_WORK_LAST = frozenset({
+_WORK_LAST = _folded({
     "act", "acts", "bill", "treaty", "accord", "pact", "compact", "amendment", "status",
     "doctrine", "ley", "pacto", "tratado", "estatuto", "enmienda",
 })  # fmt: skip
-_EVENT_FIRST = frozenset({"hurricane", "storm", "typhoon", "cyclone", "huracán", "tormenta",
+_EVENT_FIRST = _folded({"hurricane", "storm", "typhoon", "cyclone", "huracán", "tormenta",
                           "tifón", "ciclón"})  # fmt: skip
 _LETTERLESS_TAIL = re.compile(r"\s+[^\w\s]*\d[^\s]*$|\s+[^\w\s]+$")
 _NEXT_WORD = re.compile(r"[ ]([A-Z][a-z]+)\b")
@@ -96,7 +104,7 @@ def _portfolio(body: str, end: int) -> bool:
 _TITLE_BEFORE = re.compile(r"([^\W\d_]+)\.? $")
 # Last words that make a run of capitalised words a place or an organisation, not a
 # person whose first name is also a place ("Carolina Valdivia" is a person).
-_NOT_PERSON_HEADS = frozenset({
+_NOT_PERSON_HEADS = _folded({
     "university", "universidad", "institute", "instituto", "party", "partido", "foundation",
     "fundación", "group", "grupo", "center", "centre", "centro", "council", "consejo",
     "court", "corte", "tribunal", "bank", "banco", "news", "times", "post", "journal",
@@ -114,7 +122,7 @@ _NOT_PERSON_HEADS = frozenset({
 })  # fmt: skip
 # First or last words that make a run of capitalised words an organisation: "Ministerio
 # del Interior", "Tribunal Supremo", "Refugee Council", "Vanguard Group".
-_ORG_FIRST = frozenset({
+_ORG_FIRST = _folded({
     "ministerio", "ministry", "department", "departamento", "secretaría", "subsecretaría",
     "subdelegación", "delegación", "tribunal", "court", "corte", "consejo", "council",
     "comisión", "commission", "comité", "committee", "agencia", "agency", "oficina",
@@ -127,9 +135,10 @@ _ORG_FIRST = frozenset({
     "coalition", "programa", "fondo", "fund", "centro", "center", "centre", "ejército",
     "army", "movimiento", "movement", "bureau", "board", "autoridad", "authority",
     "parlamento", "parliament", "congreso", "senado", "asamblea", "assembly", "gobierno",
-    "red", "network", "alto",
+    "red", "network", "alto", "audiencia", "sala", "consorcio", "inspección", "agrupación",
+    "colegio",
 })  # fmt: skip
-_ORG_LAST = frozenset({
+_ORG_LAST = _folded({
     "inc", "corp", "corporation", "ltd", "llc", "plc", "group", "party", "council",
     "committee", "association", "union", "foundation", "institute", "university",
     "agency", "bank", "company", "network", "commission", "court", "office", "department",
@@ -137,10 +146,10 @@ _ORG_LAST = frozenset({
     "board", "bureau", "coalition", "federation", "fund", "project", "campaign", "caucus",
     "alliance", "society", "trust", "times", "post", "news", "journal", "press", "tribune",
 })  # fmt: skip
-_LINKING_WORDS = frozenset({"de", "del", "la", "las", "los", "el", "of", "the", "for", "y",
+_LINKING_WORDS = _folded({"de", "del", "la", "las", "los", "el", "of", "the", "for", "y",
                             "and", "a", "al", "en", "in"})  # fmt: skip
 # Words before a one-word place that make it the place, whatever the model says.
-_PLACE_BEFORE = frozenset({"in", "at", "from", "near", "to", "into", "across", "outside",
+_PLACE_BEFORE = _folded({"in", "at", "from", "near", "to", "into", "across", "outside",
                            "of", "en", "desde", "hacia", "cerca", "hasta"})  # fmt: skip
 _FIELD_LABELS = {"PERSON": "persons", "ORG": "orgs", "GPE": "places", "LOC": "places",
                  "FAC": "places"}  # fmt: skip
@@ -155,7 +164,8 @@ class _Span:
     demonym_key: str | None = None
     known: KnownName | None = None  # an organisation, group or person the lexicon knows
     titled: bool = False  # "Mr", "presidente"... right before: a person, whatever it names
-    located: bool = False  # "in", "desde"... right before: a place, if it names one
+    located: bool = False  # "in", "desde", "la cárcel de"... right before: a place
+    club: bool = False  # "el Sevilla": a club or company named after a city
 
 
 @dataclass(slots=True)
@@ -296,10 +306,124 @@ def _clean(
         return None  # "CLAIM:", "UPDATE:": a word in capitals, no one's name
     if language == "es" and all(lexicon.is_generic_es(w) for w in text.split()):
         return None  # "Gobierno", "Comisión": a name only with what follows
+    if _portfolio_of_title(body, start, text, gaz=gaz, lexicon=lexicon):
+        return None  # "la ministra de Economía", "Minister of Justice": a portfolio
     before = _TITLE_BEFORE.search(body, max(0, start - 30), start)
     word = fold(before.group(1)) if before is not None else ""
-    titled = titled or word in _PERSON_TITLES
-    return _Span(start, end, text, mapped, titled=titled, located=word in _PLACE_BEFORE)
+    titled = titled or word in _PERSON_TITLES or _apposition_of_title(body, start, text, lexicon)
+    located = word in _PLACE_BEFORE or _after_place_noun(body, start)
+    club = language == "es" and _club_article(body, start, text, gaz)
+    return _Span(start, end, text, mapped, titled=titled, located=located, club=club)
+
+
+# Titles that hold a portfolio: "la ministra de Economía", "el consejero de Empleo".
+_PORTFOLIO_TITLES = _folded({
+    "ministro", "ministra", "consejero", "consejera", "conseller", "consellera", "secretario",
+    "secretaria", "viceconsejero", "viceconsejera", "viceministro", "viceministra",
+    "subsecretario", "subsecretaria", "minister", "secretary", "titular", "responsable",
+})  # fmt: skip
+_PORTFOLIO_BEFORE = re.compile(
+    r"(?<![^\W\d_])([^\W\d_]+)(?: [a-záéíóúñ]+)? (?:de|del|de la|of|of the|for) $"
+)
+
+
+def _portfolio_of_title(
+    body: str, start: int, text: str, *, gaz: Gazetteer, lexicon: Lexicon
+) -> bool:
+    """A span right after "ministra de", "(ex)consejero de", "Minister of" that is made of
+    ordinary words (Economía, Empleo, Derechos Sociales) names the portfolio, not an
+    organisation or a place: "ministro de Economía" is no entity, "presidente de
+    Telefónica" and "ministra de Chile" are."""
+    m = _PORTFOLIO_BEFORE.search(body, max(0, start - 40), start)
+    if m is None:
+        return False
+    title = fold(m.group(1))
+    title = title[2:] if title.startswith("ex") and title[2:] in _PORTFOLIO_TITLES else title
+    if title not in _PORTFOLIO_TITLES or gaz.places(text) or lexicon.lookup(text):
+        return False
+    words = [w for w in text.split() if fold(w) not in _LINKING_WORDS]
+    if not 1 <= len(words) <= 3:
+        return False
+    vocabulary = get_spanish_words()
+    return all(vocabulary.is_common_word(w) for w in words) or all(
+        w.lower() in _PORTFOLIOS_EN for w in words
+    )
+
+
+# English portfolios ("Minister of Justice"); Spanish ones are found as ordinary words.
+_PORTFOLIOS_EN = frozenset({
+    "justice", "interior", "economy", "finance", "health", "defence", "defense", "labour",
+    "labor", "education", "energy", "agriculture", "transport", "immigration", "state",
+    "foreign", "affairs", "home", "trade", "industry", "environment", "culture", "housing",
+    "security", "homeland", "migration", "treasury", "employment", "development",
+})  # fmt: skip
+# "El ministro de Migración, Thanos Plevris,": a title, the clause it heads, a comma, and
+# the name.  The clause starts a sentence or follows a comma.
+_APPOSITION = re.compile(
+    r"(?:^|[.;:!?]\s+|,\s+|\n)(?:(?:el|la|los|las|the|his|her|its|their|su|sus)\s+)?"
+    r"([^\W\d_]+)(?:\s+[^,.;:!?\n]{0,60})?,\s*$",
+    re.IGNORECASE,
+)
+_APPOSITION_TITLES = _PERSON_TITLES | _folded({
+    "director", "directora", "líder", "fiscal", "delegado", "delegada", "comisionado",
+    "comisionada", "cónsul", "consejero", "consejera", "portavoz", "entrenador",
+    "entrenadora", "seleccionador", "seleccionadora", "zar", "abogado", "abogada",
+    "capitán", "capitana", "vicepresidente", "vicepresidenta", "subsecretario",
+    "subsecretaria", "coordinador", "coordinadora", "fundador", "fundadora", "autor",
+    "autora", "spokesman", "spokeswoman", "spokesperson", "leader", "lawyer",
+    "chief", "commissioner", "ambassador", "embajador", "embajadora", "founder",
+})  # fmt: skip
+
+
+def _apposition_of_title(body: str, start: int, text: str, lexicon: Lexicon) -> bool:
+    """A name in apposition to a title ("El ministro de Migración, Thanos Plevris,";
+    "The UN's refugee chief, Filippo Grandi,") is a person's: two to four capitalised
+    words, no known organisation or place, right after a clause headed by a title."""
+    words = text.split()
+    if not 2 <= len(words) <= 4 or not all(w[0].isupper() or fold(w) in _LINKING_WORDS
+                                           for w in words):
+        return False
+    if lexicon.lookup(text) is not None:
+        return False
+    m = _APPOSITION.search(body, max(0, start - 90), start)
+    if m is None:
+        return False
+    head = fold(m.group(1))
+    head = head[2:] if head.startswith("ex") and head[2:] in _APPOSITION_TITLES else head
+    return head in _APPOSITION_TITLES
+
+
+# Nouns for places that a name after "de"/"of" is the name of: "la cárcel de Tecoluca",
+# "el puerto de Zuwara", "the town of Armidale".
+_PLACE_NOUNS = _folded({
+    "ciudad", "localidad", "municipio", "pueblo", "aldea", "villa", "provincia", "región",
+    "comarca", "isla", "puerto", "playa", "campo", "campamento", "cárcel", "prisión",
+    "barrio", "distrito", "valle", "río", "frontera", "paso", "aeropuerto", "bahía",
+    "condado", "costa", "desierto", "estrecho", "localidades", "ciudades", "pueblos",
+    "town", "city", "village", "port", "province", "region", "district", "island",
+    "county", "camp", "prison", "valley", "river", "airport", "suburb", "municipality",
+})  # fmt: skip
+_NOUN_OF_BEFORE = re.compile(r"([^\W\d_]+) (?:de|del|of)\s$")
+
+
+def _after_place_noun(body: str, start: int) -> bool:
+    m = _NOUN_OF_BEFORE.search(body, max(0, start - 20), start)
+    return m is not None and m.group(1).islower() and fold(m.group(1)) in _PLACE_NOUNS
+
+
+_CLUB_ARTICLE = re.compile(r"(?<![^\W\d_])(?:el|del|al|El)\s$")
+
+
+def _club_article(body: str, start: int, text: str, gaz: Gazetteer) -> bool:
+    """"el Sevilla", "del Barcelona", "al Valencia": Spanish gives a city no article, so a
+    city after a masculine article is the club or company named after it.  Not where the
+    article belongs to the place's own name ("del Cairo" is El Cairo)."""
+    if _CLUB_ARTICLE.search(body, max(0, start - 5), start) is None:
+        return False
+    candidates = gaz.places(text)
+    if not candidates or any(c.kind in _AREAS or c.kind == "continent" for c in candidates):
+        return False
+    return not gaz.places(f"El {text}")
 
 
 def _strip_lowercase(
@@ -661,9 +785,9 @@ def _fold_surnames(
             owner.spans = sorted([*owner.spans, *group.spans], key=lambda s: s.start)
             del groups[key]
             continue
-        if _majority(group) in _PLACE_LABELS or (
+        if (_majority(group) in _PLACE_LABELS or (
             "PERSON" not in votes and gaz.is_label_place(group.spans[0].text)
-        ):
+        )) and not _surname_not_place(group, gaz):
             continue  # "Costa" the place is not Jorge Costa; "Allamand" the "ORG" is
         owners = by_suffix.get(tuple(key.split()), [])
         if not owners and " " not in key and key in given_names and "PERSON" in votes:
@@ -673,6 +797,16 @@ def _fold_surnames(
             owners[0].spans.extend(group.spans)
             owners[0].spans.sort(key=lambda s: s.start)
             del groups[key]
+
+
+def _surname_not_place(group: _Group, gaz: Gazetteer) -> bool:
+    """A one-word "place" that is also the surname of a person the article names in full
+    is that person unless a preposition places it ("Alcaraz dedicó la victoria" after
+    "Carlos Alcaraz"; not "en Alcaraz"), and unless it names a country or region."""
+    if " " in group.key or any(s.located or s.titled for s in group.spans):
+        return False
+    return not any(c.kind in _AREAS or c.kind == "continent"
+                   for c in gaz.places(group.spans[0].text))  # fmt: skip
 
 
 def _majority(group: _Group) -> str:
@@ -698,6 +832,8 @@ def _annotate(
     label = _label(group, text, gaz, lexicon, language=language, first_names=first_names)
     if label == "PERSON" and _a_word_not_a_name(group, text, article, first_names):
         return None  # "Refugees", "Naufragio": a capitalised word the text also writes small
+    if language == "es" and _an_opener_not_a_name(group, text, article, gaz, lexicon, label):
+        return None  # "Polémica en el Congreso", "Acusó a…": a word that starts a sentence
     if label in ("GPE", "LOC"):
         text = gaz.country_of(text) or text
     mentions = [
@@ -720,6 +856,28 @@ def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[
     return re.search(rf"(?<![^\W\d_]){re.escape(text.lower())}(?![^\W\d_])", article) is not None
 
 
+def _an_opener_not_a_name(
+    group: _Group, text: str, article: str, gaz: Gazetteer, lexicon: Lexicon, label: str
+) -> bool:
+    """A one-word Spanish "name" met only where Spanish capitalises every word, at the
+    start of a headline or sentence, that is a form of a common noun, adjective or verb
+    ("Polémica", "Tensión", "Voluntarios", "Acusó") and has no evidence of a name: no
+    title, no full name it belongs to, no known place or name, not a given name for a
+    person, and never written capitalised inside a sentence."""
+    if " " in text or group.person or any(s.titled or s.known for s in group.spans):
+        return False
+    if not text.isalpha() or not all(_sentence_start(article, s.start) for s in group.spans):
+        return False
+    if gaz.places(text) or lexicon.lookup(text) is not None:
+        return False
+    if label == "PERSON" and fold(text) in lexicon.given_names:
+        return False
+    if not get_spanish_words().is_common_word(text):
+        return False
+    inside = re.finditer(rf"(?<![^\W\d_]){re.escape(text)}(?![^\W\d_])", article)
+    return all(_sentence_start(article, m.start()) for m in inside)
+
+
 def _label(
     group: _Group,
     text: str,
@@ -738,6 +896,8 @@ def _label(
         return "PERSON"
     label = _majority(group)
     titled = any(s.titled for s in group.spans) or group.key in first_names
+    if not titled and 2 * sum(s.club for s in group.spans) > len(group.spans):
+        return "ORG"  # "el Sevilla", "del Barcelona": the club
     if label == "PERSON":
         if not titled and gaz.country_of(text) is not None:
             return "GPE"  # a country is no one's name without a title before it
@@ -748,6 +908,10 @@ def _label(
             return "GPE"  # "in Kent": a region, though people are named so too
         if not titled and _looks_like_an_org(text, gaz):
             return "ORG"
+        if not titled and all(s.located for s in group.spans) and (
+            fold(text.split()[0]) not in lexicon.given_names
+        ):
+            return "GPE"  # "en Gjadër", "la cárcel de Tecoluca": a place no list knows
         return label
     if titled or (label != "ORG" and _looks_like_a_person(text, gaz, lexicon)):
         return "PERSON"
