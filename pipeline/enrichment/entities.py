@@ -203,7 +203,7 @@ def refine_entities(
     cleaned = (_clean(text, *span, language=language, gaz=gaz, lexicon=lexicon) for span in spans)
     found = [s for s in cleaned if s]
     found.extend(_missed_demonyms(text, found, language=language, gaz=gaz, lexicon=lexicon))
-    found.extend(_missed_surnames(text, found, gaz, lexicon))
+    found.extend(_missed_surnames(text, found, gaz, lexicon, language=language))
     groups = _group(found, gaz)
     body_start = len(title) + len(TITLE_SEPARATOR) if title else 0
     # First names of the people the article names in full: "Chad" after "Chad Smith" is
@@ -308,12 +308,33 @@ def _clean(
         return None  # "Gobierno", "Comisión": a name only with what follows
     if _portfolio_of_title(body, start, text, gaz=gaz, lexicon=lexicon):
         return None  # "la ministra de Economía", "Minister of Justice": a portfolio
+    if mapped != "ORG" and _named_by_org_noun(body, start) and not gaz.is_label_place(text):
+        mapped = "ORG"  # "la organización Maldita", "el buque Aita Mari", "the charity X"
     before = _TITLE_BEFORE.search(body, max(0, start - 30), start)
     word = fold(before.group(1)) if before is not None else ""
     titled = titled or word in _PERSON_TITLES or _apposition_of_title(body, start, text, lexicon)
     located = word in _PLACE_BEFORE or _after_place_noun(body, start)
     club = language == "es" and _club_article(body, start, text, gaz)
     return _Span(start, end, text, mapped, titled=titled, located=located, club=club)
+
+
+# Lowercase nouns right before a name that say what kind of thing it names: an
+# organisation, or a ship (which the labelling guide files with organisations).
+_ORG_NOUNS = _folded({
+    "organización", "ong", "oenegé", "plataforma", "sindicato", "patronal", "colectivo",
+    "empresa", "compañía", "aseguradora", "constructora", "editorial", "diario",
+    "periódico", "cadena", "aerolínea", "operadora", "eléctrica", "buque", "barco",
+    "velero", "pesquero", "charity", "company", "firm", "newspaper", "broadcaster",
+    "airline", "ship", "vessel", "carrier", "union", "nonprofit", "organisation",
+    "organization",
+})  # fmt: skip
+_NOUN_BEFORE = re.compile(r"(?<![^\W\d_])([^\W\d_]+)\s$")
+
+
+def _named_by_org_noun(body: str, start: int) -> bool:
+    m = _NOUN_BEFORE.search(body, max(0, start - 20), start)
+    word = m.group(1) if m is not None else ""
+    return (word.islower() or word == "ONG") and fold(word) in _ORG_NOUNS
 
 
 # Titles that hold a portfolio: "la ministra de Economía", "el consejero de Empleo".
@@ -323,7 +344,7 @@ _PORTFOLIO_TITLES = _folded({
     "subsecretario", "subsecretaria", "minister", "secretary", "titular", "responsable",
 })  # fmt: skip
 _PORTFOLIO_BEFORE = re.compile(
-    r"(?<![^\W\d_])([^\W\d_]+)(?: [a-záéíóúñ]+)? (?:de|del|de la|of|of the|for) $"
+    r"(?<![^\W\d_])([^\W\d_]+)(?: ([a-záéíóúñ]+))? (?:de|del|de la|of|of the|for) $"
 )
 
 
@@ -337,9 +358,10 @@ def _portfolio_of_title(
     m = _PORTFOLIO_BEFORE.search(body, max(0, start - 40), start)
     if m is None:
         return False
-    title = fold(m.group(1))
-    title = title[2:] if title.startswith("ex") and title[2:] in _PORTFOLIO_TITLES else title
-    if title not in _PORTFOLIO_TITLES or gaz.places(text) or lexicon.lookup(text):
+    # "la ministra de", "el ministro británico de", "al exconsejero de"
+    titles = {fold(w) for w in m.groups() if w}
+    titles |= {t[2:] for t in titles if t.startswith("ex")}
+    if not titles & _PORTFOLIO_TITLES or gaz.places(text) or lexicon.lookup(text):
         return False
     words = [w for w in text.split() if fold(w) not in _LINKING_WORDS]
     if not 1 <= len(words) <= 3:
@@ -572,7 +594,9 @@ def _strip_openers(
         first, _, rest = text.partition(" ")
         if first[:1].isupper() and not _sentence_start(body, start):
             break  # capitalised inside a sentence: part of the name ("en La Jonquera")
-        if not rest or fold(first) not in lexicon.openers_es:
+        if rest and _word_before_a_person(first, rest, gaz=gaz, lexicon=lexicon):
+            pass  # "Vuelve Alexia Putellas": a verb or noun that opens the sentence
+        elif not rest or fold(first) not in lexicon.openers_es:
             if not rest and fold(first) in lexicon.openers_es:
                 return start, start  # only a function word: nothing left
             break
@@ -580,6 +604,20 @@ def _strip_openers(
         while start < end and body[start] == " ":
             start += 1
     return start, end
+
+
+def _word_before_a_person(first: str, rest: str, *, gaz: Gazetteer, lexicon: Lexicon) -> bool:
+    """At a sentence start, an ordinary Spanish word ("Vuelve", "Felicita") before a known
+    given name and a capitalised word is not part of the name that follows."""
+    following = rest.split()
+    if len(following) < 2 or not following[1][:1].isupper():
+        return False
+    key = fold(first)
+    if key in lexicon.given_names or key in _PERSON_TITLES or key in _ORG_FIRST:
+        return False
+    if fold(following[0]) not in lexicon.given_names or gaz.places(first):
+        return False
+    return first.isalpha() and get_spanish_words().is_common_word(first)
 
 
 def _whole_words(
@@ -678,27 +716,40 @@ def _missed_demonyms(
 
 
 def _missed_surnames(
-    text: str, found: list[_Span], gaz: Gazetteer, lexicon: Lexicon
+    text: str, found: list[_Span], gaz: Gazetteer, lexicon: Lexicon, *, language: str = "en"
 ) -> list[_Span]:
     """Surnames of the people the article names in full, where the model missed them
     ("Ayuso critica…" in a headline over "Isabel Díaz Ayuso"): a later or earlier mention
     as a surname is a mention of that person.  Only surnames one full name ends with, and
-    that are no place or common word."""
+    that are no country, region or common word.  In Spanish a surname the model found alone
+    inside a sentence ("…que Ayuso gobierna") is one too: its headline mention is found."""
     owners: dict[str, set[str]] = {}
+    alone: set[str] = set()  # "López" named alone inside a sentence: a surname in use
     for span in found:
         words = span.text.split()
         if span.label == "PERSON" and len(words) >= 2 and fold(words[0]) in lexicon.given_names:
             owners.setdefault(words[-1], set()).add(fold(span.text))
+        elif (language == "es" and span.label == "PERSON" and len(words) == 1
+              and not _sentence_start(text, span.start)):  # fmt: skip
+            alone.add(span.text)
+    for surname in alone - set(owners):
+        if fold(surname) not in lexicon.given_names:
+            owners[surname] = {fold(surname)}
     extra: list[_Span] = []
     taken = [(s.start, s.end) for s in found]
     for surname, names in owners.items():
         if len(names) > 1 or not surname.isalpha() or not surname[0].isupper():
             continue
-        if gaz.is_common_word(surname) or gaz.places(surname) or lexicon.lookup(surname):
+        if gaz.is_common_word(surname) or lexicon.lookup(surname):
             continue
+        if any(c.kind in _AREAS or c.kind == "continent" for c in gaz.places(surname)):
+            continue  # "Jorge Chile" aside, a country or region said alone is the place
         if re.search(rf"(?<![\w-]){re.escape(surname.lower())}(?![\w-])", text):
             continue  # "Literature": a word the article also writes small
         for m in re.finditer(rf"(?<![\w-]){re.escape(surname)}(?![\w-])", text):
+            before = _TITLE_BEFORE.search(text, max(0, m.start() - 30), m.start())
+            if before is not None and fold(before.group(1)) in _PLACE_BEFORE:
+                continue  # "en Alcaraz": the town, not Carlos Alcaraz
             if not any(s < m.end() and m.start() < e for s, e in taken):
                 extra.append(_Span(m.start(), m.end(), surname, "PERSON"))
     return extra

@@ -14,6 +14,7 @@ model is not installed every word is unknown, and the rules that use this say no
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -58,7 +59,9 @@ def _load() -> SpanishWords:
         from spacy.lookups import Lookups
         from spacy.util import get_package_path
 
-        root = get_package_path(_MODEL)
+        with warnings.catch_warnings():  # W095, as in nlp.load_ner_pipeline
+            warnings.filterwarnings("ignore", message=r"\[W095\]", category=UserWarning)
+            root = get_package_path(_MODEL)
     except (ImportError, OSError):
         return SpanishWords()
     found = sorted(Path(root).glob("*/lemmatizer/lookups")) or sorted(
