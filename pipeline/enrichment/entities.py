@@ -308,6 +308,9 @@ def _clean(
         return None  # "Gobierno", "Comisión": a name only with what follows
     if _portfolio_of_title(body, start, text, gaz=gaz, lexicon=lexicon):
         return None  # "la ministra de Economía", "Minister of Justice": a portfolio
+    if (_PLACE_AFTER.match(body, end) and len(text.split()) <= 2
+            and lexicon.lookup(text) is None and not gaz.places(text)):  # fmt: skip
+        return _Span(start, end, text, "FAC", located=True)  # "the DeConcini port of entry"
     if mapped != "ORG" and _named_by_org_noun(body, start) and not gaz.is_label_place(text):
         mapped = "ORG"  # "la organización Maldita", "el buque Aita Mari", "the charity X"
     before = _TITLE_BEFORE.search(body, max(0, start - 30), start)
@@ -318,6 +321,12 @@ def _clean(
     return _Span(start, end, text, mapped, titled=titled, located=located, club=club)
 
 
+# Lowercase nouns right after a name that make it a place: a port or crossing is named
+# after a person ("DeConcini") or a company, and the analyst files it under places.
+_PLACE_AFTER = re.compile(
+    r"\s+(?:land\s+)?(?:port|ports)\s+of\s+entry\b|\s+(?:border\s+)?crossings?\b"
+    r"|\s+checkpoints?\b"
+)
 # Lowercase nouns right before a name that say what kind of thing it names: an
 # organisation, or a ship (which the labelling guide files with organisations).
 _ORG_NOUNS = _folded({

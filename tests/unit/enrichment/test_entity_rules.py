@@ -367,3 +367,18 @@ def test_a_spanish_surname_named_alone_is_found_in_the_headline() -> None:
     spans = [_span(text, "Ayuso", "PER", nth=1)]  # the model missed the headline's
     entities = refine_entities(body, spans, language="es", title=title)
     assert [(m.field, m.start) for m in entities[0].mentions] == [("title", 0), ("body", 22)]
+
+
+def test_a_name_before_port_of_entry_is_a_place() -> None:
+    body = "Trucks waited at the DeConcini port of entry near the Mexico border crossing."
+    spans = [_span(body, "DeConcini", "ORG"), _span(body, "Mexico", "GPE")]
+    fields = keyword_fields(refine_entities(body, spans, language="en"))
+    assert fields["places"] == ["DeConcini", "Mexico"] and fields["orgs"] == []
+
+
+def test_singular_and_plural_compound_groups_are_one_value() -> None:
+    body = "African Americans voted early. An African American pastor spoke."
+    spans = [_span(body, "African Americans", "NORP"), _span(body, "African American", "NORP", 1)]
+    assert keyword_fields(refine_entities(body, spans, language="en"))["nationalities"] == [
+        "African Americans"
+    ]
