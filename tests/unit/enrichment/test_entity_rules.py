@@ -286,8 +286,8 @@ def test_a_title_of_a_work_is_no_person() -> None:
 
 def test_accented_head_words_make_an_organisation() -> None:
     body = "La Confederación de Empresarios de Lugo pidió ayudas."
-    span = _span(body, "Confederación de Empresarios de Lugo", "LOC")
-    assert _labels(refine_entities(body, [span], language="es")) == {
+    given = span(body, "Confederación de Empresarios de Lugo", "LOC")
+    assert _labels(refine_entities(body, [given], language="es")) == {
         "Confederación de Empresarios de Lugo": "ORG"
     }
 
@@ -296,33 +296,33 @@ def test_a_spanish_opener_that_is_a_common_word_is_no_name() -> None:
     title = "Tensión en el puerto tras la llegada de un barco"
     body = "Polémica respuesta del alcalde. Los vecinos protestaron."
     text = article_text(title, body)
-    spans = [_span(text, "Tensión", "PER"), _span(text, "Polémica", "LOC")]
+    spans = [span(text, "Tensión", "PER"), span(text, "Polémica", "LOC")]
     assert refine_entities(body, spans, language="es", title=title) == []
 
 
 def test_a_capitalised_word_used_inside_a_sentence_stays_a_name() -> None:
     body = "Tensión habló ayer. Según la prensa, Tensión es su apodo."
-    spans = [_span(body, "Tensión", "PER"), _span(body, "Tensión", "PER", nth=1)]
+    spans = [span(body, "Tensión", "PER"), span(body, "Tensión", "PER", nth=1)]
     assert _labels(refine_entities(body, spans, language="es")) == {"Tensión": "PERSON"}
 
 
 def test_a_portfolio_after_a_ministers_title_is_no_entity() -> None:
     body = ("La ministra de Sanidad habló con el presidente de Telefónica y el exconsejero "
             "de Empleo.")
-    spans = [_span(body, "Sanidad", "ORG"), _span(body, "Telefónica", "ORG"),
-             _span(body, "Empleo", "PER")]  # fmt: skip
+    spans = [span(body, "Sanidad", "ORG"), span(body, "Telefónica", "ORG"),
+             span(body, "Empleo", "PER")]  # fmt: skip
     assert _labels(refine_entities(body, spans, language="es")) == {"Telefónica": "ORG"}
 
 
 def test_a_name_in_apposition_to_a_title_is_a_person() -> None:
     body = "El ministro de Migración, Zorvan Keltiu, defendió la medida."
-    span = _span(body, "Zorvan Keltiu", "LOC")
-    assert _labels(refine_entities(body, [span], language="es")) == {"Zorvan Keltiu": "PERSON"}
+    given = span(body, "Zorvan Keltiu", "LOC")
+    assert _labels(refine_entities(body, [given], language="es")) == {"Zorvan Keltiu": "PERSON"}
 
 
 def test_an_unknown_person_after_a_place_noun_or_preposition_is_a_place() -> None:
     body = "Los presos fueron llevados a la cárcel de Tecolumba. Otros siguen en Vrandica."
-    spans = [_span(body, "Tecolumba", "PER"), _span(body, "Vrandica", "PER")]
+    spans = [span(body, "Tecolumba", "PER"), span(body, "Vrandica", "PER")]
     assert _labels(refine_entities(body, spans, language="es")) == {
         "Tecolumba": "GPE", "Vrandica": "GPE"
     }
@@ -330,7 +330,7 @@ def test_an_unknown_person_after_a_place_noun_or_preposition_is_a_place() -> Non
 
 def test_a_city_after_a_masculine_article_is_a_club() -> None:
     body = "El delantero del Sevilla marcó dos goles. La afición celebró en Valencia."
-    spans = [_span(body, "Sevilla", "LOC"), _span(body, "Valencia", "LOC")]
+    spans = [span(body, "Sevilla", "LOC"), span(body, "Valencia", "LOC")]
     assert _labels(refine_entities(body, spans, language="es")) == {
         "Sevilla": "ORG", "Valencia": "GPE"
     }
@@ -338,7 +338,7 @@ def test_a_city_after_a_masculine_article_is_a_club() -> None:
 
 def test_a_surname_the_model_called_a_place_folds_into_the_full_name() -> None:
     body = "Carlos Alcaraz ganó la final. Alcaraz dedicó la victoria a su abuelo."
-    spans = [_span(body, "Carlos Alcaraz", "PER"), _span(body, "Alcaraz", "LOC", nth=1)]
+    spans = [span(body, "Carlos Alcaraz", "PER"), span(body, "Alcaraz", "LOC", nth=1)]
     entities = refine_entities(body, spans, language="es")
     assert _labels(entities) == {"Carlos Alcaraz": "PERSON"}
     assert entities[0].count == 2
@@ -346,7 +346,7 @@ def test_a_surname_the_model_called_a_place_folds_into_the_full_name() -> None:
 
 def test_a_name_after_an_organisation_noun_is_an_organisation() -> None:
     body = "La organización Maldonia denunció el caso. El buque Aita Lurra zarpó."
-    spans = [_span(body, "Maldonia", "PER"), _span(body, "Aita Lurra", "PER")]
+    spans = [span(body, "Maldonia", "PER"), span(body, "Aita Lurra", "PER")]
     assert _labels(refine_entities(body, spans, language="es")) == {
         "Maldonia": "ORG", "Aita Lurra": "ORG"
     }
@@ -354,7 +354,7 @@ def test_a_name_after_an_organisation_noun_is_an_organisation() -> None:
 
 def test_a_word_opening_a_sentence_before_a_given_name_is_not_the_name() -> None:
     body = "Vuelve Alexia Martínez tras su lesión."
-    spans = [_span(body, "Vuelve Alexia Martínez", "PER")]
+    spans = [span(body, "Vuelve Alexia Martínez", "PER")]
     assert _surfaces(body, refine_entities(body, spans, language="es")) == {
         "Alexia Martínez": "PERSON"
     }
@@ -364,21 +364,21 @@ def test_a_spanish_surname_named_alone_is_found_in_the_headline() -> None:
     title = "Ayuso critica el reparto"
     body = "La oposición dice que Ayuso gobierna para unos pocos."
     text = article_text(title, body)
-    spans = [_span(text, "Ayuso", "PER", nth=1)]  # the model missed the headline's
+    spans = [span(text, "Ayuso", "PER", nth=1)]  # the model missed the headline's
     entities = refine_entities(body, spans, language="es", title=title)
     assert [(m.field, m.start) for m in entities[0].mentions] == [("title", 0), ("body", 22)]
 
 
 def test_a_name_before_port_of_entry_is_a_place() -> None:
     body = "Trucks waited at the DeConcini port of entry near the Mexico border crossing."
-    spans = [_span(body, "DeConcini", "ORG"), _span(body, "Mexico", "GPE")]
+    spans = [span(body, "DeConcini", "ORG"), span(body, "Mexico", "GPE")]
     fields = keyword_fields(refine_entities(body, spans, language="en"))
     assert fields["places"] == ["DeConcini", "Mexico"] and fields["orgs"] == []
 
 
 def test_singular_and_plural_compound_groups_are_one_value() -> None:
     body = "African Americans voted early. An African American pastor spoke."
-    spans = [_span(body, "African Americans", "NORP"), _span(body, "African American", "NORP", 1)]
+    spans = [span(body, "African Americans", "NORP"), span(body, "African American", "NORP", 1)]
     assert keyword_fields(refine_entities(body, spans, language="en"))["nationalities"] == [
         "African Americans"
     ]
