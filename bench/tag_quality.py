@@ -3,6 +3,8 @@ rules alone (the tagger before the trained model) and bare keywords.
 
     python bench/tag_quality.py                 (also run by bench/quality.py)
     python bench/tag_quality.py --misses        (list the test items newsflow gets wrong)
+    python bench/tag_quality.py --model OLD.json.gz   (score another model file, e.g. a previous
+                                                       one, on the same split)
 
 The test split is only ever read here, to report; ``bench/train_tagger.py`` never sees it
 (its own cross-validated figures on train+dev are what the method is tuned on).
@@ -25,7 +27,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import tagset  # noqa: E402
 
 from bench.corpora import corpus  # noqa: E402
-from pipeline.enrichment.tagging import load_tagger  # noqa: E402
+from pipeline.enrichment.tagging import Tagger, load_tagger  # noqa: E402
+from pipeline.enrichment.tagging._model import LinearModel  # noqa: E402
+from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
 
 # What a newsroom search box would use: any of these words makes an article "about migration".
 _KEYWORDS = re.compile(
@@ -37,8 +41,10 @@ System = Callable[[dict], tuple[bool, set[str]]]
 Counts = list[int]  # tp, fp, fn
 
 
-def _systems() -> dict[str, System]:
-    model, rules = load_tagger(), load_tagger(model=False)
+def _systems(model_file: Path | None) -> dict[str, System]:
+    rules = load_tagger(model=False)
+    model = (Tagger(load_rules(None), LinearModel.load(model_file)) if model_file
+             else load_tagger())  # fmt: skip
 
     def run(tagger) -> System:  # type: ignore[no-untyped-def]
         def f(r: dict) -> tuple[bool, set[str]]:
@@ -167,8 +173,10 @@ def main() -> None:
                          "model was fitted on, so their figures are optimistic)")  # fmt: skip
     ap.add_argument("--misses", action="store_true", help="list the items newsflow gets wrong")
     ap.add_argument("--no-corpora", action="store_true", help="skip the Guardian/BBC figures")
+    ap.add_argument("--model", type=Path, metavar="FILE",
+                    help="score this model file (model.json.gz) instead of the packaged one")
     args = ap.parse_args()
-    systems = _systems()
+    systems = _systems(args.model)
     tags = list(load_tagger(model=False).taxonomy)
     _sizes()
     _labelled(systems, tags, args.split, args.misses)

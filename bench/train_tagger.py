@@ -5,8 +5,9 @@ the shared corpora), fits one logistic regression for ``migration_related`` (all
 and one per topic tag (migration-related items only) over sublinear tf-idf n-grams plus
 the rule cues, and writes ``pipeline/enrichment/data/tagging/model.json.gz``.
 
-Everything that is chosen rather than fitted — the regularisation, each output's
-threshold, the rule-cue gate, how many tags an article keeps and the fallback tag — is
+Everything that is chosen rather than fitted — the regularisation (one C for
+``migration_related``, one per tag: a rare tag wants a different one than a common one), each
+output's threshold, the rule-cue gate, how many tags an article keeps and the fallback tag — is
 chosen on out-of-fold probabilities of train+dev (5 folds), scoring the same decision the
 tagger ships (``pipeline.enrichment.tagging._model.decide``).  The test split is never
 read.  Deterministic: the same data gives the same file.
@@ -47,8 +48,8 @@ from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
 MIN_DF = 3
 MAX_VOCAB = 10_000
 FOLDS = 5
-C_MIGRATION = (3.0, 10.0, 30.0)
-C_TAG = (2.0, 4.0, 8.0, 16.0)
+C_MIGRATION = (10.0, 30.0)
+C_TAG = (1.0, 2.0, 4.0)  # chosen per tag
 GATES = (0.0, 0.3)  # rule cue weight (one plain cue weighs about 0.3-1)
 MAX_TAGS = (2, 3)
 FALLBACKS = (1.0, 0.7)  # 1.0: no fallback tag
@@ -129,11 +130,14 @@ def _oof(d: _Data, k: int, c: float) -> np.ndarray:
     return out
 
 
+def _f1(gold: np.ndarray, pred: np.ndarray) -> float:
+    return float(2 * (gold & pred).sum() / max(gold.sum() + pred.sum(), 1))
+
+
 def _best_cut(gold: np.ndarray, prob: np.ndarray) -> float:
     best, cut = -1.0, 0.5
     for c in CUTS:
-        pred = prob >= c
-        f1 = 2 * (gold & pred).sum() / max(gold.sum() + pred.sum(), 1)
+        f1 = _f1(gold, prob >= c)
         if f1 > best + 1e-9:
             best, cut = f1, c
     return cut
@@ -192,14 +196,26 @@ def main() -> int:
           f"{len(d.names)} n-grams")  # fmt: skip
 
     oof_mig = {c: _oof(d, 0, c) for c in C_MIGRATION}
-    oof_tag = {c: np.column_stack([_oof(d, k, c) for k in range(1, len(outputs))]) for c in C_TAG}
     related = d.labels[:, 0]
+    # Each tag's C and threshold: the best F1 of its out-of-fold probabilities on the
+    # migration-related items (the items its model learns from).
+    c_tags: dict[str, float] = {}
+    tag_cuts: dict[str, float] = {}
+    tag_oof: list[np.ndarray] = []
+    for k, t in enumerate(tags, start=1):
+        scored = []
+        for c in C_TAG:
+            prob = _oof(d, k, c)
+            cut = _best_cut(d.labels[related, k], prob[related])
+            scored.append((_f1(d.labels[related, k], prob[related] >= cut), -c, cut, prob))
+        f1, neg_c, cut, prob = max(scored, key=lambda s: s[:2])
+        c_tags[t], tag_cuts[t] = -neg_c, cut
+        tag_oof.append(prob)
+    oof_tag = np.column_stack(tag_oof)
     best: tuple[float, tuple, dict[str, float], _Score] | None = None
-    for c_mig, c_tag in itertools.product(C_MIGRATION, C_TAG):
-        oof = np.column_stack([oof_mig[c_mig], oof_tag[c_tag]])
+    for c_mig in C_MIGRATION:
+        oof = np.column_stack([oof_mig[c_mig], oof_tag])
         cut = _best_cut(related, oof[:, 0])
-        tag_cuts = {t: _best_cut(d.labels[related, k], oof[related, k])
-                    for k, t in enumerate(tags, start=1)}  # fmt: skip
         for shift, gate, max_tags, fallback, floor in itertools.product(
             MIGRATION_SHIFT, GATES, MAX_TAGS, FALLBACKS, SHORT_FLOORS
         ):
@@ -207,21 +223,21 @@ def main() -> int:
             decision = Decision(gate=gate, max_tags=max_tags, fallback=fallback, short_floor=floor)
             s = _score(d, outputs, oof, thresholds, decision)
             if best is None or s.objective > best[0] + 1e-9:
-                best = (s.objective, (c_mig, c_tag, decision), thresholds, s)
+                best = (s.objective, (c_mig, decision), thresholds, s)
     assert best is not None
-    _, (c_mig, c_tag, decision), thresholds, s = best
-    print(f"chosen: C migration {c_mig}, C tags {c_tag}, migration threshold "
+    _, (c_mig, decision), thresholds, s = best
+    print(f"chosen: C migration {c_mig}, migration threshold "
           f"{thresholds[MIGRATION]}, {decision}")  # fmt: skip
     print(f"cross-validated on train+dev (optimistic: choices made on the same folds): "
           f"migration-related F1 {s.migration_f1:.3f}, hard negatives tagged {s.hard:.3f}, "
           f"tag macro-F1 {s.macro:.3f}")  # fmt: skip
     for t, (p, r, f, n) in s.per_tag.items():
-        print(f"  {t:36s} support {n:3d}  threshold {thresholds[t]:.2f}  "
+        print(f"  {t:36s} support {n:3d}  C {c_tags[t]:4.1f}  threshold {thresholds[t]:.2f}  "
               f"P {p:.2f} R {r:.2f} F1 {f:.2f}")  # fmt: skip
 
     coef, bias = [], []
     for k in range(len(outputs)):
-        w, b = _fit(d.x, d.labels, k, c_mig if k == 0 else c_tag)
+        w, b = _fit(d.x, d.labels, k, c_mig if k == 0 else c_tags[outputs[k]])
         coef.append(w)
         bias.append(b)
     model = {
@@ -236,7 +252,7 @@ def main() -> int:
                      "fallback": decision.fallback,
                      "short_floor": decision.short_floor},  # fmt: skip
         "chosen_by": f"{FOLDS}-fold out-of-fold probabilities on train+dev "
-                     f"(C migration {c_mig}, C tags {c_tag})",  # fmt: skip
+                     f"(C migration {c_mig}; C per tag {c_tags})",  # fmt: skip
         "vocab": d.names,
         "idf": [round(float(v), 4) for v in d.idf],
         "intercept": [round(b, 4) for b in bias],
