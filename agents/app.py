@@ -81,7 +81,8 @@ def create_app(settings: Settings) -> faust.App:
         # Tables on local disk (agents.state_store), so a restart reads back only the
         # changelog tail; the directory and the worker's group identity are set by
         # agents.worker once it has claimed its slot.
-        store=state_store.register() if settings.state.store == "rocksdb" else "memory://",
+        store=(state_store.register(settings.state.memory_mb)
+               if settings.state.store == "rocksdb" else "memory://"),
     )
 
 

@@ -54,6 +54,7 @@ articles_seen = app.Table(
     "dedup-articles", partitions=1, key_type=str, use_partitioner=True,
     help="article id -> [story id, seen at, band keys, first article's signature]",
     options=state_store.table_options(derive=_index_entries),
+    extra_topic_configs=state_store.changelog_configs(settings.state.changelog_segment_hours),
 )
 
 

@@ -92,7 +92,9 @@ class _ByRule(faust.Table):
 def _table(name: str, help: str) -> _ByRule:
     table = _ByRule(app, name=name, beacon=app.tables.beacon, key_type=str, value_type=str,
                     partitions=settings.topics.partitions, help=help,
-                    options=state_store.table_options())
+                    options=state_store.table_options(),
+                    extra_topic_configs=state_store.changelog_configs(
+                        settings.state.changelog_segment_hours))
     app.tables.add(table)
     return table
 

@@ -29,9 +29,17 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 from faust.stores import STORES
+from faust.stores.rocksdb import RocksDBOptions
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP, CollectionT, EventT
-from rocksdict import Rdict
+from rocksdict import (
+    BlockBasedIndexType,
+    BlockBasedOptions,
+    Cache,
+    Options,
+    Rdict,
+    WriteBufferManager,
+)
 
 from pipeline.core import derived as derived_entries
 
@@ -39,13 +47,47 @@ log = logging.getLogger("newsflow.state")
 
 # RocksDB's per-database defaults (a 2 GiB block cache, 3 x 64 MiB write buffers) are sized
 # for a server with one large table; a worker here opens one database per table partition.
+# The block cache is not in here: all databases share one (``_Memory``).
 OPTIONS: dict[str, int] = {
-    "block_cache_size": 32 << 20,
     "write_buffer_size": 8 << 20,
     "max_write_buffer_number": 2,
     "target_file_size_base": 32 << 20,
 }
 SCHEME = "newsflow-rocksdb"
+
+
+class _Memory:
+    """What all of a worker's databases share, so their memory has one bound
+    (``NEWSFLOW_STATE_MEMORY_MB``): the block cache, which also holds index and filter blocks
+    (by default RocksDB keeps those outside any cache, growing with the data), and is
+    charged for the write buffers."""
+
+    def __init__(self, megabytes: int) -> None:
+        self.cache = Cache(megabytes << 20)
+        self.buffers = WriteBufferManager.new_write_buffer_manager_with_cache(
+            (megabytes << 20) // 2, False, self.cache)
+
+
+_memory = _Memory(128)  # until register() sizes it from the settings
+
+
+class _BoundedOptions(RocksDBOptions):
+    def as_options(self) -> Options:
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        options.set_max_open_files(self.max_open_files or -1)
+        options.set_write_buffer_size(self.write_buffer_size)
+        options.set_max_write_buffer_number(self.max_write_buffer_number)
+        options.set_target_file_size_base(self.target_file_size_base)
+        options.set_write_buffer_manager(_memory.buffers)
+        table = BlockBasedOptions()
+        table.set_bloom_filter(self.bloom_filter_size, True)
+        table.set_index_type(BlockBasedIndexType.binary_search())
+        table.set_block_cache(_memory.cache)
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+        options.set_block_based_table_factory(table)
+        return options
 
 
 class PartitionedRocksDBStore(RocksDBStore):
@@ -57,6 +99,7 @@ class PartitionedRocksDBStore(RocksDBStore):
         options = dict(options or {})
         self.derive: derived_entries.Derive | None = options.pop("derive", None)
         super().__init__(url, app, table, options=options, **kwargs)
+        self.rocksdb_options = _BoundedOptions(**dict(self.options or {}), use_rocksdict=True)
 
     def _open_for_partition(self, partition: int) -> Rdict:
         db: Rdict = super()._open_for_partition(partition)
@@ -129,8 +172,11 @@ class PartitionedRocksDBStore(RocksDBStore):
                          f"local state up to offset {offset}: reading the changelog after it")
 
 
-def register() -> str:
-    """Make ``<SCHEME>://`` name this store for Faust; returns the store URL."""
+def register(memory_mb: int) -> str:
+    """Make ``<SCHEME>://`` name this store for Faust, its databases sharing ``memory_mb``
+    of RocksDB memory (``_Memory``); returns the store URL."""
+    global _memory
+    _memory = _Memory(memory_mb)
     STORES.aliases[SCHEME] = f"{__name__}:{PartitionedRocksDBStore.__name__}"
     return f"{SCHEME}://"
 
@@ -142,6 +188,15 @@ def table_options(derive: derived_entries.Derive | None = None) -> dict[str, Any
     if derive is not None:
         options["derive"] = derive
     return options
+
+
+def changelog_configs(segment_hours: float) -> dict[str, str]:
+    """Topic configs of a table's changelog (``NEWSFLOW_STATE_CHANGELOG_SEGMENT_HOURS``):
+    segments roll that often, and compaction keeps tombstones as long (the broker's
+    default, a day, at the default setting), which local state older than that must not
+    outlive (README "Restarts and local state")."""
+    ms = str(round(segment_hours * 3_600_000))
+    return {"segment.ms": ms, "delete.retention.ms": ms}
 
 
 def derived(table: CollectionT, partition: int) -> derived_entries.View | None:

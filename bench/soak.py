@@ -183,8 +183,12 @@ def main() -> None:
 
     ns = Namespace(f"soak{uuid.uuid4().hex[:6]}", Path(tempfile.mkdtemp(prefix="newsflow-soak-")))
     if args.horizon_minutes is not None:
+        # Expired records leave the changelog's disk once their segment rolls and is
+        # compacted: segments of a third of the horizon, swept every minute.
         days = str(args.horizon_minutes / 1440)
-        ns.env.update(NEWSFLOW_DEDUP_HORIZON_DAYS=days, NEWSFLOW_ALERT_HORIZON_DAYS=days)
+        ns.env.update(NEWSFLOW_DEDUP_HORIZON_DAYS=days, NEWSFLOW_ALERT_HORIZON_DAYS=days,
+                      NEWSFLOW_STATE_CHANGELOG_SEGMENT_HOURS=str(args.horizon_minutes / 180),
+                      NEWSFLOW_STATE_SWEEP_SECONDS="60")
     chart = args.chart or Path(f"/tmp/{ns.settings.kafka.consumer_group}.png")
     stack_dir = ns.settings.stack_dir
     data_dir = stack_dir / "kafka" / "data"

@@ -266,6 +266,14 @@ class StateSettings(BaseSettings):
     alert_horizon_days: float = Field(default=30.0, gt=0, validation_alias=_env(
         "ALERT_HORIZON_DAYS", "alert_horizon_days"))
     sweep_seconds: float = Field(default=300.0, gt=0)  # how often expired state goes
+    # Kafka compacts only closed segments of a changelog, so expired records' tombstones
+    # free the disk at most this long after they are written (the broker's default, 7 days,
+    # would keep a week of expired state).  Applies to changelogs Faust creates.
+    changelog_segment_hours: float = Field(default=24.0, gt=0)
+    # RocksDB memory of all of a worker's tables: one block cache that also holds index and
+    # filter blocks and is charged for the write buffers, so it stays within this however
+    # large the state grows (a larger state costs cache misses, not memory).
+    memory_mb: int = Field(default=128, ge=16)
     # Where tables live while a worker runs: "rocksdb" keeps them on disk under ``dir``, so
     # a restarted worker reads back only the changelog written since it stopped; "memory"
     # reads every changelog from the start at each restart.
