@@ -7,7 +7,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
+from pipeline.core.kafka_client import client_kwargs
 from tests.integration.stories.test_dedup import OUTLETS, STORY, _copy, _docs, _message
 from tests.support import Namespace
 
@@ -15,6 +17,15 @@ pytestmark = pytest.mark.stack
 
 FROM_LOCAL = "dedup-articles-changelog[0]: local state up to offset"
 FROM_START = "dedup-articles-changelog[0]: no local state"
+
+
+def _topic_config(ns: Namespace, topic: str) -> dict[str, str]:
+    admin = KafkaAdminClient(**client_kwargs(ns.settings))
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        admin.close()
+    return {name: entry["value"] for name, entry in described["topic"][topic].items()}
 
 
 def _restart(ns: Namespace) -> None:
@@ -32,6 +43,12 @@ def test_restart_with_local_state_and_with_the_state_wiped_give_the_same_stories
     assert ns.wait_for_count(1, timeout=240) == 1, ns.logs()
     assert ns.log_lines(FROM_START) == 1, ns.logs()
     assert any(slot.glob("**/*dedup-articles-0.db")), sorted(slot.rglob("*"))
+    # Expired records leave the changelog's disk: segments roll and tombstones go after the
+    # setting's time, not the broker's week.
+    config = _topic_config(ns, f"{ns.settings.kafka.consumer_group}-dedup-articles-changelog")
+    assert config["cleanup.policy"] == "compact"
+    assert config["segment.ms"] == config["delete.retention.ms"] == str(
+        round(ns.settings.state.changelog_segment_hours * 3_600_000))
 
     # Restarted in place: its tables come from its directory, only the tail from Kafka.
     _restart(ns)
