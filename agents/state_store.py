@@ -68,7 +68,7 @@ class _Memory:
             (megabytes << 20) // 2, False, self.cache)
 
 
-_memory = _Memory(128)  # until register() sizes it from the settings
+_memory = _Memory(64)  # until register() sizes it from the settings
 
 
 class _BoundedOptions(RocksDBOptions):

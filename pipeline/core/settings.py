@@ -273,7 +273,7 @@ class StateSettings(BaseSettings):
     # RocksDB memory of all of a worker's tables: one block cache that also holds index and
     # filter blocks and is charged for the write buffers, so it stays within this however
     # large the state grows (a larger state costs cache misses, not memory).
-    memory_mb: int = Field(default=128, ge=16)
+    memory_mb: int = Field(default=64, ge=16)
     # Where tables live while a worker runs: "rocksdb" keeps them on disk under ``dir``, so
     # a restarted worker reads back only the changelog written since it stopped; "memory"
     # reads every changelog from the start at each restart.

@@ -16,6 +16,7 @@ from faust.stores.rocksdb import RocksDBOptions
 from rocksdict import Rdict, WriteBatch
 
 from agents import state_store
+from pipeline.core.settings import Settings
 
 _RECORDS = 400_000
 
@@ -24,7 +25,7 @@ _RECORDS = 400_000
 def budget() -> Iterator[int]:
     state_store.register(16)
     yield 16 << 20
-    state_store.register(128)
+    state_store.register(Settings().state.memory_mb)
 
 
 def _fill_and_read(db: Rdict) -> None:
