@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,12 +23,39 @@ CORPUS_FILES = {
     "bbc-2005": "bbc-2005.jsonl",
 }
 SPLITS = ("train", "dev", "test")
+# A corpus article that is not about migration is a hard negative when it uses the field's
+# vocabulary: a word starting with one of these, or one of the whole words below.
+HARD_NEGATIVE_STEMS = ("migra", "immigra", "emigra", "refugee", "asylum", "deport", "border",
+                       "exodus", "transfer", "visa", "smuggl", "traffick", "expat", "touris",
+                       "displac", "detain")  # fmt: skip
+HARD_NEGATIVE_WORDS = frozenset({"fled", "camp", "camps"})
+_WORD = re.compile(r"\w+")
 
 
 def split_of(item_id: str) -> str:
     """The one split rule shared by every labelled set of the project (tags and entities)."""
     bucket = int(hashlib.sha1(item_id.encode()).hexdigest(), 16) % 10
     return "test" if bucket < 3 else ("dev" if bucket < 5 else "train")
+
+
+def hard_negative(row: dict) -> bool:
+    """The flag a row must carry, by the set's mechanical rule: never for a migration-related
+    item; for a corpus article, whether its title or body uses a migration word (case
+    folded); for a written item, always, every written negative being a look-alike made on
+    purpose.  A rule rather than a judgement, so that labellers cannot disagree on it."""
+    if row["migration_related"]:
+        return False
+    if "corpus" not in row:
+        return True
+    words = _WORD.findall(f"{row.get('title') or ''}\n{row['text']}".lower())
+    return any(w.startswith(HARD_NEGATIVE_STEMS) or w in HARD_NEGATIVE_WORDS for w in words)
+
+
+def _check_hard_negative(row: dict) -> None:
+    if row["hard_negative"] != hard_negative(row):
+        flag = row["hard_negative"]
+        raise ValueError(f"{row['id']}: hard_negative {flag} disagrees with the rule "
+                         f"(bench/tagset.py: hard_negative); set it to {not flag}")
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
@@ -47,7 +75,8 @@ def corpus_texts(names: Iterable[str]) -> dict[str, tuple[str | None, str]]:
 
 
 def load_labels() -> list[dict]:
-    """Every labelled row, without corpus texts; checks the split rule and duplicate ids."""
+    """Every labelled row, without corpus texts; checks the split rule, duplicate ids and
+    the hard-negative flag of the rows whose text is stored (``load`` checks the rest)."""
     rows = [r for p in sorted(DATA.glob("tags_*.jsonl")) for r in read_jsonl(p)]
     seen: set[str] = set()
     for r in rows:
@@ -56,6 +85,8 @@ def load_labels() -> list[dict]:
         if r["id"] in seen:
             raise ValueError(f"{r['id']}: labelled twice")
         seen.add(r["id"])
+        if "corpus" not in r:
+            _check_hard_negative(r)
     return rows
 
 
@@ -68,4 +99,5 @@ def load(splits: Iterable[str] = SPLITS) -> list[dict]:
     for r in rows:
         if "corpus" in r:
             r["title"], r["text"] = texts[r["id"]]
+            _check_hard_negative(r)
     return rows

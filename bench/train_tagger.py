@@ -41,6 +41,7 @@ from pipeline.enrichment.tagging._model import (  # noqa: E402
     MIGRATION,
     MODEL_FORMAT,
     Decision,
+    Snippet,
     decide,
 )
 from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
@@ -65,8 +66,7 @@ class _Data:
     x: sparse.csr_matrix
     labels: np.ndarray  # items x outputs (migration_related first), bool
     relevance: np.ndarray
-    rules: list[tuple[bool, set[str]]]  # the rules alone, used for short items
-    short: np.ndarray
+    snippets: list[Snippet | None]  # the rules' verdict on short items
     names: list[str]
     idf: np.ndarray
 
@@ -90,7 +90,8 @@ def _load(tags: list[str]) -> _Data:
     rows = tagset.load(("train", "dev"))
     tagger = load_tagger(model=False)
     free = load_rules(None).settings.relevance_free_words
-    bags, cues, relevance, rules, short = [], [], [], [], []
+    bags, cues, relevance = [], [], []
+    snippets: list[Snippet | None] = []
     for r in rows:
         args = {"title": r.get("title"), "body": r["text"], "language": r["language"],
                 "entities": []}  # fmt: skip
@@ -99,8 +100,9 @@ def _load(tags: list[str]) -> _Data:
         bags.append(bag)
         cues.append(cue)
         relevance.append(rel)
-        rules.append((res.migration_related, {t.id for t in res.topics}))
-        short.append(len((r.get("title") or "").split()) + len(r["text"].split()) <= free)
+        short = len((r.get("title") or "").split()) + len(r["text"].split()) <= free
+        snippets.append(Snippet(res.migration_related, {t.id: t.score for t in res.topics},
+                                res.lookalike) if short else None)  # fmt: skip
     df = Counter(g for bag in bags for g in bag)
     kept = sorted((g for g, c in df.items() if c >= MIN_DF), key=lambda g: (-df[g], g))[:MAX_VOCAB]
     names = sorted(kept)
@@ -109,8 +111,7 @@ def _load(tags: list[str]) -> _Data:
     idf = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in names])
     x = sparse.hstack([_matrix(bags, vocab, idf), sparse.csr_matrix(np.array(cues))]).tocsr()
     labels = np.array([[r["migration_related"], *(t in r["tags"] for t in tags)] for r in rows])
-    return _Data(rows, x, labels.astype(bool), np.array(relevance), rules, np.array(short),
-                 names, idf)  # fmt: skip
+    return _Data(rows, x, labels.astype(bool), np.array(relevance), snippets, names, idf)
 
 
 def _fit(x: sparse.csr_matrix, labels: np.ndarray, k: int, c: float) -> tuple[np.ndarray, float]:
@@ -163,13 +164,9 @@ def _score(d: _Data, outputs: list[str], oof: np.ndarray, thresholds: dict[str, 
     got: list[set[str]] = []
     for i in range(len(d.rows)):
         rel, kept = decide(oof[i, 0], dict(zip(tags, oof[i, 1:], strict=True)),
-                           d.relevance[i], thresholds, decision)  # fmt: skip
-        chosen = set(kept)
-        if d.short[i] and d.rules[i][0] and oof[i, 0] >= decision.short_floor:
-            rel = True
-            chosen |= d.rules[i][1]
+                           d.relevance[i], thresholds, decision, d.snippets[i])  # fmt: skip
         related[i] = rel
-        got.append(chosen if rel else set())
+        got.append(set(kept))
     gold = d.labels[:, 0]
     hard = np.array([r["hard_negative"] for r in d.rows])
     per_tag = {}

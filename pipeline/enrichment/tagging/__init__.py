@@ -22,6 +22,7 @@ from pipeline.enrichment.tagging._model import (
     BUILTIN_MODEL,
     LEAD_CHARS,
     LinearModel,
+    Snippet,
     counts,
     cue_features,
     decide,
@@ -38,6 +39,7 @@ class TagResult:
     migration_related: bool
     topics: list[TopicTag] = field(default_factory=list)
     relevance: float = 0.0  # summed cue weight; compared with a length-dependent threshold
+    lookalike: float = 0.0  # summed weight of the cues vetoed as look-alikes
 
 
 _CHUNK = 500  # characters: about a paragraph
@@ -53,12 +55,13 @@ class _Scan:
     lead: float  # cue weight in the title and the first LEAD_CHARS of the body
     lead_weight: dict[str, float]
     spread: float  # share of the text's stretches (_CHUNK characters) with an accepted cue
+    lookalike: float  # weight of the cues whose veto context was near: look-alikes
 
     def features(self, tags: list[str]) -> list[float]:
         return cue_features(relevance=self.relevance, needed=self.needed, words=self.words,
                             tag_weight=self.tag_weight, lead=self.lead,
                             lead_weight=self.lead_weight, spread=self.spread,
-                            tags=tags)  # fmt: skip
+                            lookalike=self.lookalike, tags=tags)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -169,11 +172,13 @@ class Tagger:
         context.freeze()
 
         per_term: dict[tuple[int, str], int] = {}
+        vetoed: dict[tuple[int, str], int] = {}
         tag_weight: dict[str, float] = {}
         lead_weight: dict[str, float] = {}
         evidence: dict[str, list[Evidence]] = {}
         relevance = 0.0
         lead = 0.0
+        lookalike = 0.0
         lead_end = offset + LEAD_CHARS
         spots: set[int] = set()  # stretches of text where a cue was accepted
         # Longest (then heaviest) first at each start: a cue inside a longer accepted topic
@@ -191,14 +196,27 @@ class Tagger:
                 continue
             if rule.tag is not None and hit.end <= topic_end:
                 continue
+            w = rule.window
+            if any(context.near(v, hit.start, hit.end, w) for v in rule.veto):
+                # A migration word used about something else: evidence against, counted
+                # once per term like accepted cues.
+                key = (hit.slot, folded[hit.start : hit.end])
+                vetoed[key] = vetoed.get(key, 0) + 1
+                if vetoed[key] <= s.max_hits_per_term:
+                    lookalike += rule.weight * (s.title_boost if hit.start < offset else 1.0)
+                continue
             clauses = feasible.get(hit.slot)
             if clauses is None:  # required clauses whose lexicons occur in this article
                 clauses = feasible[hit.slot] = [
                     c for c in rule.require if all(context.has(slot) for slot in c)
                 ]
-            if rule.require and not clauses:
-                continue
-            if not self._accepted(rule, clauses, hit, context):
+            if rule.require and not (
+                clauses
+                and any(
+                    all(context.near(slot, hit.start, hit.end, w) for slot in clause)
+                    for clause in clauses
+                )
+            ):
                 continue
             covered[rule.tag] = hit.end
             if rule.tag is not None:
@@ -237,44 +255,47 @@ class Tagger:
         # A passing mention sits in one stretch of a long article; a story about migration
         # comes back to it throughout.
         spread = len(spots) / (len(text) // _CHUNK + 1)
-        return _Scan(relevance, needed, words, tag_weight, evidence, lead, lead_weight, spread)
+        return _Scan(relevance, needed, words, tag_weight, evidence, lead, lead_weight, spread,
+                     lookalike)  # fmt: skip
 
     def _by_rules(self, scan: _Scan) -> TagResult:
         if scan.relevance < scan.needed:
-            return TagResult(migration_related=False, relevance=scan.relevance)
+            return TagResult(migration_related=False, relevance=scan.relevance,
+                             lookalike=scan.lookalike)  # fmt: skip
         topics = [
             TopicTag(id=tag, score=round(score, 3), evidence=scan.evidence[tag])
             for tag, weight in scan.tag_weight.items()
             if (score := 1.0 - math.exp(-weight)) >= self._settings.tag_threshold
         ]
         topics.sort(key=lambda t: (-t.score, t.id))
-        return TagResult(migration_related=True, topics=topics, relevance=scan.relevance)
+        return TagResult(migration_related=True, topics=topics, relevance=scan.relevance,
+                         lookalike=scan.lookalike)  # fmt: skip
 
     def _by_model(self, title: str, body: str, scan: _Scan) -> TagResult:
         """The trained model decides for articles (with a rule cue as a gate, see
         ``Decision``); in a short item (a snippet, an alert text: no more than
-        ``relevance_free_words``) it has too little to read, and a rule cue that fires there
-        is taken as it is, which also lets a user's rules take effect.  The evidence is the
-        rule cues for the tag when any fired, else the words that weighed most for it in
-        this article."""
+        ``relevance_free_words``) it has too little to read, and the rules' verdict there
+        weighs in (``Snippet``), which also lets a user's rules take effect.  The evidence
+        is the rule cues for the tag when any fired, else the words that weighed most for it
+        in this article."""
         model = self._model
         assert model is not None
         title_grams, body_grams = ngrams(title), ngrams(body)
         p = model.predict(title_grams, body_grams, scan.features(model.cue_tags))
-        short = scan.words <= self._settings.relevance_free_words
-        by_rules = self._by_rules(scan) if short else None
-        if by_rules is not None and p.migration < model.decision.short_floor:
-            by_rules = None
+        snippet = None
+        if scan.words <= self._settings.relevance_free_words:
+            by_rules = self._by_rules(scan)
+            snippet = Snippet(by_rules.migration_related,
+                              {t.id: t.score for t in by_rules.topics}, scan.lookalike)  # fmt: skip
         related, scores = decide(p.migration, p.tags, scan.relevance, model.thresholds,
-                                 model.decision)  # fmt: skip
-        if not related and not (by_rules is not None and by_rules.migration_related):
-            return TagResult(migration_related=False, relevance=scan.relevance)
+                                 model.decision, snippet)  # fmt: skip
+        if not related:
+            return TagResult(migration_related=False, relevance=scan.relevance,
+                             lookalike=scan.lookalike)  # fmt: skip
         where: dict[str, tuple[Literal["title", "body"], int, int]] = {
             g: ("title", s, e) for g, s, e in reversed(title_grams)}
         for g, s, e in reversed(body_grams):
             where.setdefault(g, ("body", s, e))
-        for topic in by_rules.topics if by_rules else []:
-            scores[topic.id] = max(scores.get(topic.id, 0.0), topic.score)
         topics = []
         for tag, score in scores.items():
             evidence = scan.evidence.get(tag) or [
@@ -285,18 +306,8 @@ class Tagger:
             if evidence:  # a tag an analyst cannot check is not shown
                 topics.append(TopicTag(id=tag, score=round(score, 3), evidence=evidence))
         topics.sort(key=lambda t: (-t.score, t.id))
-        return TagResult(migration_related=True, topics=topics, relevance=scan.relevance)
-
-    @staticmethod
-    def _accepted(
-        rule: _CompiledRule, clauses: list[tuple[int, ...]], hit: Hit, context: Positions
-    ) -> bool:
-        w, start, end = rule.window, hit.start, hit.end
-        if rule.require and not any(
-            all(context.near(slot, start, end, w) for slot in clause) for clause in clauses
-        ):
-            return False
-        return not any(context.near(v, start, end, w) for v in rule.veto)
+        return TagResult(migration_related=True, topics=topics, relevance=scan.relevance,
+                         lookalike=scan.lookalike)  # fmt: skip
 
 
 def load_tagger(path: Path | None = None, *, model: bool = True) -> Tagger:

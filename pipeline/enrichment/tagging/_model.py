@@ -68,17 +68,21 @@ def cue_features(
     lead: float,
     lead_weight: dict[str, float],
     spread: float,
+    lookalike: float,
     tags: list[str],
 ) -> list[float]:
     """What the rules found, as numbers: overall cue weight, its density, the weight in the
-    title and lead, how much of the text has cues, and per tag the weight in the whole text
-    and in the title and lead."""
+    title and lead, how much of the text has cues, the weight of the look-alikes the rules
+    recognised (migration words vetoed by their context) and their share of all cue weight,
+    and per tag the weight in the whole text and in the title and lead."""
     return [
         math.log1p(relevance),
         relevance / (1.0 + words / 500.0),
         float(relevance >= needed),
         math.log1p(lead),
         spread,
+        math.log1p(lookalike),
+        lookalike / (lookalike + relevance) if lookalike else 0.0,
         *(1.0 - math.exp(-tag_weight.get(t, 0.0)) for t in tags),
         *(1.0 - math.exp(-lead_weight.get(t, 0.0)) for t in tags),
     ]
@@ -101,7 +105,8 @@ class Decision:
     topics, not every one it touches.  ``fallback``: a migration article whose tags all
     fall short still gets its most likely one if that reaches this share of its threshold.
     ``short_floor``: in a short item (a snippet) the rules' verdict counts when the model
-    gives migration at least this probability."""
+    gives migration at least this probability; and when the rules said no there and
+    recognised a look-alike in it, the model cannot say yes (see ``Snippet``)."""
 
     gate: float = 0.0
     max_tags: int = 3
@@ -116,17 +121,41 @@ class Decision:
                    short_floor=float(data.get("short_floor", 0.0)))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Snippet:
+    """The rules' verdict on a short item (no more than ``relevance_free_words``).
+
+    A snippet gives the model a dozen words to read, too few to weigh a migration word
+    against the rest; the rules look at the word's own context.  When they recognised a
+    look-alike (a migration word vetoed by what stands next to it: "refugees from the
+    heat", "the border derby") and found too little else, that is decisive."""
+
+    related: bool
+    tags: dict[str, float]  # the rules' tags and scores when ``related``
+    lookalike: float  # cue weight the rules vetoed as look-alikes
+
+
 def decide(
     migration: float,
     tags: dict[str, float],
     relevance: float,
     thresholds: dict[str, float],
     decision: Decision,
+    snippet: Snippet | None = None,
 ) -> tuple[bool, dict[str, float]]:
-    """Migration-related or not, and the tags kept with their probabilities.
+    """Migration-related or not, and the tags kept with their probabilities (or, for a
+    snippet the rules took, their scores).
 
     Shared by the tagger and by ``bench/train_tagger.py``, so the cross-validated figures
     are those of what ships."""
+    if snippet is not None:
+        if snippet.related and migration >= decision.short_floor:
+            _, kept = decide(migration, tags, relevance, thresholds, decision)
+            for t, score in snippet.tags.items():
+                kept[t] = max(kept.get(t, 0.0), score)
+            return True, kept
+        if not snippet.related and snippet.lookalike > 0.0:
+            return False, {}
     if migration < thresholds[MIGRATION] or relevance < decision.gate:
         return False, {}
     ratio = {t: p / thresholds[t] for t, p in tags.items()}
