@@ -21,7 +21,8 @@ import numpy as np
 from pipeline.enrichment.tagging._match import fold
 
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "data" / "tagging" / "model.json.gz"
-MODEL_FORMAT = "newsflow-tagging-model/2"
+# /3: the rule-cue features gained the look-alike weight and share.
+MODEL_FORMAT = "newsflow-tagging-model/3"
 # The title and the first paragraph (about this many characters of the body) say what a news
 # article is about; a passing mention sits further down.
 LEAD_CHARS = 600

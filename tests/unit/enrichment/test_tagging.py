@@ -88,6 +88,20 @@ def test_spanish_lookalikes_are_not_migration(tagger: Tagger, kind: str) -> None
     assert not result.migration_related, (kind, result)
 
 
+def test_the_rules_weigh_the_lookalikes_they_recognise() -> None:
+    """A migration word vetoed by its context is counted as evidence against (what the model
+    and the snippet decision read), not as a cue; the same word among people on the move is
+    a cue and no look-alike."""
+    rules = load_tagger(model=False)
+    heat = _tag(rules, "Office workers turned refugees from the heat, packing the cinemas.")
+    war = _tag(rules, "Refugees fleeing the shelling packed the trains heading west.")
+    assert heat.lookalike > 0 and not heat.migration_related
+    assert war.lookalike == 0 and war.relevance > 0
+    both = _tag(rules, "Refugees fleeing the shelling packed the trains heading west. "
+                "Office workers turned refugees from the heat, packing the cinemas.")  # fmt: skip
+    assert both.lookalike == heat.lookalike and both.relevance >= war.relevance
+
+
 POSITIVES_EN = {
     "border_crossing": "About 400 migrants crossed the Channel in small boats on Sunday, "
     "officials said.",

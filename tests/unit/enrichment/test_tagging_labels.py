@@ -4,7 +4,7 @@ tagger cannot produce."""
 
 from __future__ import annotations
 
-from bench.tagset import CORPUS_FILES, DATA, load_labels, read_jsonl, split_of
+from bench.tagset import CORPUS_FILES, DATA, hard_negative, load_labels, read_jsonl, split_of
 from pipeline.enrichment.tagging import load_tagger
 
 _FIELDS = {"id", "language", "migration_related", "tags", "hard_negative", "split"}
@@ -32,3 +32,27 @@ def test_corpus_rows_store_ids_only_and_written_rows_their_text() -> None:
                 assert set(r) == _FIELDS | {"corpus"} and r["corpus"] in CORPUS_FILES, r["id"]
             else:
                 assert set(r) == _FIELDS | {"title", "text"} and r["text"].strip(), r["id"]
+
+
+def _corpus_row(title: str, text: str, related: bool = False) -> dict:
+    return {"id": "x", "corpus": "bbc-2005", "migration_related": related, "title": title,
+            "text": text}  # fmt: skip
+
+
+def test_the_hard_negative_flag_follows_the_word_rule() -> None:
+    """Invented rows: the flag is a rule (a word starting with a migration stem, or the
+    words fled/camp/camps), so no labeller decides it and loading checks every row."""
+    assert hard_negative(_corpus_row("Tourism up", "Visitors filled the hotels."))
+    assert hard_negative(_corpus_row("", "The striker's TRANSFER fee was a record."))
+    assert hard_negative(_corpus_row("", "Residents fled the fire; a camp was set up."))
+    assert not hard_negative(_corpus_row("", "Campaigners cheered the camper van."))  # whole words
+    assert not hard_negative(_corpus_row("Council budget", "The library will reopen in May."))
+    assert not hard_negative(_corpus_row("", "Migrants crossed the border.", related=True))
+    assert not hard_negative(_corpus_row("", "Transatlantic flights resumed."))  # not a stem
+
+
+def test_every_written_negative_is_a_hard_negative() -> None:
+    written = [r for r in load_labels() if "corpus" not in r]
+    assert written
+    for r in written:
+        assert r["hard_negative"] == hard_negative(r) == (not r["migration_related"]), r["id"]

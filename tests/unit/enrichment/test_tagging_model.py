@@ -14,6 +14,7 @@ from pipeline.enrichment.tagging._model import (
     MIGRATION,
     Decision,
     LinearModel,
+    Snippet,
     decide,
     ngrams,
 )
@@ -188,6 +189,23 @@ def test_decide_falls_back_to_the_likeliest_tag_only_when_close() -> None:
     probs = {"a": 0.1, "b": 0.3, "c": 0.1, "d": 0.1}  # b: 0.75 of its threshold
     assert decide(0.9, probs, 1.0, _THRESHOLDS, Decision(fallback=0.7)) == (True, {"b": 0.3})
     assert decide(0.9, probs, 1.0, _THRESHOLDS, Decision(fallback=0.8)) == (True, {})
+
+
+def test_a_snippet_the_rules_took_is_migration_unless_the_model_all_but_rules_it_out() -> None:
+    probs = {"a": 0.1, "b": 0.1, "c": 0.1, "d": 0.1}
+    took = Snippet(related=True, tags={"c": 0.7}, lookalike=0.0)
+    floor = Decision(short_floor=0.3)
+    assert decide(0.35, probs, 1.0, _THRESHOLDS, floor, took) == (True, {"c": 0.7})
+    assert decide(0.2, probs, 1.0, _THRESHOLDS, floor, took) == (False, {})
+
+
+def test_a_lookalike_the_rules_recognised_in_a_snippet_outweighs_the_model() -> None:
+    probs = {"a": 0.9, "b": 0.1, "c": 0.1, "d": 0.1}
+    lookalike = Snippet(related=False, tags={}, lookalike=0.8)
+    plain = Snippet(related=False, tags={}, lookalike=0.0)
+    assert decide(0.99, probs, 0.6, _THRESHOLDS, Decision(), lookalike) == (False, {})
+    # Without a look-alike the model may still find what no rule lists.
+    assert decide(0.99, probs, 0.6, _THRESHOLDS, Decision(), plain) == (True, {"a": 0.9})
 
 
 def test_a_model_file_without_a_decision_uses_the_defaults() -> None:
