@@ -151,10 +151,10 @@ def decide(
     are those of what ships."""
     if snippet is not None:
         if snippet.related and migration >= decision.short_floor:
-            _, kept = decide(migration, tags, relevance, thresholds, decision)
+            _, scores = decide(migration, tags, relevance, thresholds, decision)
             for t, score in snippet.tags.items():
-                kept[t] = max(kept.get(t, 0.0), score)
-            return True, kept
+                scores[t] = max(scores.get(t, 0.0), score)
+            return True, scores
         if not snippet.related and snippet.lookalike > 0.0:
             return False, {}
     if migration < thresholds[MIGRATION] or relevance < decision.gate:
