@@ -1,6 +1,6 @@
 """Entity quality on the project's gold spans: bare spaCy beside newsflow, per language.
 
-    python bench/entity_eval.py [--split test|dev|train|all] [--errors]
+    python bench/entity_eval.py [--split test|dev|train|all] [--language en|es] [--errors]
 
 Gold: ``bench/data/quality/entities_*.jsonl`` (see the README there): real English corpus
 articles (title and the first sentences of the body) and Spanish items written for the
@@ -107,6 +107,8 @@ def main(argv: list[str]) -> None:
     splits = ("train", "dev", "test") if which == "all" else (which,)
     get_gazetteer(), get_ruler()
     items = load_items(splits)
+    if "--language" in argv:
+        items = [i for i in items if i.language == argv[argv.index("--language") + 1]]
     print(f"gold entities, split {which}: {len(items)} items "
           f"({sum(i.language == 'en' for i in items)} en, "
           f"{sum(i.language == 'es' for i in items)} es); labels {', '.join(LABELS)}")  # fmt: skip

@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,12 +93,26 @@ def _blocks(path: Path) -> list[dict[str, str]]:
     return blocks
 
 
+# Items after this many take only ids the split rule puts in train or dev: the fourth pass
+# was written to study errors on, and the Spanish test split stays the set it was.
+_TEST_FROZEN_AFTER = 189
+
+
+def _es_ids() -> Iterator[str]:
+    """``es-gold-001``… in file order; past ``_TEST_FROZEN_AFTER``, test ids are skipped."""
+    n = 0
+    while True:
+        n += 1
+        item_id = f"es-gold-{n:03d}"
+        if n <= _TEST_FROZEN_AFTER or split(item_id) != "test":
+            yield item_id
+
+
 def build_es() -> None:
     rows = []
-    for n, block in enumerate(_blocks(ES_MARKUP), 1):
+    for item_id, block in zip(_es_ids(), _blocks(ES_MARKUP)):
         title, title_spans = parse_markup(block["T"])
         body, body_spans = parse_markup(block["B"])
-        item_id = f"es-gold-{n:03d}"
         entities = [{"field": "title", "start": s, "end": e, "label": lab}
                     for s, e, lab in title_spans]  # fmt: skip
         entities += [{"field": "body", "start": s, "end": e, "label": lab}

@@ -267,8 +267,13 @@ def _clean(
         return None
     start, end = _whole_words(body, start, end, language=language, gaz=gaz)
     start, end = _trim(body, start, end, language=language, gaz=gaz, lexicon=lexicon)
+    of_group = None
     if language == "es":
+        # "Vocal de X": before the openers, which would take "Vocal" and leave "de X"
+        start, end, of_group = _strip_group_of(body, start, end, gaz=gaz, lexicon=lexicon)
         start, end = _strip_openers(body, start, end, gaz=gaz, lexicon=lexicon)
+        if mapped == "PERSON":
+            start = _given_name_before(body, start, end, lexicon)
     start, end, titled = _strip_lowercase(body, start, end, language=language, gaz=gaz)
     if mapped == "PERSON" and lexicon.lookup(body[start:end]) is None:
         start, titled = _strip_titles(body, start, end, titled)
@@ -313,10 +318,14 @@ def _clean(
         return _Span(start, end, text, "FAC", located=True)  # "the DeConcini port of entry"
     if mapped != "ORG" and _named_by_org_noun(body, start) and not gaz.is_label_place(text):
         mapped = "ORG"  # "la organización Maldita", "el buque Aita Mari", "the charity X"
+    if of_group is not None:
+        mapped = of_group  # "Fuentes de Salvamento Marítimo", "Jueces de San Roque"
     before = _TITLE_BEFORE.search(body, max(0, start - 30), start)
     word = fold(before.group(1)) if before is not None else ""
     titled = titled or word in _PERSON_TITLES or _apposition_of_title(body, start, text, lexicon)
-    located = word in _PLACE_BEFORE or _after_place_noun(body, start)
+    located = (word in _PLACE_BEFORE or _after_place_noun(body, start)
+               or _ORIGIN_BEFORE.search(body, max(0, start - 30), start) is not None
+               or (of_group == "GPE"))  # fmt: skip
     club = language == "es" and _club_article(body, start, text, gaz)
     return _Span(start, end, text, mapped, titled=titled, located=located, club=club)
 
@@ -440,6 +449,67 @@ _NOUN_OF_BEFORE = re.compile(r"([^\W\d_]+) (?:de|del|of)\s$")
 def _after_place_noun(body: str, start: int) -> bool:
     m = _NOUN_OF_BEFORE.search(body, max(0, start - 20), start)
     return m is not None and m.group(1).islower() and fold(m.group(1)) in _PLACE_NOUNS
+
+
+# Words that say a name after them is where someone or something comes from: "la patera
+# había salido de Nuakchot", "procedentes de Agadez", "un vecino de La Línea".
+_ORIGIN_BEFORE = re.compile(
+    r"(?<![^\W\d_])(?:salid[oa]s?|salió|salieron|partió|partieron|procedentes?|llegad[oa]s?"
+    r"|natural|naturales|vecin[oa]s?|originari[oa]s?|oriund[oa]s?) de\s$"
+    r"|(?<![^\W\d_])nacid[oa]s? en\s$",
+    re.IGNORECASE,
+)
+# "Fuentes de", "Jueces de la", "Presidente de": an ordinary word that opens a sentence
+# and says whose people or parts follow.
+_GROUP_OF = re.compile(r"([^\W\d_]+) (?:de|del|de la|de los|de las) (?=[A-ZÁÉÍÓÚÑ])")
+
+
+def _strip_group_of(
+    body: str, start: int, end: int, *, gaz: Gazetteer, lexicon: Lexicon
+) -> tuple[int, int, str | None]:
+    """"Fuentes de Salvamento Marítimo", "Jueces de San Roque", "Presidente de Coexphal":
+    Spanish capitalises the first word of a sentence, and the model reads an ordinary
+    noun, role or participle there, its "de" and the name that follows as one name.  The
+    name is what follows; it is the place the gazetteer knows, the place a participle of
+    movement comes from ("Salidos de Roncesvalles"), a person when it looks like a full
+    name, and otherwise the organisation the people belong to.  The label is returned."""
+    m = _GROUP_OF.match(body, start, end)
+    if m is None or not _sentence_start(body, start):
+        return start, end, None
+    whole, word = body[start:end], m.group(1)
+    key = fold(word)
+    if (gaz.places(whole) or lexicon.lookup(whole) is not None or key in lexicon.given_names
+            or key in _ORG_FIRST or key in _NOT_PERSON_HEADS or key in _PLACE_NOUNS
+            or key in _SAINTS or not word[0].isupper()):  # fmt: skip
+        return start, end, None  # "Banco de España", "Santiago de Compostela", "San Juan de Dios"
+    vocabulary = get_spanish_words()
+    if not vocabulary.is_common_word(word) and key not in _APPOSITION_TITLES:
+        return start, end, None  # "Torres de Alba" may be someone's name
+    rest = body[m.end() : end]
+    if gaz.places(rest) and lexicon.lookup(rest) is None:
+        label = "GPE"
+    elif vocabulary.is_verb_form(word) and not vocabulary.lemmas_of(word, "noun"):
+        label = "GPE"  # "Salidos de Roncesvalles", "Llegados de Kayes"
+    elif _looks_like_a_person(rest, gaz, lexicon):
+        label = "PERSON"  # "Familiares de Ana Ruiz"
+    else:
+        label = "ORG"
+    return m.end(), end, label
+
+
+def _given_name_before(body: str, start: int, end: int, lexicon: Lexicon) -> int:
+    """"Marina Lacalle" at a sentence start: the model leaves out a first word that is
+    also an ordinary word ("Marina", "Rosa", "Victoria").  A known given name right before
+    a one-word person, at a sentence start, belongs to the name."""
+    if " " in body[start:end].strip():
+        return start
+    m = re.search(r"(?<![^\W\d_])([A-ZÁÉÍÓÚÑ][^\W\d_]+) $", body[max(0, start - 20) : start])
+    if m is None:
+        return start
+    word_start = start - len(m.group(0))
+    if fold(m.group(1)) in lexicon.given_names and _sentence_start(body, word_start):
+        return word_start
+    return start
 
 
 _CLUB_ARTICLE = re.compile(r"(?<![^\W\d_])(?:el|del|al|El)\s$")
@@ -894,6 +964,8 @@ def _annotate(
         return None  # "Refugees", "Naufragio": a capitalised word the text also writes small
     if language == "es" and _an_opener_not_a_name(group, text, article, gaz, lexicon, label):
         return None  # "Polémica en el Congreso", "Acusó a…": a word that starts a sentence
+    if language == "es" and label == "PERSON" and _a_participle_not_a_name(group, text):
+        return None  # "Refugiados", "Desplazados": people by what happened to them
     if label in ("GPE", "LOC"):
         text = gaz.country_of(text) or text
     mentions = [
@@ -916,6 +988,20 @@ def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[
     return re.search(rf"(?<![^\W\d_]){re.escape(text.lower())}(?![^\W\d_])", article) is not None
 
 
+_PLURAL_PARTICIPLE = re.compile(r"[^\W\d_]{3,}(?:ados|adas|idos|idas)")
+
+
+def _a_participle_not_a_name(group: _Group, text: str) -> bool:
+    """A one-word Spanish "person" that is a plural participle used as a noun
+    ("Refugiados", "Detenidos", "Afectadas") names people by what befell them; no
+    surname is made so.  Only without evidence of a person."""
+    if " " in text or group.person or any(s.titled or s.known for s in group.spans):
+        return False
+    return _PLURAL_PARTICIPLE.fullmatch(text) is not None and get_spanish_words().is_common_word(
+        text
+    )
+
+
 def _an_opener_not_a_name(
     group: _Group, text: str, article: str, gaz: Gazetteer, lexicon: Lexicon, label: str
 ) -> bool:
@@ -928,8 +1014,10 @@ def _an_opener_not_a_name(
         return False
     if not text.isalpha() or not all(_sentence_start(article, s.start) for s in group.spans):
         return False
-    if gaz.places(text) or lexicon.lookup(text) is not None:
-        return False
+    if lexicon.lookup(text) is not None or any(
+        c.kind in _AREAS or c.kind == "continent" for c in gaz.places(text)
+    ) or gaz.is_label_place(text):
+        return False  # "Fiscal", a village in Aragon, is not what a headline means by it
     if label == "PERSON" and fold(text) in lexicon.given_names:
         return False
     if not get_spanish_words().is_common_word(text):
@@ -966,8 +1054,14 @@ def _label(
             return "GPE"
         if not titled and located and any(c.kind in _AREAS for c in gaz.places(text)):
             return "GPE"  # "in Kent": a region, though people are named so too
-        if not titled and _looks_like_an_org(text, gaz):
+        if not titled and _looks_like_an_org(text, gaz) and not (
+            language == "es" and _given_and_surnames_es(text, lexicon)
+        ):
             return "ORG"
+        if not titled and " " in text and fold(text.split()[0]) in _SAINTS:
+            return "GPE"  # "San Roque", "Santa Pola": a town or a church, no one's name
+        if language == "es" and not titled and _words_not_a_name_es(text, gaz, lexicon):
+            return "ORG"  # "Protección Civil", "Gran Sala": an institution's name
         if not titled and all(s.located for s in group.spans) and (
             fold(text.split()[0]) not in lexicon.given_names
         ):
@@ -994,14 +1088,41 @@ def _label(
     return label
 
 
+def _given_and_surnames_es(text: str, lexicon: Lexicon) -> bool:
+    """A given name that also begins organisations ("Marina Real", "Marina Militar")
+    followed only by words that are no ordinary Spanish words ("Marina Lacalle") is a
+    person's name."""
+    words = text.split()
+    if len(words) < 2 or fold(words[0]) not in lexicon.given_names:
+        return False
+    vocabulary = get_spanish_words()
+    return not any(vocabulary.is_common_word(w) for w in words[1:] if fold(w) not in _LINKING_WORDS)
+
+
+_SAINTS = _folded({"san", "santa", "santo", "sant", "são", "sao"})
+
+
+def _words_not_a_name_es(text: str, gaz: Gazetteer, lexicon: Lexicon) -> bool:
+    """Two or more capitalised words, each a common Spanish noun or adjective, none a given
+    name or a place ("Protección Civil", "Seguridad Social", "Gran Sala"): Spanish names
+    of institutions are made so, and people's names are not."""
+    words = [w for w in text.split() if fold(w) not in _LINKING_WORDS]
+    if len(words) < 2 or not all(w[:1].isupper() and w.isalpha() for w in words):
+        return False
+    if gaz.places(text) or any(fold(w) in lexicon.given_names for w in words):
+        return False
+    vocabulary = get_spanish_words()
+    return all(vocabulary.is_common_word(w) and not gaz.is_label_place(w) for w in words)
+
+
 def _is_place_not_name(text: str, gaz: Gazetteer, lexicon: Lexicon, *, located: bool) -> bool:
-    """A "person" that is a country or region, a large city whose name does not start
-    with a first name ("Tarapacá", "Gran Canaria"; not "Florence", "Victoria"), or any
-    large city after "in" or "desde" ("in Lyon")."""
+    """A "person" that is a country or region, a large city of several words ("Gran
+    Canaria", "Beni Enzar"), one of one word that is no first name ("Tarapacá"; not
+    "Florence", "Victoria"), or any large city after "in" or "desde" ("in Lyon")."""
     if not gaz.is_label_place(text):
         return False
-    if located or any(c.kind in _AREAS for c in gaz.places(text)):
-        return True
+    if located or any(c.kind in _AREAS for c in gaz.places(text)) or " " in text:
+        return True  # "Beni Enzar", "Santa Fe": a town of several words is that town
     return fold(text.split()[0]) not in lexicon.given_names
 
 

@@ -382,3 +382,82 @@ def test_singular_and_plural_compound_groups_are_one_value() -> None:
     assert keyword_fields(refine_entities(body, spans, language="en"))["nationalities"] == [
         "African Americans"
     ]
+
+
+# -- Spanish false persons (fourth pass) -----------------------------------------------
+
+
+def test_a_noun_and_de_at_a_sentence_start_are_not_part_of_the_name() -> None:
+    body = (
+        "La barca quedó varada. Fuentes de Protección Civil confirmaron el rescate. "
+        "Jueces de San Fernando decidirán el lunes. Vocal de Agrotecsa desde 2020, "
+        "la mujer declaró ayer. Familiares de Rosa Quintero esperaban en el muelle."
+    )
+    spans = [
+        span(body, "Fuentes de Protección Civil", "PER"),
+        span(body, "Jueces de San Fernando", "PER"),
+        span(body, "Vocal de Agrotecsa", "PER"),
+        span(body, "Familiares de Rosa Quintero", "PER"),
+    ]
+    surfaces = _surfaces(body, refine_entities(body, spans, language="es"))
+    assert surfaces == {
+        "Protección Civil": "ORG",  # an institution: common words, no given name
+        "San Fernando": "GPE",  # the town the gazetteer knows
+        "Agrotecsa": "ORG",  # whose member she is
+        "Rosa Quintero": "PERSON",  # a full name stays a person
+    }
+
+
+def test_a_participle_of_movement_and_de_make_the_name_a_place() -> None:
+    body = "Los caminantes cruzaron el puerto. Llegados de Orbaitzeta, descansaron."
+    entities = refine_entities(body, [span(body, "Llegados de Orbaitzeta", "PER")], language="es")
+    assert _surfaces(body, entities) == {"Orbaitzeta": "GPE"}
+
+
+def test_a_name_after_words_of_origin_is_a_place() -> None:
+    body = "La lancha había salido de Tiguert con treinta personas a bordo."
+    entities = refine_entities(body, [span(body, "Tiguert", "PER")], language="es")
+    assert _surfaces(body, entities) == {"Tiguert": "GPE"}
+    body = "El detenido, vecino de Tiguert, tiene 40 años."
+    entities = refine_entities(body, [span(body, "Tiguert", "PER")], language="es")
+    assert _surfaces(body, entities) == {"Tiguert": "GPE"}
+
+
+def test_a_given_name_left_out_at_a_sentence_start_joins_the_surname() -> None:
+    body = "Llega el otoño. Rosa Iturbide presentó ayer su libro."
+    entities = refine_entities(body, [span(body, "Iturbide", "PER")], language="es")
+    assert _surfaces(body, entities) == {"Rosa Iturbide": "PERSON"}
+
+
+def test_a_given_name_that_begins_organisations_still_names_a_person() -> None:
+    body = "Marina Ezcurra ganó el premio. La Marina Militar no participó."
+    spans = [span(body, "Marina Ezcurra", "PER"), span(body, "Marina Militar", "PER")]
+    entities = refine_entities(body, spans, language="es")
+    assert _surfaces(body, entities) == {"Marina Ezcurra": "PERSON", "Marina Militar": "ORG"}
+
+
+def test_a_saints_name_of_several_words_is_a_place() -> None:
+    body = "Los vecinos de la sierra bajaron ayer a Santa Olalla del Monte para votar."
+    entities = refine_entities(body, [span(body, "Santa Olalla del Monte", "PER")], language="es")
+    assert _surfaces(body, entities) == {"Santa Olalla del Monte": "GPE"}
+
+
+def test_a_town_of_several_words_that_starts_with_a_given_name_is_the_town() -> None:
+    # "Beni" is a given name, but "Beni Mellal" as a whole is a large city.
+    body = "Los jornaleros viajaron hasta Beni Mellal para la campaña."
+    entities = refine_entities(body, [span(body, "Beni Mellal", "PER")], language="es")
+    assert _labels(entities) == {"Beni Mellal": "GPE"}
+
+
+def test_a_plural_participle_is_no_persons_name() -> None:
+    body = "La Oficina de Asilo y Refugiados publicó las cifras del año."
+    spans = [span(body, "Oficina de Asilo", "ORG"), span(body, "Refugiados", "PER")]
+    entities = refine_entities(body, spans, language="es")
+    assert "PERSON" not in _labels(entities).values()
+
+
+def test_a_small_town_named_like_a_word_does_not_save_a_sentence_opener() -> None:
+    # "Fiscal" is also a village; at a sentence start it is the noun.
+    body = "Fiscal y defensa pidieron más tiempo al tribunal."
+    entities = refine_entities(body, [span(body, "Fiscal", "PER")], language="es")
+    assert entities == []
