@@ -440,15 +440,25 @@ _PLACE_NOUNS = _folded({
     "comarca", "isla", "puerto", "playa", "campo", "campamento", "cárcel", "prisión",
     "barrio", "distrito", "valle", "río", "frontera", "paso", "aeropuerto", "bahía",
     "condado", "costa", "desierto", "estrecho", "localidades", "ciudades", "pueblos",
+    "estación", "comuna", "parroquia", "pedanía", "corregimiento", "cantón", "caserío",
     "town", "city", "village", "port", "province", "region", "district", "island",
     "county", "camp", "prison", "valley", "river", "airport", "suburb", "municipality",
+    "station",
 })  # fmt: skip
-_NOUN_OF_BEFORE = re.compile(r"([^\W\d_]+) (?:de|del|of)\s$")
+# "la cárcel de", "el puerto libio de", "la localidad fronteriza de": a place noun, maybe
+# one adjective, and "de".
+_NOUN_OF_BEFORE = (
+    re.compile(r"(?<![^\W\d_])([^\W\d_]+) (?:de|del|of)\s$"),
+    re.compile(r"(?<![^\W\d_])([^\W\d_]+) [^\W\d_]+ (?:de|del|of)\s$"),
+)
 
 
 def _after_place_noun(body: str, start: int) -> bool:
-    m = _NOUN_OF_BEFORE.search(body, max(0, start - 20), start)
-    return m is not None and m.group(1).islower() and fold(m.group(1)) in _PLACE_NOUNS
+    for pattern in _NOUN_OF_BEFORE:
+        m = pattern.search(body, max(0, start - 40), start)
+        if m is not None and m.group(1).islower() and fold(m.group(1)) in _PLACE_NOUNS:
+            return True
+    return False
 
 
 # Words that say a name after them is where someone or something comes from: "la patera
@@ -966,6 +976,10 @@ def _annotate(
         return None  # "Polémica en el Congreso", "Acusó a…": a word that starts a sentence
     if language == "es" and label == "PERSON" and _a_participle_not_a_name(group, text):
         return None  # "Refugiados", "Desplazados": people by what happened to them
+    if language == "es" and label == "PERSON" and _headline_word_only(
+        group, text, article, body_start
+    ):
+        return None  # "Netflix rodará…" over a body that never names it again
     if label in ("GPE", "LOC"):
         text = gaz.country_of(text) or text
     mentions = [
@@ -986,6 +1000,20 @@ def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[
     if group.key in first_names or not text.isalpha() or not text[0].isupper():
         return False
     return re.search(rf"(?<![^\W\d_]){re.escape(text.lower())}(?![^\W\d_])", article) is not None
+
+
+def _headline_word_only(group: _Group, text: str, article: str, body_start: int) -> bool:
+    """A one-word Spanish "person" met only in the headline and never in the body, with no
+    evidence of a person (no title, no full name in the body it is the surname of, not a
+    person the lexicon knows).  A headline's person is named again in the body ("Sheinbaum
+    rechaza…" over "la presidenta Claudia Sheinbaum"); a brand, a publisher or a village
+    the model took for a surname often is not."""
+    if " " in text or group.person or any(s.titled or s.known for s in group.spans):
+        return False
+    if body_start == 0 or any(s.start >= body_start for s in group.spans):
+        return False
+    word = rf"(?<![^\W\d_]){re.escape(text)}(?![^\W\d_])"
+    return re.search(word, article[body_start:], re.IGNORECASE) is None
 
 
 _PLURAL_PARTICIPLE = re.compile(r"[^\W\d_]{3,}(?:ados|adas|idos|idas)")

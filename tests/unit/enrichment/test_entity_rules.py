@@ -461,3 +461,29 @@ def test_a_small_town_named_like_a_word_does_not_save_a_sentence_opener() -> Non
     body = "Fiscal y defensa pidieron más tiempo al tribunal."
     entities = refine_entities(body, [span(body, "Fiscal", "PER")], language="es")
     assert entities == []
+
+
+def test_a_headline_word_the_body_never_names_again_is_no_person() -> None:
+    title = "Vantora rodará en Asturias una serie sobre la emigración"
+    body = "La plataforma rodará en Llanes durante el verano. La guionista es Sara Antuña."
+    text = article_text(title, body)
+    spans = [span(text, "Vantora", "PER"), span(text, "Sara Antuña", "PER")]
+    entities = refine_entities(body, spans, language="es", title=title)
+    assert "Vantora" not in _labels(entities)
+    assert _labels(entities)["Sara Antuña"] == "PERSON"
+
+
+def test_a_headline_surname_the_body_names_in_full_stays_a_person() -> None:
+    title = "Urquiaga critica el recorte"
+    body = "La consejera Ana Urquiaga habló en el pleno. Urquiaga pidió más fondos."
+    text = article_text(title, body)
+    spans = [span(text, "Urquiaga", "PER"), span(text, "Ana Urquiaga", "PER")]
+    entities = refine_entities(body, spans, language="es", title=title)
+    assert _labels(entities) == {"Ana Urquiaga": "PERSON"}
+
+
+def test_a_place_noun_with_an_adjective_before_de_makes_a_place() -> None:
+    body = "La lancha zarpó del puerto libio de Sabrata. Bajaron en la estación de Ozurri."
+    spans = [span(body, "Sabrata", "PER"), span(body, "Ozurri", "PER")]
+    entities = refine_entities(body, spans, language="es")
+    assert _labels(entities) == {"Sabrata": "GPE", "Ozurri": "GPE"}
