@@ -110,7 +110,7 @@ def _es_ids() -> Iterator[str]:
 
 def build_es() -> None:
     rows = []
-    for item_id, block in zip(_es_ids(), _blocks(ES_MARKUP)):
+    for item_id, block in zip(_es_ids(), _blocks(ES_MARKUP), strict=False):
         title, title_spans = parse_markup(block["T"])
         body, body_spans = parse_markup(block["B"])
         entities = [{"field": "title", "start": s, "end": e, "label": lab}
