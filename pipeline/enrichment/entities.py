@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pipeline.enrichment.credits import credit_ranges, in_credit
 from pipeline.enrichment.gazetteer import Demonym, Gazetteer, fold, get_gazetteer
 from pipeline.enrichment.lexicon import KnownName, Lexicon, get_lexicon
 from pipeline.enrichment.nlp import ner_head
@@ -90,8 +91,18 @@ _WORK_LAST = _folded({
 })  # fmt: skip
 _EVENT_FIRST = _folded({"hurricane", "storm", "typhoon", "cyclone", "huracán", "tormenta",
                           "tifón", "ciclón"})  # fmt: skip
+_MARKER = re.compile(r"[^\W\d_]\.\d")  # "Min.36": a minute, a page, a figure
+_ATTITUDE = re.compile(r"(?:anti|pro|non)[- ]", re.IGNORECASE)
 _LETTERLESS_TAIL = re.compile(r"\s+[^\w\s]*\d[^\s]*$|\s+[^\w\s]+$")
 _NEXT_WORD = re.compile(r"[ ]([A-Z][a-z]+)\b")
+
+
+def _written_small(body: str, word: str, *, language: str) -> bool:
+    """Whether a word in capitals is an ordinary word: the text writes it in lowercase,
+    or (Spanish) the language's vocabulary has it."""
+    if language == "es" and get_spanish_words().is_common_word(word.capitalize()):
+        return True
+    return re.search(rf"(?<![^\W\d_]){re.escape(word.lower())}(?![^\W\d_])", body) is not None
 
 
 def _portfolio(body: str, end: int) -> bool:
@@ -200,10 +211,14 @@ def refine_entities(
     # The known names the ruler adds come from the part NER read, as the model's spans do:
     # a 1 MB body of place names must not make an unbounded entity list.
     spans = merge(text, spans, get_ruler().find(ner_head(text)))
+    credits = credit_ranges(ner_head(text), gaz, lexicon)
+    spans = [s for s in spans if not in_credit(credits, s[0], s[1])]  # bylines, not mentions
     cleaned = (_clean(text, *span, language=language, gaz=gaz, lexicon=lexicon) for span in spans)
     found = [s for s in cleaned if s]
     found.extend(_missed_demonyms(text, found, language=language, gaz=gaz, lexicon=lexicon))
     found.extend(_missed_surnames(text, found, gaz, lexicon, language=language))
+    if credits:  # a surname or demonym found again inside a credit is no mention either
+        found = [s for s in found if not in_credit(credits, s.start, s.end)]
     groups = _group(found, gaz)
     body_start = len(title) + len(TITLE_SEPARATOR) if title else 0
     # First names of the people the article names in full: "Chad" after "Chad Smith" is
@@ -240,13 +255,35 @@ def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
         if group is not None:
             fields["groups"].setdefault(group)
         if entity.label == "NORP":
-            if group is None:
+            if group is None and _political(entity.text):
+                fields["groups"].setdefault(entity.text)  # "Socialists", "far-right"
+            elif group is None:
                 fields["nationalities"].setdefault(entity.text)
             continue
         name = _FIELD_LABELS.get(entity.label)
         if name:
             fields[name].setdefault(entity.text)  # an ordered set: first mention first
     return {name: list(texts) for name, texts in fields.items()}
+
+
+# Words for people by their politics or creed rather than their country: a "-ist" word
+# ("Socialists", "Zionist", "islamistas") or one of these.
+_POLITICAL_WORDS = _folded({
+    "liberal", "liberals", "progressive", "progressives", "libertarian", "libertarians",
+    "green", "greens", "leftist", "radical", "radicals", "centre-right", "centre-left",
+    "center-right", "center-left", "far-right", "far-left", "left-wing", "right-wing",
+    "alt-right", "ultraderecha", "izquierda", "derecha", "progresista", "progresistas",
+    "ultraderechista", "ultraderechistas", "izquierdista", "izquierdistas",
+})  # fmt: skip
+_CREED_ENDINGS = ("ist", "ists", "ista", "istas", "ite", "ites")
+
+
+def _political(text: str) -> bool:
+    words = fold(text).split()
+    last = words[-1] if words else ""
+    return last in _POLITICAL_WORDS or last.endswith(_CREED_ENDINGS) or any(
+        w.startswith(("far-", "ultra")) for w in words
+    )
 
 
 # -- find ----------------------------------------------------------------------------
@@ -296,6 +333,12 @@ def _clean(
         ):
             return None  # "el ministro griego", "los países europeos": an adjective
         return _Span(start, end, text, "NORP", demonym.key)
+    if mapped == "NORP":
+        word = gaz.people_word(text, language=language)
+        if word is None and (language == "en" or _ATTITUDE.match(text)):
+            return None  # "Western", "anti-Asian": a direction or an attitude, no people
+        if word is not None:
+            return _Span(start, end, text, "NORP", word.key)
     if text[0].islower() and not any(c.isupper() for c in text.split()[0]):
         return None  # "ministro del Interior": a fragment, not a name (eBay, iPhone pass)
     words = text.split()
@@ -309,6 +352,12 @@ def _clean(
         return None  # "Young People's Literature", "Splinter Cell - Pandora": titles
     if mapped == "PERSON" and text.isupper() and " " not in text and len(text) > 4:
         return None  # "CLAIM:", "UPDATE:": a word in capitals, no one's name
+    if mapped == "ORG" and text.isupper() and " " not in text and len(text) > 4 and (
+        _written_small(body, text, language=language)
+    ):
+        return None  # "PERSONAS", "CARCEL": a headline word in capitals, no organisation
+    if (mapped == "PERSON" and any(c.isdigit() for c in text)) or _MARKER.search(text):
+        return None  # "Min.70", "Page 2": a marker or a number, no one's name
     if language == "es" and all(lexicon.is_generic_es(w) for w in text.split()):
         return None  # "Gobierno", "Comisión": a name only with what follows
     if _portfolio_of_title(body, start, text, gaz=gaz, lexicon=lexicon):
@@ -793,8 +842,8 @@ def _missed_demonyms(
     for m in (_WORD if language == "es" else _CAPITALISED).finditer(body):
         word = m.group()
         demonym = plurals.get(word.lower() if word.isascii() else fold(word))
-        if demonym is None:
-            continue
+        if demonym is None or body[m.start() - 1 : m.start()] == "-":
+            continue  # "anti-Asian", "pro-European": an attitude, not the people
         if language == "es" and not _names_people_es(body, m.start(), demonym, lexicon):
             continue
         i = bisect_right(starts, m.start())  # the span starting at or before the word
@@ -897,8 +946,9 @@ def _fold_surnames(
     groups: dict[str, _Group], gaz: Gazetteer, given_names: frozenset[str]
 ) -> None:
     """Merge "Delgado" into "Rodrigo Delgado" when exactly one full name ends that way,
-    a first name said alone ("Joe") into the one full name it begins, and "Coast Guard"
-    into the one organisation of two or more words it ends ("Italian Coast Guard")."""
+    a first name said alone ("Joe") into the one full name it begins, and "Coast Guard" or
+    "Times" into the one longer organisation it ends ("Italian Coast Guard", "The New
+    York Times")."""
     # Full names by each of their proper token suffixes ("delgado", "rodrigo delgado" for
     # "juan rodrigo delgado"): one lookup per group instead of a scan of every full name,
     # which made an article listing thousands of people take minutes.
@@ -908,7 +958,7 @@ def _fold_surnames(
     for g in groups.values():
         if " " in g.key and _majority(g) == "ORG":
             tokens = g.key.split()
-            for n in range(2, len(tokens)):
+            for n in range(1, len(tokens)):  # "Times" after "The New York Times" too
                 org_suffixes.setdefault(" ".join(tokens[-n:]), []).append(g)
         if " " in g.key and _majority(g) == "PERSON":
             tokens = g.key.split()
@@ -980,8 +1030,8 @@ def _annotate(
         group, text, article, body_start
     ):
         return None  # "Netflix rodará…" over a body that never names it again
-    if label in ("GPE", "LOC"):
-        text = gaz.country_of(text) or text
+    if label in ("GPE", "LOC") and not any(s.known for s in group.spans):
+        text = gaz.canonical_place(text)  # "EE.UU.", "Londres": one value per place
     mentions = [
         Mention(start=s.start, end=s.end, field="title")
         if s.start < body_start
@@ -1183,8 +1233,11 @@ def _canonical_text(group: _Group, gaz: Gazetteer, *, language: str) -> str:
     if known is not None:
         return known.canonical
     if group.key.startswith("norp:"):
-        demonym = gaz.demonym(group.spans[0].text, language=language)
-        return demonym.canonical if demonym else group.spans[0].text
+        first = group.spans[0].text
+        demonym = gaz.demonym(first, language=language) or gaz.people_word(
+            first, language=language
+        )
+        return demonym.canonical if demonym else first
     surfaces = Counter(s.text for s in group.spans)
     if len(group.key.split()) > 1:  # a folded surname never names its entity
         long_enough = {t: n for t, n in surfaces.items() if fold(t) == group.key}

@@ -49,6 +49,15 @@ _AP_STATES = {
     "VT": "Vt.", "VA": "Va.", "WA": "Wash.", "WV": "W.Va.", "WI": "Wis.", "WY": "Wyo.",
 }  # fmt: skip
 _UK_NATIONS = frozenset({"england", "scotland", "wales", "inglaterra", "escocia", "gales"})
+# "anti-Asian", "pro-American", "non-European": an attitude or a negation, not a people.
+_ATTITUDE_PREFIXES = ("anti-", "pro-", "non-", "anti ", "pro ", "non ")
+# "Cuban-American", "Indian Americans": a listed people before "American".
+_COMPOUND_AMERICAN = re.compile(r"([A-Z][a-z]+)[- ]Americans?")
+_UK_NATION_NAMES = {"inglaterra": "England", "escocia": "Scotland", "gales": "Wales",
+                    "irlanda del norte": "Northern Ireland"}  # fmt: skip
+# A city known only by an alternate name ("Londres", "Pekín", "Seville") is the large city
+# of that name when it is this many times larger than any place whose own name it is.
+_EXONYM_RATIO = 10
 # Regions named after where they lie ("Central", "Eastern", "Norte") are words first.
 _DIRECTION_WORDS = frozenset({
     "central", "centre", "center", "northern", "southern", "eastern", "western", "north",
@@ -149,6 +158,31 @@ class Gazetteer:
         """Every folded form of one language, for scanning."""
         return self._demonyms.get(language) or self._demonyms["en"]
 
+    def people_word(self, name: str, *, language: str) -> Demonym | None:
+        """A nationality or group word the table does not list, read by rule, so that its
+        forms make one value: "Cuban-American" and "Cuban Americans" are "Cuban Americans"
+        (a listed demonym before "American"); in English an unlisted word for people
+        ending like one ("Chechen", "Native American", "Pakistani") is its plural
+        ("Chechens").  None for words that are not a nationality: "Western", "anti-Asian",
+        "pro-American" (a direction, an attitude)."""
+        words = name.split()
+        if not words or fold(words[0]).startswith(_ATTITUDE_PREFIXES):
+            return None
+        if fold(name) in _DIRECTION_WORDS or fold(name).rstrip("s") in _DIRECTION_WORDS:
+            return None
+        m = _COMPOUND_AMERICAN.fullmatch(name)
+        if m is not None:
+            origin = self.demonym(m.group(1), language="en")
+            if origin is not None:
+                key = f"{origin.key.lower()}-americans"
+                return Demonym(key, f"{m.group(1)} Americans", None, name.endswith("s"))
+        if language != "en" or not name[:1].isupper():
+            return None
+        plural = name
+        if words[-1].endswith(("an", "en", "i")) and not words[-1].endswith("man"):
+            plural = f"{name}s"
+        return Demonym(f"people:{fold(plural)}", plural, None, plural == name)
+
     def plural_demonyms(self, *, language: str) -> dict[str, Demonym]:
         """Folded plural forms (people, not adjectives) of one language, for scanning."""
         table = self._demonyms.get(language) or self._demonyms["en"]
@@ -171,6 +205,44 @@ class Gazetteer:
         if candidates and candidates[0].kind == "country" and self.is_label_place(name):
             return candidates[0].name
         return None
+
+    def canonical_place(self, name: str) -> str:
+        """One spelling per place across articles and languages: a country's English name
+        ("EE.UU." → "United States"), a continent's ("Europa" → "Europe"), a nation of the
+        United Kingdom's ("Gales" → "Wales"), and a city's own name where ``name`` is its
+        other spelling or another language's ("Londres" → "London", "Río de Janeiro" →
+        "Rio de Janeiro"); anything else as written."""
+        country = self.country_of(name)
+        if country is not None:
+            return country
+        key = fold(name)
+        if key in _UK_NATION_NAMES:
+            return _UK_NATION_NAMES[key]
+        candidates = self.places(name)
+        if not candidates:
+            return name
+        best = candidates[0]
+        if best.kind == "continent":
+            return best.name
+        own = [c for c in candidates if c.primary]
+        largest_own = max((c.population for c in own), default=0)
+        alias = max((c for c in candidates if not c.primary and c.kind == "city"),
+                    default=None, key=lambda c: c.population)  # fmt: skip
+        dwarfed = alias is not None and alias.population >= _EXONYM_RATIO * max(
+            largest_own, ALTNAME_MIN_POPULATION // _EXONYM_RATIO
+        )
+        big = [c for c in own if c.kind == "city" and c.population >= LABEL_MIN_POPULATION]
+        if big:
+            # The name of a city of its own: only its spelling is settled ("Milán" →
+            # "Milan"), when every large city of that name spells it alike ("San José"
+            # stays: San Jose, California, and San José, Costa Rica) and no far larger
+            # city goes by it too ("Pekín" is not Pekin, Illinois).
+            if best.primary and best.kind == "city" and len({c.name for c in big}) == 1:
+                return name if dwarfed else big[0].name
+            return name
+        if alias is None or not dwarfed or any(c.kind in ("country", "admin1") for c in own):
+            return name
+        return alias.name
 
     # -- building --------------------------------------------------------------------
 
@@ -341,7 +413,9 @@ class Gazetteer:
                 if fold(form) not in countries:
                     self._demonyms["en"][fold(form)] = Demonym(key, en_forms[0], iso, plural)
             es_forms = [_spanish_forms(m) for m in spanish.split(",")]
-            canonical = es_forms[0][2]
+            # One value per people in both languages, as for countries: "venezolanos"
+            # is "Venezuelans" in the facets.
+            canonical = en_forms[0] or es_forms[0][2]
             for masc, fem, masc_pl, fem_pl in es_forms:
                 for form, plural in ((masc, False), (fem, False), (masc_pl, True), (fem_pl, True)):
                     if fold(form) in countries:

@@ -53,6 +53,7 @@ class Lexicon:
         dirs = directories if directories is not None else _data_dirs()
         self._folded: dict[str, KnownName] = {}
         self._exact: dict[str, KnownName] = {}
+        self._loose: dict[str, KnownName] = {}  # several words without their articles
         # One-word names of people ("Trump", "Bukele"): the file lists only names that
         # name one person, so they are worth finding where the model missed them.
         self._person_words: set[str] = set()
@@ -70,13 +71,19 @@ class Lexicon:
         self.people_nouns_es = _words(DATA_DIR / "people_nouns_es.txt", with_stop_words=False)
 
     def lookup(self, name: str) -> KnownName | None:
-        """The referent of ``name`` as written, or None."""
+        """The referent of ``name`` as written, or None.  Names of several words are also
+        matched without their articles ("Organización de Estados Americanos" is the
+        listed "Organización de los Estados Americanos")."""
         compact = name.replace(" ", "")
         if len(compact) <= _EXACT_CASE_MAX_LEN + 2 and compact.replace(".", "").isupper():
             found = self._exact.get(compact)
             if found is not None:
                 return found
-        return self._folded.get(fold(name))
+        key = fold(name)
+        found = self._folded.get(key)
+        if found is None and " " in key:
+            found = self._loose.get(_loose(key))
+        return found
 
     def is_generic_es(self, word: str) -> bool:
         """A Spanish institution noun or opener, singular or plural ("Alcaldes")."""
@@ -113,6 +120,8 @@ class Lexicon:
             self._exact[compact] = known
         else:
             self._folded[fold(name)] = known
+            if " " in name:
+                self._loose.setdefault(_loose(fold(name)), known)
 
     def _add_organisations(self, path: Path) -> None:
         for fields in _rows(path):
@@ -149,6 +158,18 @@ class Lexicon:
                 self._add(name, known)
                 if " " not in name.strip():
                     self._person_words.add(fold(name))
+
+
+# Articles news writers add or leave out inside a name, and Spanish contractions of them.
+_ARTICLE_WORDS = frozenset({"the", "el", "la", "los", "las", "les", "le", "l"})
+_CONTRACTIONS = {"del": "de", "al": "a"}
+
+
+def _loose(key: str) -> str:
+    """A folded name without its articles: "organizacion de los estados americanos" and
+    "organizacion de estados americanos", "the new york times" and "new york times"."""
+    words = [_CONTRACTIONS.get(w, w) for w in key.replace("'", " ").split()]
+    return " ".join(w for w in words if w not in _ARTICLE_WORDS) or key
 
 
 def _data_dirs() -> list[Path]:

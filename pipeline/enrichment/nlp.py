@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import spacy
 from spacy.language import Language
@@ -47,6 +47,15 @@ class RawSpan(NamedTuple):
     start_char: int
     end_char: int
     label: str
+
+
+class SpanSource(Protocol):
+    """What the enrich stage needs of NER: ``Ner``, or a benchmark's cache of its spans."""
+
+    @property
+    def languages(self) -> frozenset[str]: ...
+
+    def extract(self, texts: Sequence[str], language: str) -> list[list[RawSpan]]: ...
 
 
 class NerError(NewsflowError, RuntimeError):

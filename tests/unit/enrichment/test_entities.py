@@ -87,12 +87,13 @@ def test_spanish_demonyms_and_cities() -> None:
     )
     entities = refine_entities(body, _spans(SETTINGS.enrich.model_es, body), language="es")
     named = _by_text(entities)
-    assert named["venezolanos"].label == "NORP"
-    assert named["venezolanos"].count == 2
-    assert named["haitianos"].label == "NORP"  # folded to the masculine plural
+    # One value per people in both languages, as for countries: the English plural.
+    assert named["Venezuelans"].label == "NORP"
+    assert named["Venezuelans"].count == 2
+    assert named["Haitians"].label == "NORP"  # "haitianas" too
     assert named["Tapachula"].label == "GPE"  # WikiNER LOC, a city in the gazetteer
     assert named["Monterrey"].label == "GPE"
-    assert set(keyword_fields(entities)["nationalities"]) == {"venezolanos", "haitianos"}
+    assert set(keyword_fields(entities)["nationalities"]) == {"Venezuelans", "Haitians"}
 
 
 # -- canonicalisation rules on hand-built spans -------------------------------------

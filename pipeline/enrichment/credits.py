@@ -1,0 +1,132 @@
+"""Where a name in an article is a credit, not a mention: photo credits, datelines, bylines.
+
+"[Jonathan Ernst/Reuters]", "(AP Photo/Evan Vucci)", "Photograph: Ana Ruiz/Getty Images",
+"WASHINGTON (AP) —", "Madrid, 23 may (EFE)." name the agency and the photographer of a
+picture or a wire story, and "By Ana Ruiz", "Ana Ruiz is a reporter for…", "Follow Ana
+Ruiz on Twitter" its writer, not anyone the story is about.  The model finds them as persons
+and organisations, and as facet values they count every article of one agency or one
+photographer ("AP Photo" among the persons, "EFE" in every EFE item), so the entities step
+drops spans inside these ranges.  A name that is also mentioned in the story keeps its
+other mentions.
+
+Agencies are recognised by the credit's own words (Photo, Images, Getty, Pool...) and by
+the organisations of the lexicon: an agency users add there is recognised too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.enrichment.gazetteer import Gazetteer, fold
+from pipeline.enrichment.lexicon import Lexicon
+
+# Words that make the side of a slash they end a credit ("AP Photo", "Getty Images").
+_CREDIT_WORDS = frozenset({
+    "photo", "photos", "photograph", "images", "image", "pictures", "foto", "fotos",
+    "imagenes", "pool", "file", "archive", "archivo", "getty", "shutterstock", "alamy",
+    "epa", "efe", "nurphoto", "zuma", "sipa", "anadolu", "xinhua", "handout",
+})  # fmt: skip
+_NAME = r"[A-Z\u00C0-\u00DE][\w'’.&-]*(?: (?:[A-Z\u00C0-\u00DE][\w'’.&-]*|de|van|von|da|del))*"
+# "Name/Agency", "Agency Photo/Name", "Name/Pool/Reuters", "Name/AFP via Getty Images".
+_SLASH_CHAIN = re.compile(
+    rf"(?<![\w/])({_NAME})((?:/(?:The )?{_NAME})+)(?: via (?:{_NAME}))?"
+)
+# A bracket holding a slash credit or a "File:" note: "[File: Name/AP Photo]".
+_BRACKET = re.compile(
+    r"\[(?:File|Archive|Archivo|Photo|Foto)\s*:[^\[\]\n]{0,120}\]"
+    r"|[\[(][^\[\]()\n]{0,100}\b(?:Photo|Photos|Images|Foto|Fotos)\b[^\[\]()\n]{0,60}[\])]"
+)
+# A caption's credit runs to the end of its line: "Photograph: Ana Ruiz/Getty Images".
+_CAPTION = re.compile(
+    r"\b(?:Photograph|Photo|Foto|Fotografía|Credit|Crédito|Illustration|Ilustración"
+    r"|Composite)(?:\s*:| by| de)\s*([^\n]{1,80}?)(?=\s*(?:\n|$))"
+)
+# A wire signature ends an item: the agency and the editors' initials, "EFE pa-c", "AP jm/lb".
+_SIGNATURE = re.compile(r"(?:^|\n)([A-Z]{2,10})\s+[a-z]{1,4}(?:[-/][a-z]{1,4})+(?=\s|$)")
+# A dateline: capitalised words, numbers and month names, then "(Agency)", then a dash,
+# a full stop, a colon or the story: "WASHINGTON (AP) —", "(CNN)The", "Lima, 3 jun (EFE).".
+_DATELINE = re.compile(r"(?:^|\n)([^\n]{0,80}?)\(([^()\n]{2,40})\)(?=\s*[-—–.:]|[A-Z])")
+_MONTHS = frozenset({
+    "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "sept", "oct", "nov",
+    "dic", "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+    "septiembre", "octubre", "noviembre", "diciembre", "de", "del",
+})  # fmt: skip
+# Bylines and author notes, at the start of a line: "By Ana Ruiz", "Por Ana Ruiz", "Follow
+# Ana Ruiz on Twitter", "Ana Ruiz is a reporter for…", "Ana Ruiz serves as senior editor…".
+_PERSON_NAME = r"[A-Z\u00C0-\u00DE][\w'’.-]*(?: (?:[A-Z\u00C0-\u00DE][\w'’.-]*|de|del|van|von|da)){1,3}"
+_BYLINE = re.compile(
+    rf"(?:^|\n)(?:By|Por|BY|POR) ({_PERSON_NAME})(?=[ \t]*(?:\n|$|,|\||and |y |in |en ))"
+    rf"|(?:^|\n)(?:Follow|Sigue a) ({_PERSON_NAME}) (?:on|en) (?:Twitter|X|Facebook|Instagram)"
+    rf"|(?:^|\n)({_PERSON_NAME}) (?:is|was|serves as|es) (?:a |an |the |el |la |un |una )?"
+    r"(?:[\w-]+ ){0,5}?(?:reporter|correspondent|writer|editor|contributor|columnist"
+    r"|journalist|producer|periodista|corresponsal|redactora?|columnista|editora?)\b"
+)
+_LOWER_WORD = re.compile(r"(?<![\w'’])[a-zà-ÿ][\w'’]*")
+
+
+def credit_ranges(text: str, gaz: Gazetteer, lexicon: Lexicon) -> list[tuple[int, int]]:
+    """``[start, end)`` ranges of ``text`` that are credits, sorted."""
+    found: list[tuple[int, int]] = [m.span() for m in _BRACKET.finditer(text)]
+    found.extend(m.span() for m in _CAPTION.finditer(text) if _names_only(m.group(1)))
+    if "/" in text:
+        found.extend(
+            m.span() for m in _SLASH_CHAIN.finditer(text) if _is_credit(m, gaz, lexicon)
+        )
+    for m in _BYLINE.finditer(text):
+        group = next(g for g in (1, 2, 3) if m.group(g))
+        found.append(m.span(group))
+    for m in _SIGNATURE.finditer(text):
+        if _is_agency(m.group(1), lexicon):
+            found.append(m.span(1))
+    for m in _DATELINE.finditer(text):
+        before = _SIGNATURE.sub("", m.group(1))  # "EFE pa-c París, 23 may (EFE)."
+        if _is_dateline(before, gaz) and _is_agency(m.group(2), lexicon):
+            found.append((m.start(2) - 1, m.end(2) + 1))
+    return sorted(found)
+
+
+def in_credit(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether ``[start, end)`` lies inside one of ``ranges``."""
+    return any(s <= start and end <= e for s, e in ranges)
+
+
+def _is_credit(m: re.Match[str], gaz: Gazetteer, lexicon: Lexicon) -> bool:
+    """A slash pair is a credit when one side is a credit word ("AP Photo", "Getty Images",
+    "Pool") or when a person-like name comes before an organisation ("Ana Ruiz/Reuters");
+    not two organisations ("NBC News/Wall Street Journal poll") or places."""
+    left = m.group(1)
+    right = [p.removeprefix("The ").strip() for p in m.group(2).split("/") if p.strip()]
+    if any(_has_credit_word(part) for part in (left, *right)):
+        return True
+    known_left = lexicon.lookup(left)
+    if (known_left is not None and known_left.label != "PERSON") or gaz.places(left):
+        return False
+    known_right = lexicon.lookup(right[0])
+    return known_right is not None and known_right.label == "ORG"
+
+
+def _names_only(credit: str) -> bool:
+    """"Ana Ruiz/Getty Images", "Reuters": names only, not a description of the picture."""
+    words = credit.replace("/", " ").split()
+    return all(w[0].isupper() or w in ("via", "for", "de", "and", "y") for w in words)
+
+
+def _has_credit_word(part: str) -> bool:
+    return any(fold(w) in _CREDIT_WORDS for w in part.split())
+
+
+def _is_dateline(before: str, gaz: Gazetteer) -> bool:
+    """Nothing before the agency, or a place and a date: only capitalised words, numbers
+    and months, starting with a place in capitals or a known place, or holding a date.
+    ("The UN Refugee Agency (UNHCR)." is no dateline.)"""
+    if any(fold(w) not in _MONTHS for w in _LOWER_WORD.findall(before)):
+        return False
+    head = re.split(r"[,(]", before, maxsplit=1)[0].strip()
+    return not head or head.isupper() or any(c.isdigit() for c in before) or bool(
+        gaz.places(head)
+    )
+
+
+def _is_agency(name: str, lexicon: Lexicon) -> bool:
+    known = lexicon.lookup(name.strip())
+    return (known is not None and known.label == "ORG") or _has_credit_word(name)

@@ -1,0 +1,184 @@
+"""One facet value per referent, and only mentions as values: credits and bylines are no
+mentions, places and peoples have one name across articles and languages, parties and
+attitudes are no nationalities.
+
+Spans are given by hand, as the small models give them, so each rule is tested alone;
+every text is invented for these tests.
+"""
+
+from __future__ import annotations
+
+from pipeline.enrichment.entities import keyword_fields, refine_entities
+from pipeline.enrichment.gazetteer import get_gazetteer
+from pipeline.enrichment.lexicon import get_lexicon
+from tests.support import span
+
+
+def _fields(body: str, spans: list[tuple[int, int, str]], language: str = "en") -> dict:
+    return keyword_fields(refine_entities(body, spans, language=language))
+
+
+# -- credits, datelines and bylines are no mentions ----------------------------------------
+
+
+def test_a_bracketed_photo_credit_names_no_one() -> None:
+    body = (
+        "Families waited at the gate [File: Marta Quill/Reuters]\n\n"
+        "Volunteers handed out water [Tom Hale/AP Photo]\n\n"
+        "Later, Marta Quill told Reuters the queue had grown."
+    )
+    spans = [
+        span(body, "Marta Quill", "PERSON"), span(body, "Reuters", "ORG"),
+        span(body, "Tom Hale", "PERSON"), span(body, "AP Photo", "ORG"),
+        span(body, "Marta Quill", "PERSON", nth=1), span(body, "Reuters", "ORG", nth=1),
+    ]  # fmt: skip
+    entities = refine_entities(body, spans, language="en")
+    fields = keyword_fields(entities)
+    assert fields["persons"] == ["Marta Quill"]  # she is also in the story
+    assert fields["orgs"] == ["Reuters"]
+    assert [e.count for e in entities] == [1, 1]  # the story's mentions only
+
+
+def test_a_credit_after_a_slash_names_no_one_but_two_sponsors_of_a_poll_stay() -> None:
+    body = (
+        "A crowd gathered downtown. Ana Velder/The Washington Post\n\n"
+        "A NBC News/Wall Street Journal poll found support had fallen."
+    )
+    spans = [
+        span(body, "Ana Velder", "PERSON"), span(body, "The Washington Post", "ORG"),
+        span(body, "NBC News", "ORG"), span(body, "Wall Street Journal", "ORG"),
+    ]  # fmt: skip
+    fields = _fields(body, spans)
+    assert fields["persons"] == []
+    assert fields["orgs"] == ["NBC News", "Wall Street Journal"]
+
+
+def test_a_caption_credit_names_no_one_but_a_caption_describing_people_does() -> None:
+    body = (
+        "Photograph: Lina Ostrov/Getty Images\n\n"
+        "Photo: Lina Ostrov meets volunteers in Calais.\n\nThe camp was cleared."
+    )
+    spans = [span(body, "Lina Ostrov", "PERSON"), span(body, "Getty Images", "ORG"),
+             span(body, "Lina Ostrov", "PERSON", nth=1)]  # fmt: skip
+    entities = refine_entities(body, spans, language="en")
+    assert [(e.text, e.count) for e in entities if e.label != "GPE"] == [("Lina Ostrov", 1)]
+
+
+def test_an_agency_in_a_dateline_is_no_mention_but_an_abbreviation_in_a_sentence_is() -> None:
+    body = (
+        "PORTLAND, Ore. (AP) — Shelters filled on Sunday.\n\n"
+        "The UN Refugee Agency (UNHCR). Its staff counted arrivals."
+    )
+    spans = [span(body, "AP", "ORG"), span(body, "UNHCR", "ORG")]
+    assert _fields(body, spans)["orgs"] == ["UNHCR"]
+    body = "Quito, 4 jun (EFE).\n\nEl ministro habló con la agencia EFE.\n\nEFE mj-lp"
+    spans = [span(body, "EFE", "ORG"), span(body, "EFE", "ORG", nth=1),
+             span(body, "EFE", "ORG", nth=2)]  # fmt: skip
+    entities = refine_entities(body, spans, language="es")
+    assert [(e.text, e.count) for e in entities] == [("EFE", 1)]  # the sentence's only
+
+
+def test_bylines_and_author_notes_name_no_one() -> None:
+    body = (
+        "By Corin Maple\n\nThe caravan reached the border.\n\n"
+        "Corin Maple is a reporter for the Valley Ledger.\n\n"
+        "Follow Dana Roux on Twitter: @droux"
+    )
+    spans = [span(body, "Corin Maple", "PERSON"), span(body, "Corin Maple", "PERSON", nth=1),
+             span(body, "Dana Roux", "PERSON")]  # fmt: skip
+    assert _fields(body, spans)["persons"] == []
+
+
+# -- one value per place and per people, in both languages ----------------------------------
+
+
+def test_a_place_has_one_name_across_languages_and_spellings() -> None:
+    gaz = get_gazetteer()
+    assert gaz.canonical_place("Londres") == "London"  # a Spanish name of a large city
+    assert gaz.canonical_place("Milán") == "Milan"  # the city's own name, spelt its way
+    assert gaz.canonical_place("Europa") == "Europe"  # a continent
+    assert gaz.canonical_place("Gales") == "Wales"  # a nation of the United Kingdom
+    assert gaz.canonical_place("EE.UU.") == "United States"
+    # Two large cities spell it differently, and a city's own name is not an alias.
+    assert gaz.canonical_place("San José") == "San José"
+    assert gaz.canonical_place("New Delhi") == "New Delhi"
+    body = "Cientos de personas marcharon en Londres y en Milán, lejos de Europa."
+    spans = [span(body, "Londres", "LOC"), span(body, "Milán", "LOC"), span(body, "Europa", "LOC")]
+    assert _fields(body, spans, "es")["places"] == ["London", "Milan", "Europe"]
+
+
+def test_a_listed_place_keeps_its_own_name() -> None:
+    body = "Fire swept through Moria overnight."  # also an old name of a large city
+    assert _fields(body, [span(body, "Moria", "GPE")])["places"] == ["Moria"]
+
+
+def test_a_world_region_has_one_name_in_both_languages() -> None:
+    es = "La ruta une América Latina con Oriente Medio."
+    en = "The route links Latin America with the Middle East."
+    es_spans = [span(es, "América Latina", "LOC"), span(es, "Oriente Medio", "LOC")]
+    en_spans = [span(en, "Latin America", "LOC"), span(en, "Middle East", "LOC")]
+    assert _fields(es, es_spans, "es")["places"] == ["Latin America", "Middle East"]
+    assert _fields(en, en_spans)["places"] == ["Latin America", "Middle East"]
+
+
+def test_a_people_has_one_name_in_both_languages() -> None:
+    es = "Los venezolanos piden asilo."
+    en = "Venezuelans ask for asylum."
+    assert _fields(es, [span(es, "venezolanos", "MISC")], "es")["nationalities"] == [
+        "Venezuelans"
+    ]
+    assert _fields(en, [span(en, "Venezuelans", "NORP")])["nationalities"] == ["Venezuelans"]
+
+
+def test_unlisted_peoples_have_one_value_for_singular_and_plural() -> None:
+    body = (
+        "A Cuban-American lawyer and two Cuban Americans spoke. A Chechen family and other "
+        "Chechens joined Kalmyk elders."
+    )
+    spans = [
+        span(body, "Cuban-American", "NORP"), span(body, "Cuban Americans", "NORP"),
+        span(body, "Chechen", "NORP"), span(body, "Chechens", "NORP"),
+        span(body, "Kalmyk", "NORP"),
+    ]  # fmt: skip
+    assert _fields(body, spans)["nationalities"] == ["Cuban Americans", "Chechens", "Kalmyk"]
+
+
+def test_directions_attitudes_and_politics_are_no_nationalities() -> None:
+    body = (
+        "Western leaders condemned the anti-Asian and pro-European slogans; Socialists and "
+        "a Zionist group marched."
+    )
+    spans = [
+        span(body, "Western", "NORP"), span(body, "anti-Asian", "NORP"),
+        span(body, "pro-European", "NORP"), span(body, "Socialists", "NORP"),
+        span(body, "Zionist", "NORP"),
+    ]  # fmt: skip
+    fields = _fields(body, spans)
+    assert fields["nationalities"] == []
+    assert fields["groups"] == ["Socialists", "Zionist"]
+
+
+# -- organisations: variants of a listed name, short forms, headline words ------------------
+
+
+def test_a_listed_organisation_is_found_without_its_articles() -> None:
+    lexicon = get_lexicon()
+    known = lexicon.lookup("Organización de Estados Americanos")  # listed with "de los"
+    assert known is not None and known.canonical == "Organization of American States"
+    assert lexicon.lookup("Estados Americanos") is None  # articles only, no other words
+
+
+def test_a_short_form_of_an_organisation_is_the_one_longer_name_it_ends() -> None:
+    body = "The Harbor Evening Times reported the raid. The Times said four were held."
+    spans = [span(body, "The Harbor Evening Times", "ORG"), span(body, "Times", "ORG", nth=1)]
+    entities = refine_entities(body, spans, language="en")
+    assert [(e.text, e.count) for e in entities] == [("Harbor Evening Times", 2)]
+
+
+def test_headline_words_in_capitals_and_markers_are_no_names() -> None:
+    body = "DESALOJAN A CIEN PERSONAS DEL EDIFICIO\n\nEn el Min.70 marcó Lucas Bravo."
+    spans = [span(body, "PERSONAS", "ORG"), span(body, "Min.70", "PER"),
+             span(body, "Lucas Bravo", "PER")]  # fmt: skip
+    fields = _fields(body, spans, "es")
+    assert fields["orgs"] == []
+    assert fields["persons"] == ["Lucas Bravo"]
