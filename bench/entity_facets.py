@@ -1,6 +1,6 @@
 """The keyword facets analysts would see over real corpus articles, English and Spanish.
 
-    python bench/entity_facets.py [N] [--corpus en|es|both] [--top K] [--spans FILE]
+    python bench/entity_facets.py [N] [--corpus en|es|both|demo] [--top K] [--spans FILE]
 
 Runs the articles through the enrich stage itself (``Enricher.enrich``: cleaning, language
 detection, NER over title and body, ``refine_entities``, ``keyword_fields``), so the values
@@ -14,7 +14,9 @@ English (``--corpus en``): every third article of ``us-immigration-2020`` and ev
 of ``guardian-migration``, in that order, up to N (default 1,000).  Spanish (``es``): the
 EFE newswire items of the CoNLL-2002 Spanish test set (the only Spanish news text in the
 shared corpora; about 190 items from May 2000), rebuilt from its tokens and cut at its
-datelines ("Madrid , 23 may ( EFE ) .").
+datelines ("Madrid , 23 may ( EFE ) .").  ``demo``: the articles ``make demo`` publishes
+(``deploy/demo/samples`` and ``../shared/samples/chile-bolivia-border.txt``), read as
+``newsflow publish`` reads them, without starting a stack or a worker.
 
 NER is the slow part, so ``--spans FILE`` keeps the model's raw spans in a JSON file, by
 model and text hash, and reuses them: rules can then be changed and re-read in seconds.
@@ -31,10 +33,11 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.corpora import corpus
+from bench.corpora import CORPORA, corpus
 from pipeline.core.settings import get_settings
 from pipeline.enrichment.enrich import Enricher
 from pipeline.enrichment.nlp import Ner, RawSpan
+from pipeline.ingest.inputs import Parsed, read_sources
 from schemas import EnrichedArticle, RawArticle
 
 _PICKS = (("us-immigration-2020.jsonl", 3), ("guardian-migration.jsonl", 2))
@@ -117,6 +120,15 @@ def spanish_articles(n: int) -> list[RawArticle]:
     ]
 
 
+def demo_articles() -> list[RawArticle]:
+    """What ``make demo`` publishes (``deploy/demo/demo.py``)."""
+    root = Path(__file__).resolve().parents[1]
+    sources = [root / "deploy" / "demo" / "samples"]
+    shared = CORPORA.parent / "samples" / "chile-bolivia-border.txt"  # beside the corpora
+    sources += [shared] if shared.exists() else []
+    return [item.article for item in read_sources(sources) if isinstance(item, Parsed)]
+
+
 def facets(articles: Sequence[EnrichedArticle]) -> dict[str, Counter[str]]:
     """Articles per value of each keyword field, as a terms facet counts them."""
     counts: dict[str, Counter[str]] = {name: Counter() for name in FIELDS}
@@ -136,8 +148,9 @@ def enrich_all(enricher: Enricher, raws: list[RawArticle]) -> list[EnrichedArtic
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("n", nargs="?", type=int, default=1000, help="articles per corpus (1000)")
-    parser.add_argument("--corpus", choices=("en", "es", "both"), default="both",
-                        help="English corpora, the Spanish EFE items, or both (both)")
+    parser.add_argument("--corpus", choices=("en", "es", "both", "demo"), default="both",
+                        help="English corpora, the Spanish EFE items, both (default), "
+                             "or the demo's samples")
     parser.add_argument("--top", type=int, default=20, help="values per field (20)")
     parser.add_argument("--spans", type=Path, help="JSON file keeping the model's spans")
     args = parser.parse_args(argv)
@@ -150,6 +163,8 @@ def main(argv: list[str]) -> None:
         sets.append(("us-immigration-2020 and guardian-migration", english_articles(args.n)))
     if args.corpus in ("es", "both"):
         sets.append(("EFE items of CoNLL-2002 Spanish test B", spanish_articles(args.n)))
+    if args.corpus == "demo":
+        sets.append(("the demo's samples", demo_articles()))
     for name, raws in sets:
         enriched = enrich_all(enricher, raws)
         ner.save()

@@ -53,7 +53,8 @@ _MONTHS = frozenset({
 })  # fmt: skip
 # Bylines and author notes, at the start of a line: "By Ana Ruiz", "Por Ana Ruiz", "Follow
 # Ana Ruiz on Twitter", "Ana Ruiz is a reporter for…", "Ana Ruiz serves as senior editor…".
-_PERSON_NAME = r"[A-Z\u00C0-\u00DE][\w'’.-]*(?: (?:[A-Z\u00C0-\u00DE][\w'’.-]*|de|del|van|von|da)){1,3}"
+_CAPITAL_WORD = r"[A-Z\u00C0-\u00DE][\w'’.-]*"
+_PERSON_NAME = rf"{_CAPITAL_WORD}(?: (?:{_CAPITAL_WORD}|de|del|van|von|da)){{1,3}}"
 _BYLINE = re.compile(
     rf"(?:^|\n)(?:By|Por|BY|POR) ({_PERSON_NAME})(?=[ \t]*(?:\n|$|,|\||and |y |in |en ))"
     rf"|(?:^|\n)(?:Follow|Sigue a) ({_PERSON_NAME}) (?:on|en) (?:Twitter|X|Facebook|Instagram)"

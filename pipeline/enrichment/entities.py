@@ -28,7 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.enrichment.credits import credit_ranges, in_credit
-from pipeline.enrichment.gazetteer import Demonym, Gazetteer, fold, get_gazetteer
+from pipeline.enrichment.gazetteer import (
+    Demonym,
+    Gazetteer,
+    fold,
+    get_gazetteer,
+    not_a_people,
+)
 from pipeline.enrichment.lexicon import KnownName, Lexicon, get_lexicon
 from pipeline.enrichment.nlp import ner_head
 from pipeline.enrichment.ruler import get_ruler, merge
@@ -92,7 +98,6 @@ _WORK_LAST = _folded({
 _EVENT_FIRST = _folded({"hurricane", "storm", "typhoon", "cyclone", "huracán", "tormenta",
                           "tifón", "ciclón"})  # fmt: skip
 _MARKER = re.compile(r"[^\W\d_]\.\d")  # "Min.36": a minute, a page, a figure
-_ATTITUDE = re.compile(r"(?:anti|pro|non)[- ]", re.IGNORECASE)
 _LETTERLESS_TAIL = re.compile(r"\s+[^\w\s]*\d[^\s]*$|\s+[^\w\s]+$")
 _NEXT_WORD = re.compile(r"[ ]([A-Z][a-z]+)\b")
 
@@ -334,11 +339,11 @@ def _clean(
             return None  # "el ministro griego", "los países europeos": an adjective
         return _Span(start, end, text, "NORP", demonym.key)
     if mapped == "NORP":
-        word = gaz.people_word(text, language=language)
-        if word is None and (language == "en" or _ATTITUDE.match(text)):
+        if not_a_people(text):
             return None  # "Western", "anti-Asian": a direction or an attitude, no people
-        if word is not None:
-            return _Span(start, end, text, "NORP", word.key)
+        people = gaz.people_word(text, language=language)
+        if people is not None:
+            return _Span(start, end, text, "NORP", people.key)
     if text[0].islower() and not any(c.isupper() for c in text.split()[0]):
         return None  # "ministro del Interior": a fragment, not a name (eBay, iPhone pass)
     words = text.split()
@@ -1233,11 +1238,11 @@ def _canonical_text(group: _Group, gaz: Gazetteer, *, language: str) -> str:
     if known is not None:
         return known.canonical
     if group.key.startswith("norp:"):
-        first = group.spans[0].text
-        demonym = gaz.demonym(first, language=language) or gaz.people_word(
-            first, language=language
+        said = group.spans[0].text
+        demonym = gaz.demonym(said, language=language) or gaz.people_word(
+            said, language=language
         )
-        return demonym.canonical if demonym else first
+        return demonym.canonical if demonym else said
     surfaces = Counter(s.text for s in group.spans)
     if len(group.key.split()) > 1:  # a folded surname never names its entity
         long_enough = {t: n for t, n in surfaces.items() if fold(t) == group.key}

@@ -166,9 +166,7 @@ class Gazetteer:
         ("Chechens").  None for words that are not a nationality: "Western", "anti-Asian",
         "pro-American" (a direction, an attitude)."""
         words = name.split()
-        if not words or fold(words[0]).startswith(_ATTITUDE_PREFIXES):
-            return None
-        if fold(name) in _DIRECTION_WORDS or fold(name).rstrip("s") in _DIRECTION_WORDS:
+        if not words or not_a_people(name):
             return None
         m = _COMPOUND_AMERICAN.fullmatch(name)
         if m is not None:
@@ -176,8 +174,8 @@ class Gazetteer:
             if origin is not None:
                 key = f"{origin.key.lower()}-americans"
                 return Demonym(key, f"{m.group(1)} Americans", None, name.endswith("s"))
-        if language != "en" or not name[:1].isupper():
-            return None
+        if language != "en" or not name[:1].isupper() or self.places(name):
+            return None  # "Iquique" called a group is the place, as the caller decides
         plural = name
         if words[-1].endswith(("an", "en", "i")) and not words[-1].endswith("man"):
             plural = f"{name}s"
@@ -459,6 +457,15 @@ def _towns() -> list[dict]:
             "population": int(population), "admin1code": admin1,
         })  # fmt: skip
     return towns
+
+
+def not_a_people(name: str) -> bool:
+    """A word the models call a group that names no people: a direction ("Western",
+    "Southern") or an attitude ("anti-Asian", "pro-European", "non-EU")."""
+    key = fold(name)
+    return key.startswith(_ATTITUDE_PREFIXES) or key in _DIRECTION_WORDS or (
+        key.endswith("s") and key[:-1] in _DIRECTION_WORDS
+    ) or key.removesuffix("ern") in _DIRECTION_WORDS
 
 
 def _spanish_forms(masc: str) -> tuple[str, str, str, str]:
