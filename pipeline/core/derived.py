@@ -9,13 +9,20 @@ current as the table after any crash, and a restart reads nothing of it.
 removes the entries its previous value derived and adds its new value's; deleting it removes
 them.  An entry is only removed while it still holds the value this record derived, so two
 records deriving the same key do not erase each other's.
+
+Bulk loading (``load``, or ``table_files`` then ``ingest``): millions of new records go in as
+sorted table files that RocksDB takes whole, instead of a memtable insert and several
+compactions per entry; the database ends as ``write`` of each record in turn would leave it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import IngestExternalFileOptions, Options, Rdict, SstFileWriter, WriteBatch
 
 Derive = Callable[[bytes, bytes], Iterable[tuple[bytes, bytes]]]
 
@@ -76,6 +83,92 @@ def write(db: Rdict, changes: Iterable[tuple[bytes, bytes | None]],
                 batch.put(entry, derived_value, handle)
                 entries[entry] = derived_value
     db.write(batch)
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """Sorted table files of some records (default column family) and of their derived
+    entries (``FAMILY``); None where there is nothing to ingest."""
+
+    records: Path | None
+    entries: Path | None
+    count: int
+
+
+def table_files(records: Iterable[tuple[bytes, bytes]], derive: Derive | None,
+                options: Options, directory: Path) -> TableFiles:
+    """Write ``records`` (each key once) and their derived entries as sorted table files in
+    ``directory``, built with the database's ``options`` (its filters and block format).
+    An entry derived twice keeps the later value, as in ``write``.  Pure of any database,
+    so several processes can build files for ``ingest`` at once."""
+    directory.mkdir(parents=True, exist_ok=True)
+    values: dict[bytes, bytes] = {}
+    entries: dict[bytes, bytes] = {}
+    for key, value in records:
+        if key in values:
+            raise ValueError(f"record key {key!r} given twice: a bulk load writes new records")
+        values[key] = value
+        if derive is not None:
+            entries.update(derive(key, value))
+    return TableFiles(_sorted_file(values, options, directory, "records"),
+                      _sorted_file(entries, options, directory, "entries"), len(values))
+
+
+def ingest(db: Rdict, files: Iterable[TableFiles]) -> int:
+    """Move the files into ``db`` in order (a later file's entries win, as a later write
+    does), then compact once, so the database reads as one written record by record and
+    compacted.  Automatic compactions are off meanwhile: files that overlap (random keys)
+    are merged in one pass at the end rather than again with each file.  Returns how many
+    records went in."""
+    moving = IngestExternalFileOptions()
+    moving.set_move_files(True)
+    families = [db] + ([db.get_column_family(FAMILY)] if FAMILY in Rdict.list_cf(db.path())
+                       else [])
+    for family in families:
+        family.set_options({"disable_auto_compactions": "true"})
+    count = 0
+    try:
+        for batch in files:
+            if batch.records is not None:
+                db.ingest_external_file([str(batch.records)], moving)
+            if batch.entries is not None:
+                db.get_column_family(FAMILY).ingest_external_file([str(batch.entries)], moving)
+            count += batch.count
+        for family in families:
+            family.compact_range(None, None)
+    finally:
+        for family in families:
+            family.set_options({"disable_auto_compactions": "false"})
+    return count
+
+
+def load(db: Rdict, records: Iterable[tuple[bytes, bytes]], derive: Derive | None,
+         options: Options, directory: Path, *, chunk: int = 500_000) -> int:
+    """``table_files`` of ``chunk`` records at a time, ingested into ``db`` (which holds none
+    of these keys); returns how many records went in."""
+    it = iter(records)
+
+    def batches() -> Iterator[TableFiles]:
+        for n in itertools.count():
+            part = list(itertools.islice(it, chunk))
+            if not part:
+                return
+            yield table_files(part, derive, options, directory / str(n))
+
+    return ingest(db, batches())
+
+
+def _sorted_file(items: dict[bytes, bytes], options: Options, directory: Path,
+                 name: str) -> Path | None:
+    if not items:
+        return None
+    path = directory / f"{name}.sst"
+    writer = SstFileWriter(options)
+    writer.open(str(path))
+    for key in sorted(items):
+        writer[key] = items[key]
+    writer.finish()
+    return path
 
 
 class View:
