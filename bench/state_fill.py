@@ -116,18 +116,18 @@ def fill(directory: Path, *, articles: int, alerts: int, now: float, article_day
     context = multiprocessing.get_context("fork")
     pool = context.Pool(processes) if processes > 1 and articles > chunk else None
     try:
-        store = _store(articles_seen)
-        db = store._db_for_partition(0)  # opened as the worker opens it: with its options
+        dedup = store(articles_seen)
+        db = dedup._db_for_partition(0)  # opened as the worker opens it: with its options
         parts = range((articles + chunk - 1) // chunk)
         files = pool.imap(_Job.files, parts) if pool else map(_Job.files, parts)
         derived.ingest(db, _progress(files, chunk, started))
-        _set_offset(store, 0, articles)
+        _set_offset(dedup, 0, articles)
         step = alert_days * 86400 / max(alerts, 1)
         marks, states = alert_records(alerts, first_seen=now - alert_days * 86400, step=step)
         for table, items in ((fired, marks), (pending, states)):
-            _fill_by_partition(_store(table), items, work)
+            _fill_by_partition(store(table), items, work)
         for table in (articles_seen, fired, pending):
-            _close(_store(table))
+            _close(store(table))
     finally:
         if pool:
             pool.close()
@@ -135,15 +135,15 @@ def fill(directory: Path, *, articles: int, alerts: int, now: float, article_day
         shutil.rmtree(work, ignore_errors=True)
     seconds = time.monotonic() - started
     opened = time.monotonic()
-    _store(articles_seen).rocksdb_options.open(tables / "dedup-articles-0.db").close()
+    store(articles_seen).rocksdb_options.open(tables / "dedup-articles-0.db").close()
     size = sum(p.stat().st_size for p in tables.rglob("*") if p.is_file())
     return Filled(articles, alerts, seconds, time.monotonic() - opened, size)
 
 
 def encoded(table: Any, key: str, value: Any) -> tuple[bytes, bytes]:
     """A table's key and value as its store writes them."""
-    store = _store(table)
-    return store._encode_key(key), store._encode_value(value)
+    tables = store(table)
+    return tables._encode_key(key), tables._encode_value(value)
 
 
 class _Job:
@@ -163,12 +163,13 @@ class _Job:
 
     @classmethod
     def files(cls, part: int) -> derived.TableFiles:
-        store = _store(articles_seen)
+        dedup = store(articles_seen)
         start = part * cls.chunk
-        records = (encoded(articles_seen, article_id, record) for article_id, record in
-                   article_records(start, min(start + cls.chunk, cls.articles),
-                                   first_seen=cls.first_seen, step=cls.step))
-        return derived.table_files(records, store.derive, store.rocksdb_options.as_options(),
+        records = ((dedup._encode_key(article_id), dedup._encode_value(record))
+                   for article_id, record in article_records(
+                       start, min(start + cls.chunk, cls.articles),
+                       first_seen=cls.first_seen, step=cls.step))
+        return derived.table_files(records, dedup.derive, dedup.rocksdb_options.as_options(),
                                    cls.work / f"articles-{part}")
 
 
@@ -202,7 +203,7 @@ def _set_offset(store: PartitionedRocksDBStore, partition: int, records: int) ->
         store.set_persisted_offset(TP(topic, partition), records - 1)
 
 
-def _store(table: Any) -> PartitionedRocksDBStore:
+def store(table: Any) -> PartitionedRocksDBStore:
     store = table.data
     if not isinstance(store, PartitionedRocksDBStore):
         raise SystemExit("the tables are not on RocksDB (NEWSFLOW_STATE_STORE=memory?)")
