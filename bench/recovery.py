@@ -119,6 +119,11 @@ def _install(ns: Namespace, kept: Path) -> float:
         f.stat().st_size for f in p.iterdir()))
     if not names:
         sys.exit(f"no tables under {source}: fill it first (--fill local --keep {kept})")
+    partitions = len(list(source.glob("alerts-fired-*.db")))
+    if partitions not in (0, ns.settings.topics.partitions):
+        sys.exit(f"{kept} was filled for {partitions} alert partitions, the bench's namespace "
+                 f"has {ns.settings.topics.partitions}: fill it with NEWSFLOW_TOPIC_PARTITIONS="
+                 f"{ns.settings.topics.partitions}")
     options = state_fill.store(articles_seen).rocksdb_options
     opened = 0.0
     producer = KafkaProducer(**client_kwargs(ns.settings), acks="all", linger_ms=50,
