@@ -43,7 +43,7 @@ def test_a_bulk_load_leaves_what_writing_each_record_leaves(tmp_path: Path) -> N
     assert count == 20
     assert _contents(loaded) == _contents(written)
     assert loaded.get_column_family(derived.FAMILY)[b"latest"] == records[-1][0]
-    assert loaded.get_column_family(derived.FAMILY)[b"v0"] == b"k05"  # the last with value 0 (i = 15)
+    assert loaded.get_column_family(derived.FAMILY)[b"v0"] == b"k05"  # i = 15, the last of value 0
     loaded.close()
     reopened = _open(tmp_path / "loaded")
     assert _contents(reopened) == _contents(written)
