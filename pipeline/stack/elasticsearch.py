@@ -107,6 +107,11 @@ def _prepare_elasticsearch(
         shutil.rmtree(lay.es_run_home, ignore_errors=True)
         shutil.copytree(lay.es_home, lay.es_run_home, copy_function=_link_or_copy,
                         symlinks=True)
+    if user is not None:
+        # Its folders were made under ``up``'s umask 077, as root: let the service user
+        # through (es_base above them is its own, 0700).
+        for folder, _dirs, _files in os.walk(lay.es_run_home):
+            os.chmod(folder, 0o755)
     if not lay.es_config.is_dir():
         shutil.copytree(lay.es_home / "config", lay.es_config)
         private_tree(lay.es_config)
