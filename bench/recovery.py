@@ -293,7 +293,9 @@ def main() -> None:
     settings = Settings()
     days = args.days if args.days is not None else settings.state.dedup_horizon_days
     articles = int(args.articles_per_day * days)
-    alert_days = min(days, settings.state.alert_horizon_days)
+    # each table fills its own horizon (alerts: 30 days, dedup: 14); --days shortens both
+    alert_days = (min(args.days, settings.state.alert_horizon_days) if args.days is not None
+                  else settings.state.alert_horizon_days)
     alerts = int(args.alerts_per_day * alert_days)
     fill = args.fill or ("changelog" if articles <= 2_000_000 else "local")
     # first seen over the days filled, ending a margin inside each horizon: a measurement
