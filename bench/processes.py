@@ -5,16 +5,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
+from functools import cache
 from pathlib import Path
 
-_SERVICES = {b"kafka.Kafka": "kafka", b"org.elasticsearch.bootstrap.Elasticsearch": "elasticsearch"}
+from pipeline.core.settings import Settings
+from pipeline.stack._layout import layout_for
+
+
+@cache
+def _services() -> dict[tuple[bytes, bytes], str]:
+    """(main class, a path of this stack) -> part: another stack on the same host (a second
+    home, CI beside a benchmark) is not counted as this one's."""
+    lay = layout_for(Settings())
+    return {(b"kafka.Kafka", str(lay.kafka_dir).encode()): "kafka",
+            (b"org.elasticsearch.bootstrap.Elasticsearch", str(lay.es_base).encode()):
+                "elasticsearch"}
 
 
 def cpu_seconds(worker_pids: Collection[int]) -> dict[str, float]:
     """CPU seconds so far by part: ``worker`` (``worker_pids``), ``ner child`` (their
     children), ``kafka``, ``elasticsearch``."""
     tick = os.sysconf("SC_CLK_TCK")
-    used = dict.fromkeys(("worker", "ner child", *_SERVICES.values()), 0.0)
+    services = _services()
+    used = dict.fromkeys(("worker", "ner child", *services.values()), 0.0)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -29,7 +42,8 @@ def cpu_seconds(worker_pids: Collection[int]) -> dict[str, float]:
         elif ppid in worker_pids:
             part = "ner child"
         else:
-            part = next((name for marker, name in _SERVICES.items() if marker in cmdline), "")
+            part = next((name for (main, path), name in services.items()
+                         if main in cmdline and path in cmdline), "")
             if not part:
                 continue
         used[part] += (int(fields[11]) + int(fields[12])) / tick
