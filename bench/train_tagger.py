@@ -86,8 +86,8 @@ def _matrix(bags: list[Counter[str]], vocab: dict[str, int], idf: np.ndarray) ->
     return sparse.csr_matrix((data, (rows, cols)), shape=(len(bags), len(vocab)))
 
 
-def _load(tags: list[str]) -> _Data:
-    rows = tagset.load(("train", "dev"))
+def _load(tags: list[str], splits: tuple[str, ...]) -> _Data:
+    rows = tagset.load(splits)
     tagger = load_tagger(model=False)
     free = load_rules(None).settings.relevance_free_words
     bags, cues, relevance = [], [], []
@@ -184,12 +184,19 @@ def _score(d: _Data, outputs: list[str], oof: np.ndarray, thresholds: dict[str, 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=BUILTIN_MODEL)
+    ap.add_argument("--train-only", action="store_true",
+                    help="fit on the train split alone (for iterating: score the file on dev "
+                         "with bench/tag_quality.py --split dev --model FILE); needs --out")  # fmt: skip
     args = ap.parse_args()
+    if args.train_only and args.out == BUILTIN_MODEL:
+        ap.error("--train-only writes a model for dev scoring, never the packaged one: give --out")
+    splits = ("train",) if args.train_only else ("train", "dev")
+    fitted = "+".join(splits)
 
     tags = list(load_tagger(model=False).taxonomy)
     outputs = [MIGRATION, *tags]
-    d = _load(tags)
-    print(f"train+dev: {len(d.rows)} items, {int(d.labels[:, 0].sum())} migration-related, "
+    d = _load(tags, splits)
+    print(f"{fitted}: {len(d.rows)} items, {int(d.labels[:, 0].sum())} migration-related, "
           f"{len(d.names)} n-grams")  # fmt: skip
 
     oof_mig = {c: _oof(d, 0, c) for c in C_MIGRATION}
@@ -225,7 +232,7 @@ def main() -> int:
     _, (c_mig, decision), thresholds, s = best
     print(f"chosen: C migration {c_mig}, migration threshold "
           f"{thresholds[MIGRATION]}, {decision}")  # fmt: skip
-    print(f"cross-validated on train+dev (optimistic: choices made on the same folds): "
+    print(f"cross-validated on {fitted} (optimistic: choices made on the same folds): "
           f"migration-related F1 {s.migration_f1:.3f}, hard negatives tagged {s.hard:.3f}, "
           f"tag macro-F1 {s.macro:.3f}")  # fmt: skip
     for t, (p, r, f, n) in s.per_tag.items():
@@ -248,7 +255,7 @@ def main() -> int:
         "decision": {"gate": decision.gate, "max_tags": decision.max_tags,
                      "fallback": decision.fallback,
                      "short_floor": decision.short_floor},  # fmt: skip
-        "chosen_by": f"{FOLDS}-fold out-of-fold probabilities on train+dev "
+        "chosen_by": f"{FOLDS}-fold out-of-fold probabilities on {fitted} "
                      f"(C migration {c_mig}; C per tag {c_tags})",  # fmt: skip
         "vocab": d.names,
         "idf": [round(float(v), 4) for v in d.idf],
