@@ -22,7 +22,8 @@ from pipeline.enrichment.tagging._match import fold
 
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "data" / "tagging" / "model.json.gz"
 # /3: the rule-cue features gained the look-alike weight and share.
-MODEL_FORMAT = "newsflow-tagging-model/3"
+# /4: and each tag's share of the topic cue weight.
+MODEL_FORMAT = "newsflow-tagging-model/4"
 # The title and the first paragraph (about this many characters of the body) say what a news
 # article is about; a passing mention sits further down.
 LEAD_CHARS = 600
@@ -75,7 +76,11 @@ def cue_features(
     """What the rules found, as numbers: overall cue weight, its density, the weight in the
     title and lead, how much of the text has cues, the weight of the look-alikes the rules
     recognised (migration words vetoed by their context) and their share of all cue weight,
-    and per tag the weight in the whole text and in the title and lead."""
+    and per tag the weight in the whole text, in the title and lead, and its share of all
+    topic cue weight (a tag the article keeps coming back to, not one it touches once: the
+    weights saturate, the share still tells a shipwreck story that mentions the coastguard
+    from a story about the coastguard)."""
+    topical = sum(tag_weight.values())
     return [
         math.log1p(relevance),
         relevance / (1.0 + words / 500.0),
@@ -86,6 +91,7 @@ def cue_features(
         lookalike / (lookalike + relevance) if lookalike else 0.0,
         *(1.0 - math.exp(-tag_weight.get(t, 0.0)) for t in tags),
         *(1.0 - math.exp(-lead_weight.get(t, 0.0)) for t in tags),
+        *(tag_weight.get(t, 0.0) / topical if topical else 0.0 for t in tags),
     ]
 
 
