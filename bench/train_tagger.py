@@ -56,6 +56,7 @@ MAX_TAGS = (2, 3)
 FALLBACKS = (1.0, 0.7)  # 1.0: no fallback tag
 MIGRATION_SHIFT = (0.0, 0.1, 0.2)  # above the F1-best cut: fewer look-alikes let through
 SHORT_FLOORS = (0.0, 0.2, 0.4)
+UNCUED = (1.0, 1.25, 1.5, 99.0)  # 99: a tag needs a rule cue of its own
 CUTS = tuple(round(float(c), 2) for c in np.arange(0.1, 0.91, 0.05))
 HARD_NEGATIVE_GOAL = 0.03
 
@@ -67,6 +68,7 @@ class _Data:
     labels: np.ndarray  # items x outputs (migration_related first), bool
     relevance: np.ndarray
     snippets: list[Snippet | None]  # the rules' verdict on short items
+    cued: list[frozenset[str]]  # the tags a rule cue fired for
     names: list[str]
     idf: np.ndarray
 
@@ -91,11 +93,13 @@ def _load(tags: list[str], splits: tuple[str, ...]) -> _Data:
     tagger = load_tagger(model=False)
     free = load_rules(None).settings.relevance_free_words
     bags, cues, relevance = [], [], []
+    cued: list[frozenset[str]] = []
     snippets: list[Snippet | None] = []
     for r in rows:
         args = {"title": r.get("title"), "body": r["text"], "language": r["language"],
                 "entities": []}  # fmt: skip
-        bag, cue, rel = tagger.model_inputs(**args)
+        bag, cue, rel, fired = tagger.model_inputs(**args)
+        cued.append(fired)
         res = tagger.tag(**args)
         bags.append(bag)
         cues.append(cue)
@@ -111,7 +115,7 @@ def _load(tags: list[str], splits: tuple[str, ...]) -> _Data:
     idf = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in names])
     x = sparse.hstack([_matrix(bags, vocab, idf), sparse.csr_matrix(np.array(cues))]).tocsr()
     labels = np.array([[r["migration_related"], *(t in r["tags"] for t in tags)] for r in rows])
-    return _Data(rows, x, labels.astype(bool), np.array(relevance), snippets, names, idf)
+    return _Data(rows, x, labels.astype(bool), np.array(relevance), snippets, cued, names, idf)
 
 
 def _fit(x: sparse.csr_matrix, labels: np.ndarray, k: int, c: float) -> tuple[np.ndarray, float]:
@@ -164,7 +168,8 @@ def _score(d: _Data, outputs: list[str], oof: np.ndarray, thresholds: dict[str, 
     got: list[set[str]] = []
     for i in range(len(d.rows)):
         rel, kept = decide(oof[i, 0], dict(zip(tags, oof[i, 1:], strict=True)),
-                           d.relevance[i], thresholds, decision, d.snippets[i])  # fmt: skip
+                           d.relevance[i], thresholds, decision, d.snippets[i],
+                           d.cued[i])  # fmt: skip
         related[i] = rel
         got.append(set(kept))
     gold = d.labels[:, 0]
@@ -220,11 +225,12 @@ def main() -> int:
     for c_mig in C_MIGRATION:
         oof = np.column_stack([oof_mig[c_mig], oof_tag])
         cut = _best_cut(related, oof[:, 0])
-        for shift, gate, max_tags, fallback, floor in itertools.product(
-            MIGRATION_SHIFT, GATES, MAX_TAGS, FALLBACKS, SHORT_FLOORS
+        for shift, gate, max_tags, fallback, floor, uncued in itertools.product(
+            MIGRATION_SHIFT, GATES, MAX_TAGS, FALLBACKS, SHORT_FLOORS, UNCUED
         ):
             thresholds = {MIGRATION: round(min(cut + shift, 0.95), 2), **tag_cuts}
-            decision = Decision(gate=gate, max_tags=max_tags, fallback=fallback, short_floor=floor)
+            decision = Decision(gate=gate, max_tags=max_tags, fallback=fallback,
+                                short_floor=floor, uncued=uncued)  # fmt: skip
             s = _score(d, outputs, oof, thresholds, decision)
             if best is None or s.objective > best[0] + 1e-9:
                 best = (s.objective, (c_mig, decision), thresholds, s)
@@ -254,7 +260,7 @@ def main() -> int:
         "thresholds": thresholds,
         "decision": {"gate": decision.gate, "max_tags": decision.max_tags,
                      "fallback": decision.fallback,
-                     "short_floor": decision.short_floor},  # fmt: skip
+                     "short_floor": decision.short_floor, "uncued": decision.uncued},  # fmt: skip
         "chosen_by": f"{FOLDS}-fold out-of-fold probabilities on {fitted} "
                      f"(C migration {c_mig}; C per tag {c_tags})",  # fmt: skip
         "vocab": d.names,

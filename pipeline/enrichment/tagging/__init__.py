@@ -139,13 +139,13 @@ class Tagger:
 
     def model_inputs(
         self, *, title: str | None, body: str, language: str, entities: Sequence[Entity]
-    ) -> tuple[Counter[str], list[float], float]:
-        """What the trained model reads (n-gram counts, rule-cue features) and the rules'
-        cue weight (what the gate compares): for training it."""
+    ) -> tuple[Counter[str], list[float], float, frozenset[str]]:
+        """What the trained model reads (n-gram counts, rule-cue features), the rules' cue
+        weight (what the gate compares) and the tags a rule cue fired for: for training it."""
         title = title or ""
         scan = self._scan(title, body, language, entities)
         bag = counts(ngrams(title), ngrams(body))
-        return bag, scan.features(list(self.taxonomy)), scan.relevance
+        return bag, scan.features(list(self.taxonomy)), scan.relevance, frozenset(scan.tag_weight)
 
     def _scan(
         self, title: str, body: str, language: str, entities: Sequence[Entity]
@@ -288,7 +288,7 @@ class Tagger:
             snippet = Snippet(by_rules.migration_related,
                               {t.id: t.score for t in by_rules.topics}, scan.lookalike)  # fmt: skip
         related, scores = decide(p.migration, p.tags, scan.relevance, model.thresholds,
-                                 model.decision, snippet)  # fmt: skip
+                                 model.decision, snippet, frozenset(scan.tag_weight))  # fmt: skip
         if not related:
             return TagResult(migration_related=False, relevance=scan.relevance,
                              lookalike=scan.lookalike)  # fmt: skip

@@ -113,19 +113,25 @@ class Decision:
     fall short still gets its most likely one if that reaches this share of its threshold.
     ``short_floor``: in a short item (a snippet) the rules' verdict counts when the model
     gives migration at least this probability; and when the rules said no there and
-    recognised a look-alike in it, the model cannot say yes (see ``Snippet``)."""
+    recognised a look-alike in it, the model cannot say yes (see ``Snippet``).
+    ``uncued``: how far above its threshold (as a ratio) a tag must be when no rule cue of
+    that tag fired in the article: the model alone reads too little in a short item with
+    few known words, where a rare tag's probability drifts up from nothing (1.0: no more
+    than any tag; 99: never)."""
 
     gate: float = 0.0
     max_tags: int = 3
     fallback: float = 1.0
     short_floor: float = 0.0
+    uncued: float = 1.0
 
     @classmethod
     def of(cls, data: dict | None) -> Decision:
         data = data or {}
         return cls(gate=float(data.get("gate", 0.0)), max_tags=int(data.get("max_tags", 3)),
                    fallback=float(data.get("fallback", 1.0)),
-                   short_floor=float(data.get("short_floor", 0.0)))  # fmt: skip
+                   short_floor=float(data.get("short_floor", 0.0)),
+                   uncued=float(data.get("uncued", 1.0)))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -149,15 +155,17 @@ def decide(
     thresholds: dict[str, float],
     decision: Decision,
     snippet: Snippet | None = None,
+    cued: frozenset[str] | None = None,
 ) -> tuple[bool, dict[str, float]]:
     """Migration-related or not, and the tags kept with their probabilities (or, for a
-    snippet the rules took, their scores).
+    snippet the rules took, their scores).  ``cued``: the tags some rule cue fired for
+    (``None``: not known, every tag counts as cued).
 
     Shared by the tagger and by ``bench/train_tagger.py``, so the cross-validated figures
     are those of what ships."""
     if snippet is not None:
         if snippet.related and migration >= decision.short_floor:
-            _, scores = decide(migration, tags, relevance, thresholds, decision)
+            _, scores = decide(migration, tags, relevance, thresholds, decision, None, cued)
             for t, score in snippet.tags.items():
                 scores[t] = max(scores.get(t, 0.0), score)
             return True, scores
@@ -166,10 +174,11 @@ def decide(
     if migration < thresholds[MIGRATION] or relevance < decision.gate:
         return False, {}
     ratio = {t: p / thresholds[t] for t, p in tags.items()}
-    kept = sorted((t for t, r in ratio.items() if r >= 1.0), key=lambda t: -ratio[t])
+    need = {t: 1.0 if cued is None or t in cued else decision.uncued for t in ratio}
+    kept = sorted((t for t, r in ratio.items() if r >= need[t]), key=lambda t: -ratio[t])
     if not kept and ratio:
         best = max(ratio, key=lambda t: ratio[t])
-        if ratio[best] >= decision.fallback:
+        if ratio[best] >= decision.fallback * need[best]:
             kept = [best]
     return True, {t: tags[t] for t in kept[: decision.max_tags]}
 

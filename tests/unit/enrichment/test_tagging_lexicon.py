@@ -142,3 +142,22 @@ def test_labour_exploitation_without_migrants_is_not(rules: Tagger) -> None:
 def test_arraigo_is_integration(rules: Tagger) -> None:
     body = "Los inmigrantes que lleven dos años en España podrán pedir el arraigo."
     assert "integration_citizenship" in _topics(_tag(rules, body, "es"))
+
+
+@pytest.mark.parametrize(
+    ("lang", "body"),
+    [
+        ("en", "The president of the island appealed for help after 2,000 Senegalese migrants "
+               "arrived by boat over the weekend."),
+        ("es", "Tensión en el pueblo por la llegada de migrantes venezolanos desde Bolivia."),
+    ],
+)  # fmt: skip
+def test_a_head_of_government_or_tension_near_migrants_is_not_diplomacy(
+    rules: Tagger, lang: str, body: str
+) -> None:
+    assert "migration_diplomacy_cooperation" not in _topics(_tag(rules, body, lang))
+
+
+def test_a_deal_between_states_on_migrants_is_diplomacy(rules: Tagger) -> None:
+    body = "Spain and Senegal signed an agreement to curb migration, with patrols against smugglers."
+    assert "migration_diplomacy_cooperation" in _topics(_tag(rules, body, "en"))

@@ -208,8 +208,21 @@ def test_a_lookalike_the_rules_recognised_in_a_snippet_outweighs_the_model() -> 
     assert decide(0.99, probs, 0.6, _THRESHOLDS, Decision(), plain) == (True, {"a": 0.9})
 
 
+def test_a_tag_no_rule_cue_fired_for_must_clear_a_higher_bar() -> None:
+    probs = {"a": 0.6, "b": 0.6, "c": 0.1, "d": 0.1}  # ratios 1.2 and 1.5
+    strict = Decision(uncued=1.4)
+    assert decide(0.9, probs, 1.0, _THRESHOLDS, strict, None, frozenset({"a"})) == (
+        True, {"b": 0.6, "a": 0.6})  # fmt: skip
+    assert decide(0.9, probs, 1.0, _THRESHOLDS, strict, None, frozenset()) == (True, {"b": 0.6})
+    never = Decision(uncued=99.0, fallback=0.5)
+    # Not even as the fallback tag; unknown cues (None) count as cued.
+    assert decide(0.9, probs, 1.0, _THRESHOLDS, never, None, frozenset({"c"})) == (True, {})
+    assert decide(0.9, probs, 1.0, _THRESHOLDS, never) == (True, {"b": 0.6, "a": 0.6})
+
+
 def test_a_model_file_without_a_decision_uses_the_defaults() -> None:
-    assert Decision.of(None) == Decision(gate=0.0, max_tags=3, fallback=1.0, short_floor=0.0)
+    assert Decision.of(None) == Decision(gate=0.0, max_tags=3, fallback=1.0, short_floor=0.0,
+                                         uncued=1.0)  # fmt: skip
 
 
 def test_the_rules_alone_took_the_passing_mention_for_migration() -> None:
