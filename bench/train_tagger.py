@@ -7,10 +7,14 @@ the rule cues, and writes ``pipeline/enrichment/data/tagging/model.json.gz``.
 
 Everything that is chosen rather than fitted — the regularisation (one C for
 ``migration_related``, one per tag: a rare tag wants a different one than a common one), each
-output's threshold, the rule-cue gate, how many tags an article keeps and the fallback tag — is
+output's threshold, the rule-cue gate, how many tags an article keeps, the fallback tag and the
+bar for a tag no rule cue fired for — is
 chosen on out-of-fold probabilities of train+dev (5 folds), scoring the same decision the
 tagger ships (``pipeline.enrichment.tagging._model.decide``).  The test split is never
 read.  Deterministic: the same data gives the same file.
+
+``--train-only --out FILE`` fits on train alone, for iterating on rules and features:
+score FILE on dev with ``bench/tag_quality.py --split dev --model FILE``.
 """
 
 from __future__ import annotations
@@ -189,9 +193,12 @@ def _score(d: _Data, outputs: list[str], oof: np.ndarray, thresholds: dict[str, 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=BUILTIN_MODEL)
-    ap.add_argument("--train-only", action="store_true",
-                    help="fit on the train split alone (for iterating: score the file on dev "
-                         "with bench/tag_quality.py --split dev --model FILE); needs --out")  # fmt: skip
+    ap.add_argument(
+        "--train-only",
+        action="store_true",
+        help="fit on the train split alone (for iterating: score the file on dev with "
+        "bench/tag_quality.py --split dev --model FILE); needs --out",
+    )
     args = ap.parse_args()
     if args.train_only and args.out == BUILTIN_MODEL:
         ap.error("--train-only writes a model for dev scoring, never the packaged one: give --out")

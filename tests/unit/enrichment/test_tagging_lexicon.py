@@ -130,7 +130,9 @@ def test_hostile_words_need_migrants_near(rules: Tagger) -> None:
                "passports taken."),
     ],
 )  # fmt: skip
-def test_labour_exploitation_of_migrants_is_trafficking(rules: Tagger, lang: str, body: str) -> None:
+def test_labour_exploitation_of_migrants_is_trafficking(
+    rules: Tagger, lang: str, body: str
+) -> None:
     assert "smuggling_trafficking" in _topics(_tag(rules, body, lang))
 
 
@@ -159,5 +161,6 @@ def test_a_head_of_government_or_tension_near_migrants_is_not_diplomacy(
 
 
 def test_a_deal_between_states_on_migrants_is_diplomacy(rules: Tagger) -> None:
-    body = "Spain and Senegal signed an agreement to curb migration, with patrols against smugglers."
+    body = ("Spain and Senegal signed an agreement to curb migration, with joint patrols "
+            "against smugglers.")
     assert "migration_diplomacy_cooperation" in _topics(_tag(rules, body, "en"))
