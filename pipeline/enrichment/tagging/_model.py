@@ -22,8 +22,10 @@ from pipeline.enrichment.tagging._match import fold
 
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "data" / "tagging" / "model.json.gz"
 # /3: the rule-cue features gained the look-alike weight and share.
-# /4: and each tag's share of the topic cue weight.
+# /4: and each tag's share of the topic cue weight.  A /3 file still loads: its cue
+# features are the first ones of /4's.
 MODEL_FORMAT = "newsflow-tagging-model/4"
+_READABLE = ("newsflow-tagging-model/3", MODEL_FORMAT)
 # The title and the first paragraph (about this many characters of the body) say what a news
 # article is about; a passing mention sits further down.
 LEAD_CHARS = 600
@@ -187,8 +189,8 @@ class LinearModel:
     """Logistic outputs (``migration_related`` and one per tag) over tf-idf n-grams + cues."""
 
     def __init__(self, data: dict) -> None:
-        if data.get("format") != MODEL_FORMAT:
-            raise ValueError(f'tagging model: "format" must be "{MODEL_FORMAT}"')
+        if data.get("format") not in _READABLE:
+            raise ValueError(f'tagging model: "format" must be one of {", ".join(_READABLE)}')
         self.outputs: list[str] = data["outputs"]
         self.tags: list[str] = [o for o in self.outputs if o != MIGRATION]
         self.cue_tags: list[str] = data["cue_tags"]
@@ -197,6 +199,7 @@ class LinearModel:
         self._idf = np.asarray(data["idf"], dtype=np.float64)
         self._coef = np.asarray(data["coef"], dtype=np.float64)  # outputs x (vocab + cues)
         self._bias = np.asarray(data["intercept"], dtype=np.float64)
+        self._n_cues = self._coef.shape[1] - len(self._names)  # an older format reads fewer
         self._cue_scale = float(data.get("cue_scale", 1.0))
         self.thresholds: dict[str, float] = data["thresholds"]
         self.decision = Decision.of(data.get("decision"))
@@ -219,7 +222,7 @@ class LinearModel:
     def predict(self, title: Grams, body: Grams, cues: list[float]) -> Prediction:
         idx, values = self.vector(counts(title, body))
         n = len(self.vocab)
-        extra = np.asarray(cues, dtype=np.float64) * self._cue_scale
+        extra = np.asarray(cues[: self._n_cues], dtype=np.float64) * self._cue_scale
         logits = self._coef[:, idx] @ values + self._coef[:, n:] @ extra + self._bias
         probs = 1.0 / (1.0 + np.exp(-logits))
         by_output = dict(zip(self.outputs, probs.tolist(), strict=True))

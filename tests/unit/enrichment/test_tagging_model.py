@@ -5,6 +5,7 @@ is the one the training command describes."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -260,6 +261,16 @@ def test_shipped_model_covers_the_taxonomy(tagger: Tagger) -> None:
     assert set(model.tags) == set(tagger.taxonomy)
     assert set(model.thresholds) == {MIGRATION, *tagger.taxonomy}
     assert all(0.0 < t < 1.0 for t in model.thresholds.values())
+
+
+def test_a_format_3_file_reads_the_cue_features_it_was_trained_on() -> None:
+    # /4 appended features; a /3 model weighs only the first ones (here two cue features).
+    data = {"format": "newsflow-tagging-model/3", "outputs": [MIGRATION], "cue_tags": [],
+            "vocab": ["boat"], "idf": [1.0], "intercept": [0.0], "coef": [[0.0, 2.0, -2.0]],
+            "thresholds": {MIGRATION: 0.5}}  # fmt: skip
+    model = LinearModel(data)
+    one = model.predict([], [], [1.0, 0.0, 50.0, 50.0]).migration
+    assert one == pytest.approx(1.0 / (1.0 + math.exp(-2.0)))
 
 
 def test_a_model_file_of_another_format_is_refused() -> None:
