@@ -16,15 +16,21 @@ before the record re-sends with the same ``Idempotency-Key``; a crash after it s
 nothing.  A channel that keeps failing gets a dead letter (stage ``deliver``); when that
 letter is replayed, the alert goes once more to the channels that failed, and no other.
 Both tables forget after ``alert_horizon_days``: a sweep timer deletes expired keys, which
-writes tombstones that compaction removes from the changelog.
+writes tombstones that compaction removes from the changelog.  On disk, ``alerts-fired``
+keeps a time index beside its marks (``pipeline.alerts.fired.time_entries``, derived in the
+same write, from live writes and changelog records alike: ``agents.state_store``), so the
+sweep reads only what expired, in a thread, instead of every mark on the event loop (at the
+horizon's 600,000 marks that held the loop for seconds: ``bench/alert_sweep.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,8 +53,10 @@ from agents.app import (
 )
 from pipeline.alerts.channels import http_client
 from pipeline.alerts.delivery import deliver, failure_letter
+from pipeline.alerts.fired import expired_in, time_entries
 from pipeline.alerts.ledger import AlertLedger
 from pipeline.alerts.rulebook import sends_at_once
+from pipeline.core.derived import Derive
 from pipeline.core.retry import until_done
 from pipeline.index.writer import IndexUnavailable, index_documents
 from schemas import Alert, AlertRule, DeadLetter
@@ -89,17 +97,23 @@ class _ByRule(faust.Table):
             await asyncio.gather(*futures)
 
 
-def _table(name: str, help: str) -> _ByRule:
+def _time_entries(key: bytes, value: bytes) -> Iterable[tuple[bytes, bytes]]:
+    # raw bytes as stored: JSON strings (the key, and the mark's own JSON text)
+    return time_entries(json.loads(key), json.loads(value))
+
+
+def _table(name: str, help: str, derive: Derive | None = None) -> _ByRule:
     table = _ByRule(app, name=name, beacon=app.tables.beacon, key_type=str, value_type=str,
                     partitions=settings.topics.partitions, help=help,
-                    options=state_store.table_options(),
+                    options=state_store.table_options(derive=derive),
                     extra_topic_configs=state_store.changelog_configs(
                         settings.state.changelog_segment_hours))
     app.tables.add(table)
     return table
 
 
-fired = _table("alerts-fired", "<rule id>/<alert id> -> Fired mark (state, time, channels)")
+fired = _table("alerts-fired", "<rule id>/<alert id> -> Fired mark (state, time, channels)",
+               derive=_time_entries)
 pending = _table("alerts-pending", "rule id -> Pending JSON (last message, waiting alerts)")
 ledger = AlertLedger(fired, pending)
 
@@ -253,9 +267,13 @@ async def deliver_alerts(stream: StreamT) -> None:
             _Shared.http = None
 
 
+def _owned_partitions() -> set[int]:
+    return {tp.partition for tp in app.consumer.assignment()
+            if tp.topic == settings.topics.alerts}
+
+
 def _owns(rule_id: str) -> bool:
-    return rule_partition(rule_id) in {
-        tp.partition for tp in app.consumer.assignment() if tp.topic == settings.topics.alerts}
+    return rule_partition(rule_id) in _owned_partitions()
 
 
 @app.timer(interval=settings.alerts.flush_interval_seconds)
@@ -285,24 +303,54 @@ async def flush_waiting_alerts() -> None:
     await send_dead_letters(letters)
 
 
+MARKS_PER_SWEEP = 50_000  # a backlog (a worker stopped for days) goes over several sweeps
+_DELETES_PER_SLICE = 500  # then the loop runs other work (deletes are on the loop: ~0.1 ms each)
+
+
+async def expired_marks(partitions: Iterable[int], *, now: float, horizon: float) -> list[str]:
+    """Keys of the ``alerts-fired`` marks past the horizon in ``partitions`` (at most
+    ``MARKS_PER_SWEEP``).  On disk: from the time index, in a thread, reading only what
+    expired.  Tables in memory: every mark, on the loop."""
+    held = set(partitions)
+    views = state_store.derived_views(fired, held)
+    if views is None:
+        return ledger.expired_marks(now=now, horizon_seconds=horizon,
+                                    owned=lambda rule_id: rule_partition(rule_id) in held)
+
+    def scan() -> list[str]:
+        keys: list[str] = []
+        for view in views:
+            keys += expired_in(view, now=now, horizon_seconds=horizon,
+                               limit=MARKS_PER_SWEEP - len(keys))
+        return keys
+
+    return await asyncio.to_thread(scan)
+
+
 @app.timer(interval=settings.state.sweep_seconds)
 async def forget_expired_alert_state() -> None:
     """Delete what is older than the alert horizon in the rules this worker owns: each
     delete writes a tombstone, and compaction drops the key from the changelog."""
     if app.rebalancing or getattr(app, "in_recovery", False):
         return
-    marks, idle = ledger.expired(now=time.time(), owned=_owns,
-                                 horizon_seconds=settings.state.alert_horizon_days * 86400)
-    idle = [r for r in idle if not (r in _Shared.locks and _Shared.locks[r].locked())]
-    for key in marks:
-        fired.pop(key, None)
+    now, horizon = time.time(), settings.state.alert_horizon_days * 86400
+    partitions = _owned_partitions()
+    keys = await expired_marks(partitions, now=now, horizon=horizon)
+    marks = 0
+    for start in range(0, len(keys), _DELETES_PER_SLICE):
+        # each mark checked again: found in a thread, it may have been written since
+        marks += ledger.forget_marks(keys[start:start + _DELETES_PER_SLICE], now=now,
+                                     horizon_seconds=horizon)
+        await asyncio.sleep(0)
+    idle = [r for r in ledger.idle_rules(now=now, horizon_seconds=horizon, owned=_owns)
+            if not (r in _Shared.locks and _Shared.locks[r].locked())]
     for rule_id in idle:
         pending.pop(rule_id, None)
         _Shared.locks.pop(rule_id, None)
     if marks or idle:
         await _tables_written()
         log.info("deliver: forgot %d alert mark(s) and %d idle rule state(s) older than %g days",
-                 len(marks), len(idle), settings.state.alert_horizon_days)
+                 marks, len(idle), settings.state.alert_horizon_days)
 
 
 async def _tables_written() -> None:

@@ -100,6 +100,10 @@ class PartitionedRocksDBStore(RocksDBStore):
         self.derive: derived_entries.Derive | None = options.pop("derive", None)
         super().__init__(url, app, table, options=options, **kwargs)
         self.rocksdb_options = _BoundedOptions(**dict(self.options or {}), use_rocksdict=True)
+        # partition -> (its database, the database's derived column family), kept open:
+        # rocksdict flushes a column family's memtable whenever its object is dropped, so
+        # one per write made a flush (a small table file and compactions) per write.
+        self._families: dict[int, tuple[Rdict, Rdict]] = {}
 
     def _open_for_partition(self, partition: int) -> Rdict:
         db: Rdict = super()._open_for_partition(partition)
@@ -115,9 +119,50 @@ class PartitionedRocksDBStore(RocksDBStore):
     def derived_view(self, partition: int) -> derived_entries.View | None:
         """The derived entries of a partition this worker holds, else None."""
         db = self._dbs.get(partition)
-        if db is None or self.derive is None:
+        family = self._family(partition, db) if db is not None else None
+        return derived_entries.View(family) if family is not None else None
+
+    def _family(self, partition: int, db: Rdict) -> Rdict | None:
+        if self.derive is None:
             return None
-        return derived_entries.View(db.get_column_family(derived_entries.FAMILY))
+        kept = self._families.get(partition)
+        if kept is None or kept[0] is not db:
+            kept = self._families[partition] = (db, db.get_column_family(derived_entries.FAMILY))
+        return kept[1]
+
+    def _write(self, partition: int, db: Rdict,
+               changes: Iterable[tuple[bytes, bytes | None]]) -> None:
+        derived_entries.write(db, changes, self.derive, family=self._family(partition, db))
+
+    def _forget_closed_families(self) -> None:
+        # A kept family keeps its database open, with its lock: Faust drops a revoked
+        # partition's database from ``_dbs`` and reopens it if the partition comes back.
+        for partition, (db, _) in list(self._families.items()):
+            if self._dbs.get(partition) is not db:
+                del self._families[partition]
+
+    def revoke_partitions(self, table: CollectionT, tps: set[TP]) -> None:
+        super().revoke_partitions(table, tps)
+        self._forget_closed_families()
+
+    async def stop(self) -> None:
+        await super().stop()
+        self._forget_closed_families()
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self._forget_closed_families()
+
+    def close_databases(self) -> None:
+        """Flush and close every open database (tools that write tables outside a worker,
+        which then reopen them)."""
+        for _, family in self._families.values():
+            family.close()
+        self._families.clear()
+        for db in self._dbs.values():
+            db.flush()
+            db.close()
+        self._dbs.clear()
 
     def apply_changelog_batch(self, batch: Iterable[EventT], to_key: Any,
                               to_value: Any) -> None:
@@ -128,7 +173,7 @@ class PartitionedRocksDBStore(RocksDBStore):
             offsets[message.tp] = max(message.offset, offsets.get(message.tp, -1))
             changes[message.partition].append((message.key or b"", message.value))
         for partition, records in changes.items():
-            derived_entries.write(self._db_for_partition(partition), records, self.derive)
+            self._write(partition, self._db_for_partition(partition), records)
         for tp, offset in offsets.items():
             self.set_persisted_offset(tp, offset)
 
@@ -142,7 +187,7 @@ class PartitionedRocksDBStore(RocksDBStore):
     def _set(self, key: bytes, value: bytes | None) -> None:
         partition = self._partition(key)
         self._key_index[key] = partition
-        derived_entries.write(self._db_for_partition(partition), [(key, value)], self.derive)
+        self._write(partition, self._db_for_partition(partition), [(key, value)])
 
     def _get(self, key: bytes) -> bytes | None:
         # Only databases of partitions this worker holds are open (Faust opens them on
@@ -155,10 +200,10 @@ class PartitionedRocksDBStore(RocksDBStore):
         return self._get(key) is not None
 
     def _del(self, key: bytes) -> None:
-        db = self._dbs.get(self._partition(key))
+        partition = self._partition(key)
+        db = self._dbs.get(partition)
         if db is not None:
-            derived_entries.write(db, [(key, None)], self.derive)
-
+            self._write(partition, db, [(key, None)])
 
     async def assign_partitions(self, table: CollectionT, tps: set[TP],
                                 generation_id: int = 0) -> None:
@@ -197,6 +242,17 @@ def changelog_configs(segment_hours: float) -> dict[str, str]:
     outlive (README "Restarts and local state")."""
     ms = str(round(segment_hours * 3_600_000))
     return {"segment.ms": ms, "delete.retention.ms": ms}
+
+
+def derived_views(table: CollectionT,
+                  partitions: Iterable[int]) -> list[derived_entries.View] | None:
+    """The derived entries of those of ``partitions`` this worker holds; None if ``table``'s
+    store keeps none (tables in memory)."""
+    store = getattr(table, "data", None)
+    if not isinstance(store, PartitionedRocksDBStore) or store.derive is None:
+        return None
+    views = (store.derived_view(partition) for partition in sorted(set(partitions)))
+    return [view for view in views if view is not None]
 
 
 def derived(table: CollectionT, partition: int) -> derived_entries.View | None:

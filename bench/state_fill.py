@@ -127,7 +127,7 @@ def fill(directory: Path, *, articles: int, alerts: int, now: float, article_day
         for table, items in ((fired, marks), (pending, states)):
             _fill_by_partition(store(table), items, work)
         for table in (articles_seen, fired, pending):
-            _close(store(table))
+            store(table).close_databases()
     finally:
         if pool:
             pool.close()
@@ -208,13 +208,6 @@ def store(table: Any) -> PartitionedRocksDBStore:
     if not isinstance(store, PartitionedRocksDBStore):
         raise SystemExit("the tables are not on RocksDB (NEWSFLOW_STATE_STORE=memory?)")
     return store
-
-
-def _close(store: PartitionedRocksDBStore) -> None:
-    for db in store._dbs.values():
-        db.flush()
-        db.close()
-    store._dbs.clear()
 
 
 _signatures: list[str] = []

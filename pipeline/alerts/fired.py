@@ -5,17 +5,27 @@ what happened (sent, held for a throttle or digest, failed) and when, and for a 
 which of the rule's channels gave up, so that a replayed dead letter re-sends to those
 channels only: a channel that took the alert does not get it twice.
 
-Marks live ``alert_horizon_days`` (``expired``): an alert id that comes back later than
-that after it was recorded is handled as new.  Marks written before marks carried a time
-(plain ``"sent"``, ``"held"``, ``"failed"``) read as having no time and never expire.
+Marks live ``alert_horizon_days``: an alert id that comes back later than that after it
+was recorded is handled as new.  Marks written before marks carried a time (plain
+``"sent"``, ``"held"``, ``"failed"``) read as having no time and never expire.
+
+Two ways to find the expired marks.  ``expired`` parses every mark it is given (tables in
+memory: the whole table, each sweep).  With tables on disk, each mark derives one entry,
+its time then its key (``time_entries``), that the table's store keeps sorted beside the
+marks and updates in the same write (``pipeline.core.derived``); ``expired_in`` reads those
+entries from the oldest up to the horizon and stops, so a sweep costs what expired, not
+what the table holds.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
+
+from pipeline.core.derived import sortable_time
 
 State = Literal["sent", "held", "failed"]
 _STATES = ("sent", "held", "failed")
@@ -64,3 +74,34 @@ def expired(marks: Iterable[tuple[str, str]], *, now: float, horizon_seconds: fl
         if mark is not None and mark.at is not None and mark.at < cutoff:
             gone.append(key)
     return gone
+
+
+# --- the time index on disk -------------------------------------------------------------
+# One derived entry per mark that has a time: "t" + recorded at (sortable_time) + key -> "".
+_AT = b"t"
+_AT_LENGTH = len(_AT + sortable_time(0))
+
+
+class SortedEntries(Protocol):
+    """Ordered reads of the derived entries (``pipeline.core.derived.View``)."""
+
+    def scan(self, prefix: bytes, *, stop: bytes | None = None,
+             ) -> Iterator[tuple[bytes, bytes]]: ...
+
+
+def time_entries(key: str, text: str | None) -> list[tuple[bytes, bytes]]:
+    """The time-index entry of the mark ``text`` stored under ``key`` (none for a mark
+    without a time, which never expires)."""
+    mark = Fired.from_text(text)
+    if mark is None or mark.at is None:
+        return []
+    return [(_AT + sortable_time(mark.at) + key.encode(), b"")]
+
+
+def expired_in(entries: SortedEntries, *, now: float, horizon_seconds: float,
+               limit: int) -> list[str]:
+    """Keys of the marks recorded more than ``horizon_seconds`` before ``now``, oldest
+    first, at most ``limit`` (the next sweep takes the rest)."""
+    stop = _AT + sortable_time(now - horizon_seconds)
+    return [entry[_AT_LENGTH:].decode()
+            for entry, _ in itertools.islice(entries.scan(_AT, stop=stop), limit)]

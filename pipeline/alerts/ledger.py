@@ -14,7 +14,7 @@ and ``is_new`` checks both, so an alert is never lost between them nor sent twic
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 
 from pipeline.alerts.fired import Fired, expired, outcome
 from pipeline.alerts.rulebook import Pending, due_at, sends_at_once
@@ -111,16 +111,34 @@ class AlertLedger:
         self._pending[rule_id] = state.to_json()
 
 
-    def expired(self, *, now: float, horizon_seconds: float,
-                owned: Callable[[str], bool]) -> tuple[list[str], list[str]]:
-        """Keys past the horizon in the rules ``owned`` here: ``fired`` marks recorded more
-        than ``horizon_seconds`` ago, and ``pending`` states of rules idle that long with
-        nothing waiting.  The caller deletes them (tombstones in the changelog)."""
+    def expired_marks(self, *, now: float, horizon_seconds: float,
+                      owned: Callable[[str], bool]) -> list[str]:
+        """Keys of the ``fired`` marks recorded more than ``horizon_seconds`` before ``now``
+        in the rules ``owned`` here, found by reading every mark: for tables in memory (on
+        disk, ``fired.expired_in`` reads only the expired ones)."""
         marks = [(k, v) for k, v in list(self._fired.items()) if owned(k.split("/", 1)[0])]
-        idle = [rule_id for rule_id, text in list(self._pending.items())
+        return expired(marks, now=now, horizon_seconds=horizon_seconds)
+
+    def idle_rules(self, *, now: float, horizon_seconds: float,
+                   owned: Callable[[str], bool]) -> list[str]:
+        """Rules ``owned`` here whose ``pending`` state is past the horizon: idle that long
+        with nothing waiting (one state per rule: reading them all is cheap)."""
+        return [rule_id for rule_id, text in list(self._pending.items())
                 if owned(rule_id)
                 and Pending.from_json(text).expired(now=now, horizon_seconds=horizon_seconds)]
-        return expired(marks, now=now, horizon_seconds=horizon_seconds), idle
+
+    def forget_marks(self, keys: Iterable[str], *, now: float,
+                     horizon_seconds: float) -> int:
+        """Delete the marks of ``keys`` that are still past the horizon (tombstones in the
+        changelog); returns how many.  Checked again here because ``keys`` were found
+        earlier, maybe in another thread: a mark written since (its alert replayed) stays."""
+        gone = 0
+        for key in keys:
+            if expired([(key, self._fired.get(key) or "")], now=now,
+                       horizon_seconds=horizon_seconds):
+                del self._fired[key]
+                gone += 1
+        return gone
 
 
 def _is_due(state: Pending, now: float) -> bool:

@@ -27,13 +27,13 @@ same write (``pipeline.core.derived``): a restart reads nothing proportional to 
 from __future__ import annotations
 
 import base64
-import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from pipeline.core.derived import sortable_time
 from pipeline.stories.dedup import BandEntry, Decision, Fingerprint, decide
 
 # On the wire: [story id, seen at (Unix s), "band keys, space-separated", signature base64
@@ -169,14 +169,10 @@ def index_entries(article_id: str, record: ArticleRecord) -> list[tuple[bytes, b
     story_id, seen_at, keys, _ = record
     story = story_id.encode()
     entries = [(_BAND + key.encode(), story) for key in keys.split()]
-    entries.append((_SEEN + _micros(seen_at) + article_id.encode(), story))
+    entries.append((_SEEN + sortable_time(seen_at) + article_id.encode(), story))
     if article_id != story_id:
         entries.append((_COPY + story + _SEP + article_id.encode(), b""))
     return entries
-
-
-def _micros(seen_at: float) -> bytes:
-    return struct.pack(">Q", max(int(seen_at * 1_000_000), 0))
 
 
 class DiskStoryState:
@@ -209,7 +205,7 @@ class DiskStoryState:
         delete from ``records``, which removes their entries."""
         stories: dict[bytes, None] = {}
         count = 0
-        for _, story in self._index.scan(_SEEN, stop=_SEEN + _micros(now - horizon)):
+        for _, story in self._index.scan(_SEEN, stop=_SEEN + sortable_time(now - horizon)):
             if story not in stories:
                 stories[story] = None
                 count += 1 + sum(1 for _ in self._index.scan(_COPY + story + _SEP))

@@ -41,9 +41,7 @@ def _live(directory: Path) -> None:
             written[partition] = written.get(partition, 0) + 1
         for partition, count in written.items():
             store.set_persisted_offset(TP(table.changelog_topic_name, partition), count - 1)
-        for db in store._dbs.values():
-            db.close()
-        store._dbs.clear()
+        store.close_databases()
 
 
 def _contents(tables: Path) -> dict[str, Any]:

@@ -129,10 +129,28 @@ def test_state_past_the_horizon_is_listed_for_deletion() -> None:
     instant, throttled = _rule(), _rule(throttle_seconds=60)
     ledger.sent(instant, alert(1), failed=[], now=0.0)
     ledger.sent(throttled, alert(2), failed=[], now=10 * day)
-    marks, idle = ledger.expired(now=31 * day, horizon_seconds=30 * day, owned=lambda _: True)
-    assert marks == [fired_key(alert(1))] and idle == []
-    marks, idle = ledger.expired(now=41 * day, horizon_seconds=30 * day, owned=lambda _: True)
-    assert sorted(marks) == sorted([fired_key(alert(1)), fired_key(alert(2))])
-    assert idle == list(pending)
-    assert ledger.expired(now=41 * day, horizon_seconds=30 * day,
-                          owned=lambda _: False) == ([], [])
+    horizon = {"horizon_seconds": 30 * day, "owned": lambda _: True}
+    assert ledger.expired_marks(now=31 * day, **horizon) == [fired_key(alert(1))]
+    assert ledger.idle_rules(now=31 * day, **horizon) == []
+    assert sorted(ledger.expired_marks(now=41 * day, **horizon)) == sorted(
+        [fired_key(alert(1)), fired_key(alert(2))])
+    assert ledger.idle_rules(now=41 * day, **horizon) == list(pending)
+    nobody = {"horizon_seconds": 30 * day, "owned": lambda _: False}
+    assert ledger.expired_marks(now=41 * day, **nobody) == []
+    assert ledger.idle_rules(now=41 * day, **nobody) == []
+
+
+def test_forgetting_deletes_only_marks_still_past_the_horizon() -> None:
+    ledger, fired, _ = _ledger()
+    day = 86400.0
+    rule = _rule()
+    for n in (1, 2, 3):
+        ledger.sent(rule, alert(n), failed=[], now=0.0)
+    found = ledger.expired_marks(now=31 * day, horizon_seconds=30 * day, owned=lambda _: True)
+    assert len(found) == 3
+    ledger.sent(rule, alert(2), failed=[1], now=31 * day)  # replayed since: a new mark
+    del fired[fired_key(alert(3))]  # gone already
+    assert ledger.forget_marks(found, now=31 * day, horizon_seconds=30 * day) == 1
+    assert list(fired) == [fired_key(alert(2))]
+    assert ledger.retry_channels(alert(2)) == (1,)
+    assert ledger.is_new(alert(1))  # forgotten: handled as new if it comes back
