@@ -12,8 +12,11 @@ Measured in the same run, over the same databases: the sweep as it was, listing 
 of the table and parsing each (``AlertLedger.expired_marks``, still the path of tables in
 memory), against the sweep over the time-ordered index beside the marks
 (``agents.deliver.expired_marks``).  A ticker on the loop records the longest time it could
-not run (loop blocked); CPU is the process's, threads included.  Deleting the expired keys
-is not measured: it needs a broker (each delete sends a tombstone) and is the same in both.
+not run (loop blocked), in wall time and in the loop thread's CPU (on a shared machine,
+niced, the wall time also counts waiting for a core); CPU is the process's, threads
+included.  ``--delete`` then deletes
+what the sweep found as the worker does (``agents.deliver.forget_marks``), in a copy of the
+tables; each delete's tombstone goes to the producer's buffer, which no broker drains here.
 
     nice -n 19 ionice -c3 python bench/alert_sweep.py --marks 600000 --dir /tmp/sweep/600k
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,15 +40,16 @@ _TICK = 0.005
 
 
 async def _timed(label: str, sweep: Callable[[], Awaitable[list[str]]]) -> list[str]:
-    longest = 0.0
+    longest = busiest = 0.0
     running = True
 
     async def ticker() -> None:
-        nonlocal longest
+        nonlocal longest, busiest
         while running:
-            before = time.monotonic()
+            before, cpu = time.monotonic(), time.thread_time()
             await asyncio.sleep(_TICK)
             longest = max(longest, time.monotonic() - before - _TICK)
+            busiest = max(busiest, time.thread_time() - cpu)
 
     tick = asyncio.ensure_future(ticker())
     await asyncio.sleep(0.05)
@@ -53,8 +58,9 @@ async def _timed(label: str, sweep: Callable[[], Awaitable[list[str]]]) -> list[
     wall, cpu = time.monotonic() - wall, time.process_time() - cpu
     running = False
     await tick
-    print(f"{label:<28} {len(keys):>8,} expired  {wall:7.3f} s wall  {cpu:7.3f} s CPU  "
-          f"loop blocked {longest * 1000:8.1f} ms at most", flush=True)
+    print(f"{label:<28} {len(keys):>7,} marks {wall:7.3f} s wall {cpu:6.3f} s CPU | loop "
+          f"blocked at most {longest * 1000:7.1f} ms wall, {busiest * 1000:7.1f} ms CPU",
+          flush=True)
     return keys
 
 
@@ -73,7 +79,7 @@ def _open(directory: Path) -> None:
           f"{time.monotonic() - started:.2f} s", flush=True)
 
 
-async def _measure(now: float, horizon: float) -> None:
+async def _measure(now: float, horizon: float) -> list[str]:
     from agents import deliver
 
     every = range(settings.topics.partitions)
@@ -89,6 +95,17 @@ async def _measure(now: float, horizon: float) -> None:
     print(f"same keys: {same}" + ("" if same else
           f" ({len(set(old) - set(new))} only before, {len(set(new) - set(old))} only "
           f"after: at most {deliver.MARKS_PER_SWEEP:,} per sweep)"))
+    return new
+
+
+async def _delete(keys: list[str], now: float, horizon: float) -> None:
+    from agents import deliver
+
+    async def forget() -> list[str]:
+        gone = await deliver.forget_marks(keys, now=now, horizon=horizon)
+        return keys[:gone]
+
+    await _timed("deleting them", forget)
 
 
 def main() -> None:
@@ -99,6 +116,8 @@ def main() -> None:
     parser.add_argument("--late-days", type=float, default=0.0,
                         help="sweep this long after the fill's time (a backlog)")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--delete", action="store_true",
+                        help="then delete what expired (in a copy of the tables)")
     args = parser.parse_args()
     horizon = settings.state.alert_horizon_days * 86400
     meta = args.dir / "alert-sweep.json"
@@ -113,9 +132,18 @@ def main() -> None:
     filled_at = json.loads(meta.read_text())
     print(f"{filled_at['marks']:,} marks, horizon {horizon / 86400:g} days, sweep "
           f"{args.late_days:g} days after the fill")
-    _open(args.dir)
+    directory = args.dir
+    if args.delete:
+        directory = args.dir.with_name(args.dir.name + ".deleting")
+        shutil.rmtree(directory, ignore_errors=True)
+        shutil.copytree(args.dir, directory)
+    _open(directory)
+    now = filled_at["now"] + args.late_days * 86400
     for _ in range(args.repeat):
-        asyncio.run(_measure(filled_at["now"] + args.late_days * 86400, horizon))
+        keys = asyncio.run(_measure(now, horizon))
+    if args.delete:
+        asyncio.run(_delete(keys, now, horizon))
+        shutil.rmtree(directory)
 
 
 if __name__ == "__main__":
