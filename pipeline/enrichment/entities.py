@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.enrichment.credits import credit_ranges, in_credit
@@ -182,6 +182,7 @@ class _Span:
     titled: bool = False  # "Mr", "presidente"... right before: a person, whatever it names
     located: bool = False  # "in", "desde", "la cárcel de"... right before: a place
     club: bool = False  # "el Sevilla": a club or company named after a city
+    facility: str | None = None  # "port of entry" after "DeConcini": what the name names
 
 
 @dataclass(slots=True)
@@ -212,7 +213,7 @@ def refine_entities(
     gaz, lexicon = get_gazetteer(), get_lexicon()
     text = article_text(title, body)
     spans = _split_lines(text, _split_credits(text, spans))
-    spans = _join_org_heads(text, _split_possessives(text, spans, gaz, lexicon))
+    spans = _join_org_heads(text, _split_possessives(text, spans, gaz, lexicon), gaz, lexicon)
     # The known names the ruler adds come from the part NER read, as the model's spans do:
     # a 1 MB body of place names must not make an unbounded entity list.
     spans = merge(text, spans, get_ruler().find(ner_head(text)))
@@ -238,17 +239,36 @@ def refine_entities(
                   first_names=first_names, article=text)
         for g in groups
     ]  # fmt: skip
-    found_entities = [e for e in entities if e is not None]
+    found_entities = _merge_same(e for e in entities if e is not None)
     return sorted(
         found_entities, key=lambda e: (e.mentions[0].field != "title", e.mentions[0].start)
     )
 
 
+def _merge_same(entities: Iterable[Entity]) -> list[Entity]:
+    """Groups whose canonical names and labels came out equal ("Chechen" and "Chechens",
+    "Efe" and "EFE") are one entity: an analyst counts one value once per article."""
+    merged: dict[tuple[str, str], Entity] = {}
+    for entity in entities:
+        key = (entity.text, entity.label)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = entity
+            continue
+        mentions = sorted([*first.mentions, *entity.mentions],
+                          key=lambda m: (m.field != "title", m.start))  # fmt: skip
+        merged[key] = first.model_copy(
+            update={"mentions": mentions, "count": first.count + entity.count}
+        )
+    return list(merged.values())
+
+
 def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
     """Canonical names by keyword field (persons, orgs, places, nationalities, groups).
 
-    A party or a religion is a group, never a nationality: "Democrats" goes to
-    ``groups``, and so does the party behind "Democratic Party" (which is also an org).
+    A party's members or a creed's believers are a group, never a nationality:
+    "Democrats", "los populares" go to ``groups``.  The party itself ("Democratic Party",
+    "el PP") is an organisation and goes to ``orgs`` only, so each value has one field.
     """
     fields: dict[str, dict[str, None]] = {
         "persons": {}, "orgs": {}, "places": {}, "nationalities": {}, "groups": {}
@@ -257,7 +277,7 @@ def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
     for entity in entities:
         known = lexicon.lookup(entity.text)
         group = known.group if known is not None else None
-        if group is not None:
+        if group is not None and entity.label == "NORP":
             fields["groups"].setdefault(group)
         if entity.label == "NORP":
             if group is None and _political(entity.text):
@@ -328,7 +348,7 @@ def _clean(
         return None  # a hashtag or a handle, not a name
     if fold(text) in lexicon.not_entities:
         return None  # "COVID-19": tagged as a person or an org, filtered on as neither
-    known = lexicon.lookup(text)
+    known = lexicon.lookup(text) or _acronym_in_title_case(text, mapped, lexicon)
     if known is not None:
         return _Span(start, end, text, known.label, known=known)
     demonym = gaz.demonym(text, language=language) if label != "LANGUAGE" else None
@@ -342,8 +362,11 @@ def _clean(
         if not_a_people(text):
             return None  # "Western", "anti-Asian": a direction or an attitude, no people
         people = gaz.people_word(text, language=language)
-        if people is not None:
-            return _Span(start, end, text, "NORP", people.key)
+        if people is not None and not people.key.startswith("people:"):
+            return _Span(start, end, text, "NORP", people.key)  # "Cuban-American"
+        # An unlisted word read as a people by its ending stays open to the evidence the
+        # article gives ("Ladjevardian" after "Hamid Ladjevardian" is him): its one value
+        # ("Chechens") is settled once the label is.
     if text[0].islower() and not any(c.isupper() for c in text.split()[0]):
         return None  # "ministro del Interior": a fragment, not a name (eBay, iPhone pass)
     words = text.split()
@@ -367,9 +390,12 @@ def _clean(
         return None  # "Gobierno", "Comisión": a name only with what follows
     if _portfolio_of_title(body, start, text, gaz=gaz, lexicon=lexicon):
         return None  # "la ministra de Economía", "Minister of Justice": a portfolio
-    if (_PLACE_AFTER.match(body, end) and len(text.split()) <= 2
+    after = _PLACE_AFTER.match(body, end)
+    if (after is not None and len(text.split()) <= 2
             and lexicon.lookup(text) is None and not gaz.places(text)):  # fmt: skip
-        return _Span(start, end, text, "FAC", located=True)  # "the DeConcini port of entry"
+        facility = " ".join(after.group().split())
+        # "the DeConcini port of entry"
+        return _Span(start, end, text, "FAC", located=True, facility=facility)
     if mapped != "ORG" and _named_by_org_noun(body, start) and not gaz.is_label_place(text):
         mapped = "ORG"  # "la organización Maldita", "el buque Aita Mari", "the charity X"
     if of_group is not None:
@@ -384,12 +410,23 @@ def _clean(
     return _Span(start, end, text, mapped, titled=titled, located=located, club=club)
 
 
+def _acronym_in_title_case(text: str, mapped: str, lexicon: Lexicon) -> KnownName | None:
+    """"Efe", "Nato", "Acnur": an organisation the lists know by its abbreviation in
+    capitals, written as a word by some desks.  Only where the model itself reads an
+    organisation, since "Un" and "Ice" in running text are words."""
+    if mapped != "ORG" or not (3 <= len(text) <= 5) or not text.isalpha() or not text.istitle():
+        return None
+    known = lexicon.lookup(text.upper())
+    return known if known is not None and known.label == "ORG" else None
+
+
 # Lowercase nouns right after a name that make it a place: a port or crossing is named
 # after a person ("DeConcini") or a company, and the analyst files it under places.
 _PLACE_AFTER = re.compile(
     r"\s+(?:land\s+)?(?:port|ports)\s+of\s+entry\b|\s+(?:border\s+)?crossings?\b"
     r"|\s+checkpoints?\b"
 )
+_SINGULAR = {"ports": "port", "crossings": "crossing", "checkpoints": "checkpoint"}
 # Lowercase nouns right before a name that say what kind of thing it names: an
 # organisation, or a ship (which the labelling guide files with organisations).
 _ORG_NOUNS = _folded({
@@ -707,21 +744,35 @@ _HEAD_JOIN = re.compile(r" (?:de|del|de la|de los|of|of the|for) ")
 
 
 def _join_org_heads(
-    text: str, spans: Sequence[tuple[int, int, str]]
+    text: str, spans: Sequence[tuple[int, int, str]], gaz: Gazetteer, lexicon: Lexicon
 ) -> list[tuple[int, int, str]]:
     """One organisation the model cut after its head word: "Secretaría" + "de" + "Estado
-    de Migraciones", "Ministry" + "of" + "Foreign Affairs" are one ORG."""
+    de Migraciones", "Ministry" + "of" + "Foreign Affairs" are one ORG; so is an
+    organisation the model cut before its last word, a subject that is no place or known
+    name ("Real Federación Española" + "de" + "Fútbol")."""
     out: list[tuple[int, int, str]] = []
     for span in sorted(spans):
         if out:
-            start, end, _ = out[-1]
+            start, end, label = out[-1]
             head = text[start:end].split()
             gap = _HEAD_JOIN.fullmatch(text, end, span[0])
-            if gap and head and fold(head[-1]) in _ORG_FIRST and text[span[0]].isupper():
+            if gap and head and text[span[0]].isupper() and (
+                fold(head[-1]) in _ORG_FIRST
+                or (label == "ORG" and _ORG_FIRST.intersection(map(fold, head))
+                    and _a_subject(text[span[0] : span[1]], gaz, lexicon))
+            ):  # fmt: skip
                 out[-1] = (start, span[1], "ORG")
                 continue
         out.append(span)
     return out
+
+
+def _a_subject(text: str, gaz: Gazetteer, lexicon: Lexicon) -> bool:
+    """One capitalised word that names no place and nothing known: "Fútbol", "Baloncesto"
+    after "Federación de" is what the organisation is about, not a second name."""
+    return " " not in text and text.isalpha() and not gaz.places(text) and (
+        lexicon.lookup(text) is None and fold(text) not in lexicon.given_names
+    )
 
 
 def _strip_openers(
@@ -1037,6 +1088,16 @@ def _annotate(
         return None  # "Netflix rodará…" over a body that never names it again
     if label in ("GPE", "LOC") and not any(s.known for s in group.spans):
         text = gaz.canonical_place(text)  # "EE.UU.", "Londres": one value per place
+        text = _capital_or_state(group, text, article)
+    facility = next((s.facility for s in group.spans if s.facility), None)
+    if label in _PLACE_LABELS and facility is not None:
+        # "DeConcini" alone names a senator; the place is "DeConcini Port of Entry"
+        nouns = " ".join(w if w == "of" else _SINGULAR.get(w, w).capitalize()
+                         for w in facility.lower().split())  # fmt: skip
+        text = f"{text} {nouns}"
+    if label == "NORP" and not group.key.startswith(("norp:", "group:")):
+        people = gaz.people_word(text, language=language)
+        text = people.canonical if people is not None else text  # "Chechen" → "Chechens"
     mentions = [
         Mention(start=s.start, end=s.end, field="title")
         if s.start < body_start
@@ -1044,6 +1105,29 @@ def _annotate(
         for s in group.spans
     ]
     return Entity(text=text, label=label, count=len(group.spans), mentions=mentions)
+
+
+# A capital that shares its name with a state: "Washington" alone is the capital in the
+# news (the government, the dateline); the state is said so ("Washington state", "the
+# state of Washington", "Wash." in a dateline).  One value each, not one for both.
+_CAPITAL_AND_STATE = {"washington": ("Washington, D.C.", "Washington State"),
+                      "d.c.": ("Washington, D.C.", "Washington State"),
+                      "wash.": ("Washington, D.C.", "Washington State")}  # fmt: skip
+_STATE_AFTER = re.compile(r"\s+[Ss]tate\b")
+_STATE_BEFORE = re.compile(r"\b(?:state|estado) (?:of|de) $", re.IGNORECASE)
+_STATE_WRITTEN = frozenset({"wash.", "washington state"})
+
+
+def _capital_or_state(group: _Group, text: str, article: str) -> str:
+    pair = _CAPITAL_AND_STATE.get(fold(text))
+    if pair is None:
+        return text
+    for s in group.spans:
+        if fold(article[s.start : s.end]) in _STATE_WRITTEN or _STATE_AFTER.match(
+            article, s.end
+        ) or _STATE_BEFORE.search(article, max(0, s.start - 12), s.start):
+            return pair[1]
+    return pair[0]
 
 
 def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[str]) -> bool:

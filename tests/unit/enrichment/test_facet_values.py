@@ -182,3 +182,70 @@ def test_headline_words_in_capitals_and_markers_are_no_names() -> None:
     fields = _fields(body, spans, "es")
     assert fields["orgs"] == []
     assert fields["persons"] == ["Lucas Bravo"]
+
+
+# -- one field per value, one value per referent -------------------------------------------
+
+
+def test_a_surname_the_model_calls_a_people_is_the_person() -> None:
+    body = "Hamid Tovarian spoke first. Later Tovarian said the Chechen families had waited."
+    spans = [
+        span(body, "Hamid Tovarian", "PERSON"), span(body, "Tovarian", "NORP", nth=1),
+        span(body, "Chechen", "NORP"),
+    ]  # fmt: skip
+    entities = refine_entities(body, spans, language="en")
+    person = next(e for e in entities if e.label == "PERSON")
+    assert (person.text, person.count) == ("Hamid Tovarian", 2)
+    assert keyword_fields(entities)["nationalities"] == ["Chechens"]
+
+
+def test_a_party_is_an_org_and_its_members_a_group() -> None:
+    body = "El PP y el Partido Socialista pactaron; los populares celebraron el acuerdo."
+    spans = [span(body, "PP", "ORG"), span(body, "Partido Socialista", "ORG")]
+    fields = _fields(body, spans, language="es")
+    assert fields["orgs"] == ["PP", "PSOE"] and fields["groups"] == []
+    fields = _fields(body, [*spans, span(body, "populares", "NORP")], language="es")
+    assert fields["orgs"] == ["PP", "PSOE"] and fields["groups"] == ["PP"]  # the members
+
+
+def test_an_agency_written_as_a_word_is_its_acronym() -> None:
+    body = "Lima, 3 jun. La agencia Efe informó; según la Otan, la cumbre sigue."
+    spans = [span(body, "Efe", "ORG"), span(body, "Otan", "ORG")]
+    assert _fields(body, spans, language="es")["orgs"] == ["EFE", "NATO"]
+
+
+def test_a_title_case_word_is_no_acronym_unless_the_model_reads_an_org() -> None:
+    body = "Un migrante llegó. Ice formed on the road."
+    spans = [span(body, "Un", "MISC"), span(body, "Ice", "PERSON")]
+    assert _fields(body, spans)["orgs"] == []
+
+
+def test_washington_is_the_capital_unless_the_state_is_said() -> None:
+    capital = "Lawmakers in Washington voted."
+    state = "Farms in Washington state hire seasonal workers; Washington had a dry year."
+    assert _fields(capital, [span(capital, "Washington", "GPE")])["places"] == [
+        "Washington, D.C."
+    ]
+    spans = [span(state, "Washington", "GPE"), span(state, "Washington", "GPE", nth=1)]
+    assert _fields(state, spans)["places"] == ["Washington State"]
+
+
+def test_latinos_are_not_latin_americans() -> None:
+    body = "Latino voters and Hispanic families met Latin American diplomats."
+    spans = [
+        span(body, "Latino", "NORP"), span(body, "Hispanic", "NORP"),
+        span(body, "Latin American", "NORP"),
+    ]  # fmt: skip
+    assert _fields(body, spans)["nationalities"] == ["Latinos", "Latin Americans"]
+
+
+def test_a_federation_cut_before_its_sport_is_one_org() -> None:
+    body = "La Real Federación Española de Fútbol sancionó al jugador de España."
+    spans = [
+        span(body, "Real Federación Española", "ORG"), span(body, "Fútbol", "PER"),
+        span(body, "España", "LOC"),
+    ]  # fmt: skip
+    fields = _fields(body, spans, language="es")
+    assert fields["persons"] == []
+    assert fields["orgs"] == ["Real Federación Española de Fútbol"]
+    assert fields["places"] == ["Spain"]
