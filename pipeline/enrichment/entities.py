@@ -38,6 +38,7 @@ from pipeline.enrichment.gazetteer import (
 from pipeline.enrichment.lexicon import KnownName, Lexicon, get_lexicon
 from pipeline.enrichment.nlp import ner_head
 from pipeline.enrichment.ruler import get_ruler, merge
+from pipeline.enrichment.words_en import get_english_words, is_any_word, is_plain_word
 from pipeline.enrichment.words_es import get_spanish_words
 from schemas import Entity, Mention
 
@@ -1078,6 +1079,8 @@ def _annotate(
     label = _label(group, text, gaz, lexicon, language=language, first_names=first_names)
     if label == "PERSON" and _a_word_not_a_name(group, text, article, first_names):
         return None  # "Refugees", "Naufragio": a capitalised word the text also writes small
+    if language == "en" and label == "PERSON" and _a_phrase_not_a_name(group, text, lexicon):
+        return None  # "Legal Challenges", "Victim Targeted": a headline in Title Case
     if language == "es" and _an_opener_not_a_name(group, text, article, gaz, lexicon, label):
         return None  # "Polémica en el Congreso", "Acusó a…": a word that starts a sentence
     if language == "es" and label == "PERSON" and _a_participle_not_a_name(group, text):
@@ -1139,6 +1142,23 @@ def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[
     if group.key in first_names or not text.isalpha() or not text[0].isupper():
         return False
     return re.search(rf"(?<![^\W\d_]){re.escape(text.lower())}(?![^\W\d_])", article) is not None
+
+
+def _a_phrase_not_a_name(group: _Group, text: str, lexicon: Lexicon) -> bool:
+    """Two to four capitalised English words with no evidence of a person (no title, no
+    known name, no given name first) made only of ordinary words, at least one of them an
+    adjective or a verb ("Legal Challenges", "Quick Fix", "Replay More Videos"): a
+    headline or a label in Title Case, not a name.  Surnames that are nouns ("Miller",
+    "Graham") need a given name before them, which exempts them."""
+    words = text.split()
+    if not 2 <= len(words) <= 4 or group.person or any(s.titled or s.known for s in group.spans):
+        return False
+    if fold(words[0]) in lexicon.given_names or not all(w.isalpha() for w in words):
+        return False
+    vocabulary = get_english_words()
+    return all(is_any_word(vocabulary, w) for w in words) and any(
+        is_plain_word(vocabulary, w) for w in words
+    )
 
 
 def _headline_word_only(group: _Group, text: str, article: str, body_start: int) -> bool:

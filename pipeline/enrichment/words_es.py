@@ -54,14 +54,16 @@ class SpanishWords:
         return any(self.lemmas_of(word, pos) for pos in _POS)
 
 
-def _load() -> SpanishWords:
+def load_words(model: str = _MODEL) -> SpanishWords:
+    """The lemma tables of ``model``'s rule lemmatizer (any spaCy pipeline that ships
+    them: the English one too), or an empty vocabulary if the model is not installed."""
     try:
         from spacy.lookups import Lookups
         from spacy.util import get_package_path
 
         with warnings.catch_warnings():  # W095, as in nlp.load_ner_pipeline
             warnings.filterwarnings("ignore", message=r"\[W095\]", category=UserWarning)
-            root = get_package_path(_MODEL)
+            root = get_package_path(model)
     except (ImportError, OSError):
         return SpanishWords()
     found = sorted(Path(root).glob("*/lemmatizer/lookups")) or sorted(
@@ -71,7 +73,7 @@ def _load() -> SpanishWords:
         return SpanishWords()
     lookups = Lookups().from_disk(found[0])
     index, rule_table = lookups.get_table("lemma_index"), lookups.get_table("lemma_rules")
-    groups = lookups.get_table("lemma_rules_groups")
+    groups = lookups.get_table("lemma_rules_groups", {})  # English has no groups
     exc_table = lookups.get_table("lemma_exc")
     lemmas = {pos: frozenset(index.get(pos, [])) for pos in _POS}
     rules: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -89,4 +91,4 @@ def _load() -> SpanishWords:
 @lru_cache(maxsize=1)
 def get_spanish_words() -> SpanishWords:
     """The process's Spanish vocabulary, read on first use."""
-    return _load()
+    return load_words()

@@ -249,3 +249,12 @@ def test_a_federation_cut_before_its_sport_is_one_org() -> None:
     assert fields["persons"] == []
     assert fields["orgs"] == ["Real Federación Española de Fútbol"]
     assert fields["places"] == ["Spain"]
+
+
+def test_a_title_case_headline_is_no_person() -> None:
+    body = "Legal Challenges Mount\n\nQuick Fix talks stalled, Mark Dunbar said."
+    spans = [
+        span(body, "Legal Challenges", "PERSON"), span(body, "Quick Fix", "PERSON"),
+        span(body, "Mark Dunbar", "PERSON"),
+    ]  # fmt: skip
+    assert _fields(body, spans)["persons"] == ["Mark Dunbar"]  # a given name first: a name
