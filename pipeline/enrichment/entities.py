@@ -118,7 +118,22 @@ def _portfolio(body: str, end: int) -> bool:
     return m is not None and fold(m.group(1)) in _PERSON_TITLES
 
 
-_TITLE_BEFORE = re.compile(r"([^\W\d_]+)\.? $")
+_TITLE_BEFORE = re.compile(r"([^\W\d_]+)(\.?) $")
+_ABBREVIATION_MAX = 5  # "Gen.", "Sra.", "Srta." — not "general." ending a sentence
+_TITLE_ABBREVIATIONS = frozenset({"sr", "sra", "srta", "dr", "dra", "mr", "mrs", "ms"})
+
+
+def _word_before(body: str, start: int) -> str:
+    """The folded word right before ``start``: "mr" for "Mr. ", "en" for "en ".  A word
+    with a period counts only as a capitalised abbreviation ("Gen. Ana Ruiz"): "…un paro
+    general. Inversores…" has no title before "Inversores", only the end of a sentence."""
+    m = _TITLE_BEFORE.search(body, max(0, start - 30), start)
+    if m is None:
+        return ""
+    short = m.group(1)[0].isupper() and len(m.group(1)) <= _ABBREVIATION_MAX
+    if m.group(2) and not (short or fold(m.group(1)) in _TITLE_ABBREVIATIONS):
+        return ""
+    return fold(m.group(1))
 # Last words that make a run of capitalised words a place or an organisation, not a
 # person whose first name is also a place ("Carolina Valdivia" is a person).
 _NOT_PERSON_HEADS = _folded({
@@ -184,6 +199,7 @@ class _Span:
     located: bool = False  # "in", "desde", "la cárcel de"... right before: a place
     club: bool = False  # "el Sevilla": a club or company named after a city
     facility: str | None = None  # "port of entry" after "DeConcini": what the name names
+    named_place: bool = False  # "el puente Atanasio Girardot": a facility named after someone
 
 
 @dataclass(slots=True)
@@ -224,6 +240,7 @@ def refine_entities(
     found = [s for s in cleaned if s]
     found.extend(_missed_demonyms(text, found, language=language, gaz=gaz, lexicon=lexicon))
     found.extend(_missed_surnames(text, found, gaz, lexicon, language=language))
+    _coordinated_places(text, found)
     if credits:  # a surname or demonym found again inside a credit is no mention either
         found = [s for s in found if not in_credit(credits, s.start, s.end)]
     groups = _group(found, gaz)
@@ -401,14 +418,45 @@ def _clean(
         mapped = "ORG"  # "la organización Maldita", "el buque Aita Mari", "the charity X"
     if of_group is not None:
         mapped = of_group  # "Fuentes de Salvamento Marítimo", "Jueces de San Roque"
-    before = _TITLE_BEFORE.search(body, max(0, start - 30), start)
-    word = fold(before.group(1)) if before is not None else ""
+    word = _word_before(body, start)
     titled = titled or word in _PERSON_TITLES or _apposition_of_title(body, start, text, lexicon)
     located = (word in _PLACE_BEFORE or _after_place_noun(body, start)
                or _ORIGIN_BEFORE.search(body, max(0, start - 30), start) is not None
                or (of_group == "GPE"))  # fmt: skip
     club = language == "es" and _club_article(body, start, text, gaz)
+    if (language == "es" and mapped == "PERSON" and not titled and " " not in text
+            and not club and _ARTICLE_BEFORE.search(body, max(0, start - 5), start)
+            and not gaz.places(text)):  # fmt: skip
+        mapped = "ORG"  # "según la Aemet": Spanish writes no article before a person's name
+    if not titled and _FACILITY_BEFORE.search(body, max(0, start - 30), start):
+        # "el puente Atanasio Girardot": a place named after someone
+        return _Span(start, end, text, "FAC", located=True, named_place=True)
     return _Span(start, end, text, mapped, titled=titled, located=located, club=club)
+
+
+# A facility noun with its article right before a name, without "de": Spanish names
+# bridges, power plants, stadiums and hospitals after people ("la central Antonio
+# Guiteras", "el estadio Santiago Bernabéu"), and the noun says it is the place.
+_FACILITY_BEFORE = re.compile(
+    r"(?<![^\W\d_])(?:la|de la) central $"  # "el central Dean Huijsen" plays in defence
+    r"|(?<![^\W\d_])(?:el|la|los|las|del|al) (?:puente|estadio|hospital|aeropuerto"
+    r"|presa|embalse|polideportivo|pabellón|pabellon|prisión|prision|cárcel|carcel"
+    r"|centro penitenciario|barrio|campamento|colegio público|instituto público) $",
+    re.IGNORECASE,
+)
+_ARTICLE_BEFORE = re.compile(r"(?<![^\W\d_])(?:el|la|los|las|del|al) $")
+_AND = frozenset({" y ", " e ", " and "})  # not a comma: "En Madrid, Sánchez dijo…"
+
+
+def _coordinated_places(text: str, found: list[_Span]) -> None:
+    """The second of two names joined by "y" or "and" is placed as the first is:
+    "los centros de Shëngjin y Gjadër", "in Lyon and Grenoble"."""
+    spans = sorted(found, key=lambda s: s.start)
+    for first, second in zip(spans, spans[1:], strict=False):
+        if first.located and not first.titled and not second.titled and (
+            text[first.end : second.start] in _AND
+        ):
+            second.located = True
 
 
 def _acronym_in_title_case(text: str, mapped: str, lexicon: Lexicon) -> KnownName | None:
@@ -436,15 +484,24 @@ _ORG_NOUNS = _folded({
     "periódico", "cadena", "aerolínea", "operadora", "eléctrica", "buque", "barco",
     "velero", "pesquero", "charity", "company", "firm", "newspaper", "broadcaster",
     "airline", "ship", "vessel", "carrier", "union", "nonprofit", "organisation",
-    "organization",
+    "organization", "asociación", "fundación", "federación", "entidad", "consultora",
+    "agencia", "cooperativa", "association", "foundation", "agency", "group",
 })  # fmt: skip
 _NOUN_BEFORE = re.compile(r"(?<![^\W\d_])([^\W\d_]+)\s$")
+# "la empresa gestora, Domus Vi": the noun, one adjective, a comma (an apposition).
+_NOUN_ADJ_BEFORE = re.compile(
+    r"(?<![^\W\d_])(?:el|la|los|las|the|its|su) ([^\W\d_]+)(?: [a-záéíóúñ]+)?,\s$",
+    re.IGNORECASE,
+)
 
 
 def _named_by_org_noun(body: str, start: int) -> bool:
     m = _NOUN_BEFORE.search(body, max(0, start - 20), start)
     word = m.group(1) if m is not None else ""
-    return (word.islower() or word == "ONG") and fold(word) in _ORG_NOUNS
+    if (word.islower() or word == "ONG") and fold(word) in _ORG_NOUNS:
+        return True
+    m = _NOUN_ADJ_BEFORE.search(body, max(0, start - 40), start)
+    return m is not None and m.group(1).islower() and fold(m.group(1)) in _ORG_NOUNS
 
 
 # Titles that hold a portfolio: "la ministra de Economía", "el consejero de Empleo".
@@ -533,6 +590,7 @@ _PLACE_NOUNS = _folded({
     "barrio", "distrito", "valle", "río", "frontera", "paso", "aeropuerto", "bahía",
     "condado", "costa", "desierto", "estrecho", "localidades", "ciudades", "pueblos",
     "estación", "comuna", "parroquia", "pedanía", "corregimiento", "cantón", "caserío",
+    "centro", "centros", "asentamiento", "finca",
     "town", "city", "village", "port", "province", "region", "district", "island",
     "county", "camp", "prison", "valley", "river", "airport", "suburb", "municipality",
     "station",
@@ -558,7 +616,11 @@ def _after_place_noun(body: str, start: int) -> bool:
 _ORIGIN_BEFORE = re.compile(
     r"(?<![^\W\d_])(?:salid[oa]s?|salió|salieron|partió|partieron|procedentes?|llegad[oa]s?"
     r"|natural|naturales|vecin[oa]s?|originari[oa]s?|oriund[oa]s?) de\s$"
-    r"|(?<![^\W\d_])nacid[oa]s? en\s$",
+    r"|(?<![^\W\d_])nacid[oa]s? en\s$"
+    # and where they go: "fueron llevados a Zuwara", "rumbo a Lampedusa"
+    r"|(?<![^\W\d_])(?:llevad|trasladad|devuelt|deportad|expulsad|enviad|desviad|"
+    r"desembarcad|evacuad|repatriad|conducid)[oa]s? (?:hasta |hacia )?a\s$"
+    r"|(?<![^\W\d_])(?:rumbo|destino) a\s$",
     re.IGNORECASE,
 )
 # "Fuentes de", "Jueces de la", "Presidente de": an ordinary word that opens a sentence
@@ -942,8 +1004,7 @@ def _missed_surnames(
         if re.search(rf"(?<![\w-]){re.escape(surname.lower())}(?![\w-])", text):
             continue  # "Literature": a word the article also writes small
         for m in re.finditer(rf"(?<![\w-]){re.escape(surname)}(?![\w-])", text):
-            before = _TITLE_BEFORE.search(text, max(0, m.start() - 30), m.start())
-            if before is not None and fold(before.group(1)) in _PLACE_BEFORE:
+            if _word_before(text, m.start()) in _PLACE_BEFORE:
                 continue  # "en Alcaraz": the town, not Carlos Alcaraz
             if not any(s < m.end() and m.start() < e for s, e in taken):
                 extra.append(_Span(m.start(), m.end(), surname, "PERSON"))
@@ -1231,6 +1292,8 @@ def _label(
         return "PERSON"
     label = _majority(group)
     titled = any(s.titled for s in group.spans) or group.key in first_names
+    if not titled and any(s.named_place for s in group.spans):
+        return "FAC"
     if not titled and 2 * sum(s.club for s in group.spans) > len(group.spans):
         return "ORG"  # "el Sevilla", "del Barcelona": the club
     if label == "PERSON":

@@ -488,3 +488,59 @@ def test_a_place_noun_with_an_adjective_before_de_makes_a_place() -> None:
     spans = [span(body, "Sabrata", "PER"), span(body, "Ozurri", "PER")]
     entities = refine_entities(body, spans, language="es")
     assert _labels(entities) == {"Sabrata": "GPE", "Ozurri": "GPE"}
+
+
+# -- evidence read from the words around a name (fifth pass) -------------------------------
+
+
+def test_a_word_ending_a_sentence_is_no_title() -> None:
+    body = "Los sindicatos anunciaron un paro general. Inversores extranjeros temen pérdidas."
+    spans = [span(body, "Inversores", "LOC")]
+    assert refine_entities(body, spans, language="es") == []  # an opener, not "General X"
+    titled = "Lo dijo el Gen. Ortuño en la base."
+    assert _labels(refine_entities(titled, [span(titled, "Ortuño", "PER")], language="es")) == {
+        "Ortuño": "PERSON"
+    }
+
+
+def test_a_facility_noun_names_a_place_after_someone() -> None:
+    body = "Reabren el puente Tomás Argüello y la central Lucía Oramas tras la avería."
+    spans = [span(body, "Tomás Argüello", "PER"), span(body, "Lucía Oramas", "PER")]
+    labels = _labels(refine_entities(body, spans, language="es"))
+    assert labels == {"Tomás Argüello": "FAC", "Lucía Oramas": "FAC"}
+
+
+def test_a_centre_back_is_no_power_plant() -> None:
+    body = "El club presentó al central Tomás Argüello ante la prensa."
+    spans = [span(body, "Tomás Argüello", "PER")]
+    assert _labels(refine_entities(body, spans, language="es")) == {"Tomás Argüello": "PERSON"}
+
+
+def test_where_people_are_taken_is_a_place() -> None:
+    taken = "Los rescatados fueron trasladados a Quelbara en autobús."
+    spans = [span(taken, "Quelbara", "PER")]
+    assert _labels(refine_entities(taken, spans, language="es")) == {"Quelbara": "GPE"}
+    accused = "La fiscal acusó a Quelbara de mentir."  # the personal "a": a person
+    spans = [span(accused, "Quelbara", "PER")]
+    assert _labels(refine_entities(accused, spans, language="es")) == {"Quelbara": "PERSON"}
+
+
+def test_the_second_of_two_joined_places_is_a_place() -> None:
+    body = "Los centros de Vorkala y Ombrisse acogerán a 300 personas."
+    spans = [span(body, "Vorkala", "PER"), span(body, "Ombrisse", "PER")]
+    assert _labels(refine_entities(body, spans, language="es")) == {
+        "Vorkala": "GPE", "Ombrisse": "GPE"
+    }  # fmt: skip
+
+
+def test_an_org_noun_in_apposition_names_an_org() -> None:
+    body = "La empresa gestora, Velmora, niega las acusaciones."
+    spans = [span(body, "Velmora", "PER")]
+    assert _labels(refine_entities(body, spans, language="es")) == {"Velmora": "ORG"}
+
+
+def test_a_spanish_name_after_an_article_is_no_person() -> None:
+    body = "Según la Ombrela, las lluvias seguirán. Marta Quiroga lo confirmó."
+    spans = [span(body, "Ombrela", "PER"), span(body, "Marta Quiroga", "PER")]
+    labels = _labels(refine_entities(body, spans, language="es"))
+    assert labels == {"Ombrela": "ORG", "Marta Quiroga": "PERSON"}
