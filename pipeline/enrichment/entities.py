@@ -359,6 +359,8 @@ def _clean(
         start, titled = _strip_titles(body, start, end, titled)
         while (m := _LETTERLESS_TAIL.search(body, start, end)) is not None and m.start() > start:
             end = m.start()  # "Williams 1-6, 4-6": a score, not part of the name
+        if language == "en":
+            start, end = _person_core_en(body, start, end, lexicon)
     text = " ".join(body[start:end].split())
     if not 2 <= len(text) <= _MAX_NAME_CHARS or not _HAS_LETTER.search(text):
         return None
@@ -457,6 +459,35 @@ def _coordinated_places(text: str, found: list[_Span]) -> None:
             text[first.end : second.start] in _AND
         ):
             second.located = True
+
+
+_BRACKET_OPEN = re.compile(r"\s*[(\[]")
+
+
+def _person_core_en(body: str, start: int, end: int, lexicon: Lexicon) -> tuple[int, int]:
+    """The name inside an English "person" span that took in its surroundings: a handle
+    or note in brackets after it ("Ilhan Omar (@IlhanMN"), a platform before it ("Twitter
+    Erin Durkin", from "Follow us on Twitter"), and a headline's verb after it ("Stephen
+    Miller Warns OF"): a given name must open what is left."""
+    m = _BRACKET_OPEN.search(body, start, end)
+    if m is not None and m.start() > start:
+        end = m.start()
+    words = list(re.finditer(r"\S+", body[start:end]))
+    if len(words) >= 3:
+        known = lexicon.lookup(words[0].group())
+        if known is not None and known.label == "ORG" and (
+            fold(words[1].group()) in lexicon.given_names
+        ):
+            start += words[1].start()
+            words = list(re.finditer(r"\S+", body[start:end]))
+    if len(words) >= 3 and fold(words[0].group()) in lexicon.given_names:
+        vocabulary = get_english_words()
+        for i in range(2, len(words)):
+            word = words[i].group()
+            if word.isupper() or (vocabulary.is_verb_form(word)
+                                  and not vocabulary.lemmas_of(word, "noun")):  # fmt: skip
+                return start, start + words[i - 1].end()
+    return start, end
 
 
 def _acronym_in_title_case(text: str, mapped: str, lexicon: Lexicon) -> KnownName | None:
@@ -734,7 +765,11 @@ def _strip_titles(body: str, start: int, end: int, titled: bool) -> tuple[int, b
     it is a person's."""
     words = list(re.finditer(r"\S+", body[start:end]))
     cut = None
+    opener = fold(words[0].group()) if words else ""
+    given = opener in get_lexicon().given_names and opener not in _PERSON_TITLES
     for i, word in enumerate(words[:3]):
+        if i > 0 and given:
+            break  # "Martin Luther King Jr.": a name that starts with a given name is whole
         if i + 1 < len(words) and fold(word.group().rstrip(".")) in _PERSON_TITLES:
             following = words[i + 1].group()
             if following[0].isupper() and fold(following) not in _LINKING_WORDS:

@@ -544,3 +544,18 @@ def test_a_spanish_name_after_an_article_is_no_person() -> None:
     spans = [span(body, "Ombrela", "PER"), span(body, "Marta Quiroga", "PER")]
     labels = _labels(refine_entities(body, spans, language="es"))
     assert labels == {"Ombrela": "ORG", "Marta Quiroga": "PERSON"}
+
+
+def test_an_english_person_span_keeps_only_the_name() -> None:
+    body = (
+        "Rep. Dana Morrow (@DanaMorrowTX) replied.\n\nFollow us on Twitter Ellen Parr\n\n"
+        "Kevin Lanford Warns OF Delays\n\nMartin Luther King Jr. marched."
+    )
+    spans = [
+        span(body, "Dana Morrow (@DanaMorrowTX", "PERSON"),
+        span(body, "Twitter Ellen Parr", "PERSON"),
+        span(body, "Kevin Lanford Warns OF", "PERSON"),
+        span(body, "Martin Luther King Jr.", "PERSON"),
+    ]
+    persons = keyword_fields(refine_entities(body, spans, language="en"))["persons"]
+    assert persons == ["Dana Morrow", "Ellen Parr", "Kevin Lanford", "Martin Luther King Jr."]
