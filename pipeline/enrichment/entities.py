@@ -484,10 +484,25 @@ def _person_core_en(body: str, start: int, end: int, lexicon: Lexicon) -> tuple[
         vocabulary = get_english_words()
         for i in range(2, len(words)):
             word = words[i].group()
-            if word.isupper() or (vocabulary.is_verb_form(word)
-                                  and not vocabulary.lemmas_of(word, "noun")):  # fmt: skip
-                return start, start + words[i - 1].end()
+            if word.lower() in _HEADLINE_SMALL_WORDS or (
+                i + 1 < len(words) and word.endswith(_VERB_ENDINGS)
+                and vocabulary.is_verb_form(word) and not vocabulary.lemmas_of(word, "noun")
+            ):  # fmt: skip
+                if i > 2 and words[i - 1].group().endswith(_VERB_ENDINGS) and (
+                    word.lower() in _HEADLINE_SMALL_WORDS
+                ):
+                    i -= 1  # "Warns" before "OF": the headline's verb
+                end = start + words[i - 1].end()
+                for suffix in _POSSESSIVE[:2]:
+                    end -= len(suffix) if body[start:end].endswith(suffix) else 0
+                return start, end
     return start, end
+
+
+# Words a Title Case headline writes after a name that no name holds ("Miller Warns OF").
+_HEADLINE_SMALL_WORDS = frozenset({"of", "on", "to", "in", "for", "and", "the", "at", "with",
+                                   "over", "after", "says", "said"})  # fmt: skip
+_VERB_ENDINGS = ("s", "ed", "ing")
 
 
 def _acronym_in_title_case(text: str, mapped: str, lexicon: Lexicon) -> KnownName | None:
