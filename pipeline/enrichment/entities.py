@@ -1415,12 +1415,21 @@ def _words_not_a_name_es(text: str, gaz: Gazetteer, lexicon: Lexicon) -> bool:
     return all(vocabulary.is_common_word(w) and not gaz.is_label_place(w) for w in words)
 
 
+def _exonym_of_a_city(text: str, gaz: Gazetteer, lexicon: Lexicon) -> bool:
+    if fold(text) in lexicon.given_names or gaz.is_common_word(text) or not text.isalpha():
+        return False
+    candidates = gaz.places(text)
+    return bool(candidates) and all(not c.primary and c.kind == "city" for c in candidates)
+
+
 def _is_place_not_name(text: str, gaz: Gazetteer, lexicon: Lexicon, *, located: bool) -> bool:
     """A "person" that is a country or region, a large city of several words ("Gran
     Canaria", "Beni Enzar"), one of one word that is no first name ("Tarapacá"; not
-    "Florence", "Victoria"), or any large city after "in" or "desde" ("in Lyon")."""
+    "Florence", "Victoria"), or any large city after "in" or "desde" ("in Lyon").  Also
+    one word that is another language's name of a city of 100,000 or more ("Fráncfort",
+    "Nápoles"), no first name and no common word: no one is named after a city's exonym."""
     if not gaz.is_label_place(text):
-        return False
+        return " " not in text and _exonym_of_a_city(text, gaz, lexicon)
     if located or any(c.kind in _AREAS for c in gaz.places(text)) or " " in text:
         return True  # "Beni Enzar", "Santa Fe": a town of several words is that town
     return fold(text.split()[0]) not in lexicon.given_names

@@ -559,3 +559,10 @@ def test_an_english_person_span_keeps_only_the_name() -> None:
     ]
     persons = keyword_fields(refine_entities(body, spans, language="en"))["persons"]
     assert persons == ["Dana Morrow", "Ellen Parr", "Kevin Lanford", "Martin Luther King Jr."]
+
+
+def test_a_city_named_in_another_language_is_no_person() -> None:
+    body = "Lo confirmaron fuentes de Fráncfort. Marta Quiroga lo dijo."
+    spans = [span(body, "Fráncfort", "PER"), span(body, "Marta Quiroga", "PER")]
+    labels = _labels(refine_entities(body, spans, language="es"))
+    assert labels == {"Frankfurt am Main": "GPE", "Marta Quiroga": "PERSON"}  # geonames' name
