@@ -299,7 +299,7 @@ def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
             fields["groups"].setdefault(group)
         if entity.label == "NORP":
             if group is None and _political(entity.text):
-                fields["groups"].setdefault(entity.text)  # "Socialists", "far-right"
+                fields["groups"].setdefault(_plural_creed(entity.text))  # "Socialists"
             elif group is None:
                 fields["nationalities"].setdefault(entity.text)
             continue
@@ -319,6 +319,11 @@ _POLITICAL_WORDS = _folded({
     "ultraderechista", "ultraderechistas", "izquierdista", "izquierdistas",
 })  # fmt: skip
 _CREED_ENDINGS = ("ist", "ists", "ista", "istas", "ite", "ites")
+
+
+def _plural_creed(text: str) -> str:
+    """"Marxist" and "Marxists", "comunista" and "comunistas": one value, the plural."""
+    return f"{text}s" if text.endswith(("ist", "ite", "ista")) else text
 
 
 def _political(text: str) -> bool:
@@ -1476,9 +1481,14 @@ def _canonical_text(group: _Group, gaz: Gazetteer, *, language: str) -> str:
     cased = [t for t in surfaces if not t.isupper()]
     if not cased:
         only = next(iter(surfaces))
+        if _majority(group) == "ORG" and " " not in only and len(only) <= _ACRONYM_MAX:
+            return only  # "ETA", "CGT": an acronym, not a place's spelling ("eta")
         return gaz.display_name(only) or _title_caps(only)
     first = {t: i for i, t in reversed(list(enumerate(s.text for s in group.spans)))}
     return min(cased, key=lambda t: (-surfaces[t], first[t]))
+
+
+_ACRONYM_MAX = 6
 
 
 def _title_caps(text: str) -> str:

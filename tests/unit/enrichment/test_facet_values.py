@@ -155,7 +155,7 @@ def test_directions_attitudes_and_politics_are_no_nationalities() -> None:
     ]  # fmt: skip
     fields = _fields(body, spans)
     assert fields["nationalities"] == []
-    assert fields["groups"] == ["Socialists", "Zionist"]
+    assert fields["groups"] == ["Socialists", "Zionists"]  # one value for both numbers
 
 
 # -- organisations: variants of a listed name, short forms, headline words ------------------
@@ -258,3 +258,9 @@ def test_a_title_case_headline_is_no_person() -> None:
         span(body, "Mark Dunbar", "PERSON"),
     ]  # fmt: skip
     assert _fields(body, spans)["persons"] == ["Mark Dunbar"]  # a given name first: a name
+
+
+def test_an_acronym_org_keeps_its_capitals() -> None:
+    body = "La banda ETA anunció una tregua; la CGT convocó un paro."
+    spans = [span(body, "ETA", "ORG"), span(body, "CGT", "ORG")]
+    assert _fields(body, spans, language="es")["orgs"] == ["ETA", "CGT"]
