@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
-from pipeline.core.derived import sortable_time
+from pipeline.core.derived import Entries, sortable_time
 
 State = Literal["sent", "held", "failed"]
 _STATES = ("sent", "held", "failed")
@@ -82,13 +82,6 @@ _AT = b"t"
 _AT_LENGTH = len(_AT + sortable_time(0))
 
 
-class SortedEntries(Protocol):
-    """Ordered reads of the derived entries (``pipeline.core.derived.View``)."""
-
-    def scan(self, prefix: bytes, *, stop: bytes | None = None,
-             ) -> Iterator[tuple[bytes, bytes]]: ...
-
-
 def time_entries(key: str, text: str | None) -> list[tuple[bytes, bytes]]:
     """The time-index entry of the mark ``text`` stored under ``key`` (none for a mark
     without a time, which never expires)."""
@@ -98,7 +91,7 @@ def time_entries(key: str, text: str | None) -> list[tuple[bytes, bytes]]:
     return [(_AT + sortable_time(mark.at) + key.encode(), b"")]
 
 
-def expired_in(entries: SortedEntries, *, now: float, horizon_seconds: float,
+def expired_in(entries: Entries, *, now: float, horizon_seconds: float,
                limit: int) -> list[str]:
     """Keys of the marks recorded more than ``horizon_seconds`` before ``now``, oldest
     first, at most ``limit`` (the next sweep takes the rest)."""

@@ -22,6 +22,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from rocksdict import IngestExternalFileOptions, Options, Rdict, SstFileWriter, WriteBatch
 
@@ -172,6 +173,15 @@ def _sorted_file(items: dict[bytes, bytes], options: Options, directory: Path,
         writer[key] = items[key]
     writer.finish()
     return path
+
+
+class Entries(Protocol):
+    """Reads of derived entries, as pure code needs them (``View`` on disk)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(self, prefix: bytes, *, stop: bytes | None = None,
+             ) -> Iterator[tuple[bytes, bytes]]: ...
 
 
 class View:

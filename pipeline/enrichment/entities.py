@@ -38,7 +38,7 @@ from pipeline.enrichment.gazetteer import (
 from pipeline.enrichment.lexicon import KnownName, Lexicon, get_lexicon
 from pipeline.enrichment.nlp import ner_head
 from pipeline.enrichment.ruler import get_ruler, merge
-from pipeline.enrichment.words_en import get_english_words, is_any_word, is_plain_word
+from pipeline.enrichment.words_en import get_english_words, is_plain_word
 from pipeline.enrichment.words_es import get_spanish_words
 from schemas import Entity, Mention
 
@@ -103,12 +103,21 @@ _LETTERLESS_TAIL = re.compile(r"\s+[^\w\s]*\d[^\s]*$|\s+[^\w\s]+$")
 _NEXT_WORD = re.compile(r"[ ]([A-Z][a-z]+)\b")
 
 
+def _word_pattern(word: str) -> str:
+    """A pattern of ``word`` not inside a longer word (letters on neither side)."""
+    return rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])"
+
+
+def _written_lowercase(text: str, word: str) -> bool:
+    return re.search(_word_pattern(word.lower()), text) is not None
+
+
 def _written_small(body: str, word: str, *, language: str) -> bool:
     """Whether a word in capitals is an ordinary word: the text writes it in lowercase,
     or (Spanish) the language's vocabulary has it."""
     if language == "es" and get_spanish_words().is_common_word(word.capitalize()):
         return True
-    return re.search(rf"(?<![^\W\d_]){re.escape(word.lower())}(?![^\W\d_])", body) is not None
+    return _written_lowercase(body, word)
 
 
 def _portfolio(body: str, end: int) -> bool:
@@ -207,6 +216,11 @@ class _Group:
     key: str
     spans: list[_Span] = field(default_factory=list)
     person: bool = False  # a full name that absorbed its surname: a person, whatever votes
+
+    @property
+    def has_person_evidence(self) -> bool:
+        """A full name it is the surname of, a title before a mention, or a known name."""
+        return self.person or any(s.titled or s.known for s in self.spans)
 
 
 def article_text(title: str | None, body: str) -> str:
@@ -1253,11 +1267,11 @@ def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[
     """A one-word "person" with no evidence of being one (no title, no full name it is
     the surname of, no lexicon entry) that the article also writes in lowercase is a
     word at the start of a sentence or a headline, not someone's name."""
-    if " " in text or group.person or any(s.titled or s.known for s in group.spans):
+    if " " in text or group.has_person_evidence:
         return False
     if group.key in first_names or not text.isalpha() or not text[0].isupper():
         return False
-    return re.search(rf"(?<![^\W\d_]){re.escape(text.lower())}(?![^\W\d_])", article) is not None
+    return _written_lowercase(article, text)
 
 
 def _a_phrase_not_a_name(group: _Group, text: str, lexicon: Lexicon) -> bool:
@@ -1267,12 +1281,12 @@ def _a_phrase_not_a_name(group: _Group, text: str, lexicon: Lexicon) -> bool:
     headline or a label in Title Case, not a name.  Surnames that are nouns ("Miller",
     "Graham") need a given name before them, which exempts them."""
     words = text.split()
-    if not 2 <= len(words) <= 4 or group.person or any(s.titled or s.known for s in group.spans):
+    if not 2 <= len(words) <= 4 or group.has_person_evidence:
         return False
     if fold(words[0]) in lexicon.given_names or not all(w.isalpha() for w in words):
         return False
     vocabulary = get_english_words()
-    return all(is_any_word(vocabulary, w) for w in words) and any(
+    return all(vocabulary.is_common_word(w) for w in words) and any(
         is_plain_word(vocabulary, w) for w in words
     )
 
@@ -1283,12 +1297,11 @@ def _headline_word_only(group: _Group, text: str, article: str, body_start: int)
     person the lexicon knows).  A headline's person is named again in the body ("Sheinbaum
     rechaza…" over "la presidenta Claudia Sheinbaum"); a brand, a publisher or a village
     the model took for a surname often is not."""
-    if " " in text or group.person or any(s.titled or s.known for s in group.spans):
+    if " " in text or group.has_person_evidence:
         return False
     if body_start == 0 or any(s.start >= body_start for s in group.spans):
         return False
-    word = rf"(?<![^\W\d_]){re.escape(text)}(?![^\W\d_])"
-    return re.search(word, article[body_start:], re.IGNORECASE) is None
+    return re.search(_word_pattern(text), article[body_start:], re.IGNORECASE) is None
 
 
 _PLURAL_PARTICIPLE = re.compile(r"[^\W\d_]{3,}(?:ados|adas|idos|idas)")
@@ -1298,7 +1311,7 @@ def _a_participle_not_a_name(group: _Group, text: str) -> bool:
     """A one-word Spanish "person" that is a plural participle used as a noun
     ("Refugiados", "Detenidos", "Afectadas") names people by what befell them; no
     surname is made so.  Only without evidence of a person."""
-    if " " in text or group.person or any(s.titled or s.known for s in group.spans):
+    if " " in text or group.has_person_evidence:
         return False
     return _PLURAL_PARTICIPLE.fullmatch(text) is not None and get_spanish_words().is_common_word(
         text
@@ -1313,7 +1326,7 @@ def _an_opener_not_a_name(
     ("Polémica", "Tensión", "Voluntarios", "Acusó") and has no evidence of a name: no
     title, no full name it belongs to, no known place or name, not a given name for a
     person, and never written capitalised inside a sentence."""
-    if " " in text or group.person or any(s.titled or s.known for s in group.spans):
+    if " " in text or group.has_person_evidence:
         return False
     if not text.isalpha() or not all(_sentence_start(article, s.start) for s in group.spans):
         return False
@@ -1325,7 +1338,7 @@ def _an_opener_not_a_name(
         return False
     if not get_spanish_words().is_common_word(text):
         return False
-    inside = re.finditer(rf"(?<![^\W\d_]){re.escape(text)}(?![^\W\d_])", article)
+    inside = re.finditer(_word_pattern(text), article)
     return all(_sentence_start(article, m.start()) for m in inside)
 
 

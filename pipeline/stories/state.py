@@ -27,13 +27,12 @@ same write (``pipeline.core.derived``): a restart reads nothing proportional to 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
-from pipeline.core.derived import sortable_time
+from pipeline.core.derived import Entries, sortable_time
 from pipeline.stories.dedup import BandEntry, Decision, Fingerprint, decide
 
 # On the wire: [story id, seen at (Unix s), "band keys, space-separated", signature base64
@@ -155,15 +154,6 @@ _BAND, _SEEN, _COPY = b"b", b"t", b"c"
 _SEP = b"\0"
 
 
-class SortedIndex(Protocol):
-    """Read access to the derived entries (``pipeline.core.derived.View``)."""
-
-    def get(self, key: bytes) -> bytes | None: ...
-
-    def scan(self, prefix: bytes, *, stop: bytes | None = None,
-             ) -> Iterator[tuple[bytes, bytes]]: ...
-
-
 def index_entries(article_id: str, record: ArticleRecord) -> list[tuple[bytes, bytes]]:
     """The index entries one article record stands for (see ``DiskStoryState``)."""
     story_id, seen_at, keys, _ = record
@@ -184,7 +174,7 @@ class DiskStoryState:
     is its first article, as in ``StoryState``.
     """
 
-    def __init__(self, index: SortedIndex, records: Mapping[str, ArticleRecord]) -> None:
+    def __init__(self, index: Entries, records: Mapping[str, ArticleRecord]) -> None:
         self._index = index
         self._records = records
 
