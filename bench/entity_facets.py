@@ -42,7 +42,7 @@ from schemas import EnrichedArticle, RawArticle
 
 _PICKS = (("us-immigration-2020.jsonl", 3), ("guardian-migration.jsonl", 2))
 _CONLL_ES = "ner/conll2002-es-testb.txt"
-FIELDS = ("persons", "orgs", "places", "nationalities", "groups")
+FIELDS = ("persons", "orgs", "places", "nationalities", "groups", "agencies")
 # "Madrid, 23 may (EFE).", "Miami (EEUU), 23 may (EFECOM).": an item's first line.
 _DATELINE = re.compile(r"\(EFE(?:COM)?\)\.?$")
 _NO_SPACE_BEFORE = re.compile(r" ([,.;:!?)\]])")

@@ -98,6 +98,11 @@ class Mention(BaseModel):
     field: Literal["title", "body"] = Field(
         default="body", description="Which text the offsets point into."
     )
+    credit: bool = Field(
+        default=False,
+        description="An agency named in a dateline or a photo credit: the story's source, "
+        "not a mention of it (its name goes to agencies, not orgs).",
+    )
 
 
 class Entity(BaseModel):
@@ -175,6 +180,12 @@ class EnrichedArticle(BaseModel):
         default_factory=list,
         json_schema_extra=_KEYWORD,
         description="Political parties, religions and other groups that are not nationalities.",
+    )
+    agencies: list[str] = Field(
+        default_factory=list,
+        json_schema_extra=_KEYWORD,
+        description="News agencies credited in datelines and photo credits: who supplied "
+        "the story, not who it is about.",
     )
     geo: list[Place] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list, json_schema_extra=_KEYWORD)

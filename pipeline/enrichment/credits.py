@@ -4,10 +4,11 @@
 "WASHINGTON (AP) —", "Madrid, 23 may (EFE)." name the agency and the photographer of a
 picture or a wire story, and "By Ana Ruiz", "Ana Ruiz is a reporter for…", "Follow Ana
 Ruiz on Twitter" its writer, not anyone the story is about.  The model finds them as persons
-and organisations, and as facet values they count every article of one agency or one
-photographer ("AP Photo" among the persons, "EFE" in every EFE item), so the entities step
-drops spans inside these ranges.  A name that is also mentioned in the story keeps its
-other mentions.
+and organisations, and as facet values they would count every article of one agency or one
+photographer ("AP Photo" among the persons, "EFE" in every EFE item).  So the entities step
+drops the model's spans inside these ranges, and puts back only the agencies named there
+(``Credits.agencies``): an agency is an organisation, but it is the story's source, which
+goes to its own facet.  A name that is also mentioned in the story keeps its other mentions.
 
 Agencies are recognised by the credit's own words (Photo, Images, Getty, Pool...) and by
 the organisations of the lexicon: an agency users add there is recognised too.
@@ -16,6 +17,7 @@ the organisations of the lexicon: an agency users add there is recognised too.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from pipeline.enrichment.gazetteer import Gazetteer, fold
 from pipeline.enrichment.lexicon import Lexicon
@@ -65,25 +67,46 @@ _BYLINE = re.compile(
 _LOWER_WORD = re.compile(r"(?<![\w'’])[a-zà-ÿ][\w'’]*")
 
 
-def credit_ranges(text: str, gaz: Gazetteer, lexicon: Lexicon) -> list[tuple[int, int]]:
-    """``[start, end)`` ranges of ``text`` that are credits, sorted."""
-    found: list[tuple[int, int]] = [m.span() for m in _BRACKET.finditer(text)]
-    found.extend(m.span() for m in _CAPTION.finditer(text) if _names_only(m.group(1)))
+@dataclass(frozen=True, slots=True)
+class Credits:
+    """The credits of one text: ``[start, end)`` ranges, sorted, and the agencies they name
+    (``[start, end)`` of each agency's name as written, inside a range)."""
+
+    ranges: list[tuple[int, int]]
+    agencies: list[tuple[int, int]]
+
+
+def find_credits(text: str, gaz: Gazetteer, lexicon: Lexicon) -> Credits:
+    """Credits in ``text`` and the agencies they name ("AP" in "(AP Photo/Evan Vucci)",
+    "EFE" in "Lima, 3 jun (EFE)."); bylines name none."""
+    found: list[tuple[int, int]] = []
+    agencies: list[tuple[int, int]] = []
+
+    def credit(start: int, end: int, inner: tuple[int, int] | None = None) -> None:
+        found.append((start, end))
+        agencies.extend(_agencies(text, *(inner or (start, end)), lexicon))
+
+    for m in _BRACKET.finditer(text):
+        credit(*m.span())
+    for m in _CAPTION.finditer(text):
+        if _names_only(m.group(1)):
+            credit(*m.span(), inner=m.span(1))
     if "/" in text:
-        found.extend(
-            m.span() for m in _SLASH_CHAIN.finditer(text) if _is_credit(m, gaz, lexicon)
-        )
+        for m in _SLASH_CHAIN.finditer(text):
+            if _is_credit(m, gaz, lexicon):
+                credit(*m.span())
     for m in _BYLINE.finditer(text):
         group = next(g for g in (1, 2, 3) if m.group(g))
         found.append(m.span(group))
     for m in _SIGNATURE.finditer(text):
         if _is_agency(m.group(1), lexicon):
             found.append(m.span(1))
+            agencies.append(m.span(1))
     for m in _DATELINE.finditer(text):
         before = _SIGNATURE.sub("", m.group(1))  # "EFE pa-c París, 23 may (EFE)."
         if _is_dateline(before, gaz) and _is_agency(m.group(2), lexicon):
-            found.append((m.start(2) - 1, m.end(2) + 1))
-    return sorted(found)
+            credit(m.start(2) - 1, m.end(2) + 1, inner=m.span(2))
+    return Credits(sorted(found), sorted(set(agencies)))
 
 
 def in_credit(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -131,3 +154,58 @@ def _is_dateline(before: str, gaz: Gazetteer) -> bool:
 def _is_agency(name: str, lexicon: Lexicon) -> bool:
     known = lexicon.lookup(name.strip())
     return (known is not None and known.label == "ORG") or _has_credit_word(name)
+
+
+# Words around an agency's name in a credit that are not part of it: "AP Photo", "Pool",
+# "File".  ("Images" and "Pictures" are: "Getty Images", "Reuters Pictures".)
+_NOT_NAME_WORDS = frozenset({
+    "photo", "photos", "photograph", "foto", "fotos", "pool", "file", "archive", "archivo",
+    "handout", "staff", "image", "imagen",
+})  # fmt: skip
+# What separates the parts of a credit: "Name/Agency", "AFP via Getty Images", "Name for
+# The Washington Post", "File: Name/AP", "Name, Reuters".
+_PART = re.compile(r"[^/\[\]():;,\n]+")
+_JOINER = re.compile(r"\s(?:via|for|and|y|para|de)\s")
+_WORD = re.compile(r"[^\s]+")
+
+
+def _agencies(text: str, start: int, end: int, lexicon: Lexicon) -> list[tuple[int, int]]:
+    """The agencies named in the credit ``text[start:end]``: each part of it that is an
+    organisation of the lexicon or holds an agency's own word (Getty, EPA, Xinhua...),
+    without the credit's words ("AP" in "AP Photo")."""
+    out: list[tuple[int, int]] = []
+    for part in _PART.finditer(text, start, end):
+        s = part.start()
+        for piece in _JOINER.split(part.group()):
+            found = _agency(piece, lexicon)
+            if found is None and "-" in piece:  # "EPA-EFE", not "Agence France-Presse"
+                offset = 0
+                for sub in piece.split("-"):
+                    inner = _agency(sub, lexicon)
+                    if inner is not None:
+                        out.append((s + offset + inner[0], s + offset + inner[1]))
+                    offset += len(sub) + 1
+            elif found is not None:
+                out.append((s + found[0], s + found[1]))
+            s += len(piece)
+            joiner = _JOINER.match(part.group(), s - part.start())
+            s += len(joiner.group()) if joiner else 0
+    return out
+
+
+def _agency(piece: str, lexicon: Lexicon) -> tuple[int, int] | None:
+    """``[start, end)`` in ``piece`` of the agency it names, or None (a person's name, a
+    credit word alone)."""
+    words = [w for w in _WORD.finditer(piece) if w.group().strip(".")]
+    while words and fold(words[0].group()) in _NOT_NAME_WORDS:
+        words.pop(0)
+    while words and fold(words[-1].group()) in _NOT_NAME_WORDS:
+        words.pop()
+    if not words:
+        return None
+    span = (words[0].start(), words[-1].end())
+    name = piece[span[0] : span[1]]
+    known = lexicon.lookup(name)
+    if known is not None:
+        return span if known.label == "ORG" else None
+    return span if _has_credit_word(name) else None

@@ -257,6 +257,7 @@ class Enricher:
                 places=fields.get("places", []),
                 nationalities=fields.get("nationalities", []),
                 groups=fields.get("groups", []),
+                agencies=fields.get("agencies", []),
                 geo=places,
                 countries=sorted({p.country_code for p in places if p.country_code}),
                 migration_related=tags.migration_related,
@@ -270,11 +271,12 @@ class Enricher:
 
 
 def _body_mentions(entities: list[Entity]) -> list[Entity]:
-    """The entities as the tagger reads them: mentions with offsets into the body."""
+    """The entities as the tagger reads them: mentions with offsets into the body, and
+    not the agencies of datelines and credits (they say nothing of the story)."""
     out = []
     for e in entities:
-        if all(m.field == "body" for m in e.mentions):
+        if all(m.field == "body" and not m.credit for m in e.mentions):
             out.append(e)
-        elif mentions := [m for m in e.mentions if m.field == "body"]:
+        elif mentions := [m for m in e.mentions if m.field == "body" and not m.credit]:
             out.append(e.model_copy(update={"mentions": mentions}))
     return out

@@ -27,8 +27,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pipeline.enrichment.credits import credit_ranges, in_credit
+from pipeline.enrichment.credits import find_credits, in_credit
 from pipeline.enrichment.gazetteer import (
+    CITY_AND_STATE,
     Demonym,
     Gazetteer,
     fold,
@@ -209,6 +210,7 @@ class _Span:
     club: bool = False  # "el Sevilla": a club or company named after a city
     facility: str | None = None  # "port of entry" after "DeConcini": what the name names
     named_place: bool = False  # "el puente Atanasio Girardot": a facility named after someone
+    credit: bool = False  # an agency named in a dateline or credit: the story's source
 
 
 @dataclass(slots=True)
@@ -248,15 +250,17 @@ def refine_entities(
     # The known names the ruler adds come from the part NER read, as the model's spans do:
     # a 1 MB body of place names must not make an unbounded entity list.
     spans = merge(text, spans, get_ruler().find(ner_head(text)))
-    credits = credit_ranges(ner_head(text), gaz, lexicon)
-    spans = [s for s in spans if not in_credit(credits, s[0], s[1])]  # bylines, not mentions
+    credits = find_credits(ner_head(text), gaz, lexicon)
+    # bylines, photographers, datelines: no mentions
+    spans = [s for s in spans if not in_credit(credits.ranges, s[0], s[1])]
     cleaned = (_clean(text, *span, language=language, gaz=gaz, lexicon=lexicon) for span in spans)
     found = [s for s in cleaned if s]
+    found.extend(_agency(text, start, end, lexicon) for start, end in credits.agencies)
     found.extend(_missed_demonyms(text, found, language=language, gaz=gaz, lexicon=lexicon))
     found.extend(_missed_surnames(text, found, gaz, lexicon, language=language))
     _coordinated_places(text, found)
-    if credits:  # a surname or demonym found again inside a credit is no mention either
-        found = [s for s in found if not in_credit(credits, s.start, s.end)]
+    if credits.ranges:  # a surname or demonym found again inside a credit is no mention either
+        found = [s for s in found if s.credit or not in_credit(credits.ranges, s.start, s.end)]
     groups = _group(found, gaz)
     body_start = len(title) + len(TITLE_SEPARATOR) if title else 0
     # First names of the people the article names in full: "Chad" after "Chad Smith" is
@@ -296,17 +300,25 @@ def _merge_same(entities: Iterable[Entity]) -> list[Entity]:
 
 
 def keyword_fields(entities: Sequence[Entity]) -> dict[str, list[str]]:
-    """Canonical names by keyword field (persons, orgs, places, nationalities, groups).
+    """Canonical names by keyword field (persons, orgs, places, nationalities, groups,
+    agencies).
 
     A party's members or a creed's believers are a group, never a nationality:
     "Democrats", "los populares" go to ``groups``.  The party itself ("Democratic Party",
     "el PP") is an organisation and goes to ``orgs`` only, so each value has one field.
+    An agency named in a dateline or a credit is the story's source: it goes to
+    ``agencies``, and to ``orgs`` only when the story mentions it too.
     """
     fields: dict[str, dict[str, None]] = {
-        "persons": {}, "orgs": {}, "places": {}, "nationalities": {}, "groups": {}
+        "persons": {}, "orgs": {}, "places": {}, "nationalities": {}, "groups": {},
+        "agencies": {},
     }  # fmt: skip
     lexicon = get_lexicon()
     for entity in entities:
+        if any(m.credit for m in entity.mentions):
+            fields["agencies"].setdefault(entity.text)
+            if all(m.credit for m in entity.mentions):
+                continue
         known = lexicon.lookup(entity.text)
         group = known.group if known is not None else None
         if group is not None and entity.label == "NORP":
@@ -349,6 +361,16 @@ def _political(text: str) -> bool:
 
 
 # -- find ----------------------------------------------------------------------------
+
+
+def _agency(text: str, start: int, end: int, lexicon: Lexicon) -> _Span:
+    """The agency a credit names ("AP", "EFE"): an organisation by its listed name when
+    the lexicon knows it ("AP" is the Associated Press), as written otherwise."""
+    name = text[start:end]
+    known = lexicon.lookup(name) or _acronym_in_title_case(name, "ORG", lexicon)
+    if known is not None and known.label != "ORG":
+        known = None
+    return _Span(start, end, name, "ORG", known=known, credit=True)
 
 
 def _clean(
@@ -1206,6 +1228,8 @@ def _annotate(
     article: str = "",
 ) -> Entity | None:
     text = _canonical_text(group, gaz, language=language)
+    if all(s.credit for s in group.spans):
+        return _entity(group, text, "ORG", body_start)  # an agency, as its credit says
     label = _label(group, text, gaz, lexicon, language=language, first_names=first_names)
     if label == "PERSON" and _a_word_not_a_name(group, text, article, first_names):
         return None  # "Refugees", "Naufragio": a capitalised word the text also writes small
@@ -1220,8 +1244,8 @@ def _annotate(
     ):
         return None  # "Netflix rodará…" over a body that never names it again
     if label in ("GPE", "LOC") and not any(s.known for s in group.spans):
-        text = gaz.canonical_place(text)  # "EE.UU.", "Londres": one value per place
-        text = _capital_or_state(group, text, article)
+        # "EE.UU.", "Londres": one value per place; "New York" and "NYC" are the city
+        text = _city_or_state(group, text, article) or gaz.canonical_place(text)
     facility = next((s.facility for s in group.spans if s.facility), None)
     if label in _PLACE_LABELS and facility is not None:
         # "DeConcini" alone names a senator; the place is "DeConcini Port of Entry"
@@ -1231,36 +1255,49 @@ def _annotate(
     if label == "NORP" and not group.key.startswith(("norp:", "group:")):
         people = gaz.people_word(text, language=language)
         text = people.canonical if people is not None else text  # "Chechen" → "Chechens"
+    return _entity(group, text, label, body_start)
+
+
+def _entity(group: _Group, text: str, label: str, body_start: int) -> Entity:
     mentions = [
-        Mention(start=s.start, end=s.end, field="title")
+        Mention(start=s.start, end=s.end, field="title", credit=s.credit)
         if s.start < body_start
-        else Mention(start=s.start - body_start, end=s.end - body_start)
+        else Mention(start=s.start - body_start, end=s.end - body_start, credit=s.credit)
         for s in group.spans
     ]
     return Entity(text=text, label=label, count=len(group.spans), mentions=mentions)
 
 
-# A capital that shares its name with a state: "Washington" alone is the capital in the
-# news (the government, the dateline); the state is said so ("Washington state", "the
-# state of Washington", "Wash." in a dateline).  One value each, not one for both.
-_CAPITAL_AND_STATE = {"washington": ("Washington, D.C.", "Washington State"),
-                      "d.c.": ("Washington, D.C.", "Washington State"),
-                      "wash.": ("Washington, D.C.", "Washington State")}  # fmt: skip
+# A city that shares its name with its state (``CITY_AND_STATE``): "Washington" and "New
+# York" alone are the city in the news (the capital and its government, the city of eight
+# million, the dateline); the state is said so ("Washington state", "the state of New
+# York", "upstate New York", "Wash." and "N.Y." in a dateline).  One value each, not one
+# for both, and not "NYC" apart (geonames files it under Manhattan).
+_CITY_OR_STATE_NAMES = {
+    "washington": "Washington", "d.c.": "Washington", "wash.": "Washington",
+    "new york": "New York", "nueva york": "New York", "n.y.": "New York",
+    "nyc": "New York", "n.y.c.": "New York", "washington state": "Washington",
+    "new york state": "New York",
+}  # fmt: skip
 _STATE_AFTER = re.compile(r"\s+[Ss]tate\b")
-_STATE_BEFORE = re.compile(r"\b(?:state|estado) (?:of|de) $", re.IGNORECASE)
-_STATE_WRITTEN = frozenset({"wash.", "washington state"})
+_STATE_BEFORE = re.compile(r"\b(?:(?:state|estado) (?:of|de)|upstate) $", re.IGNORECASE)
+_STATE_WRITTEN = frozenset({"wash.", "washington state", "n.y.", "new york state"})
 
 
-def _capital_or_state(group: _Group, text: str, article: str) -> str:
-    pair = _CAPITAL_AND_STATE.get(fold(text))
-    if pair is None:
-        return text
+def _city_or_state(group: _Group, text: str, article: str) -> str | None:
+    """The city's or the state's one value, or None for other names.  Once an article
+    says the state, its bare mentions are the state too ("Farms in Washington state…;
+    Washington had a dry year")."""
+    state = _CITY_OR_STATE_NAMES.get(fold(text))
+    if state is None:
+        return None
+    city_name, state_name = CITY_AND_STATE[state]
     for s in group.spans:
         if fold(article[s.start : s.end]) in _STATE_WRITTEN or _STATE_AFTER.match(
             article, s.end
         ) or _STATE_BEFORE.search(article, max(0, s.start - 12), s.start):
-            return pair[1]
-    return pair[0]
+            return state_name
+    return city_name
 
 
 def _a_word_not_a_name(group: _Group, text: str, article: str, first_names: set[str]) -> bool:

@@ -18,7 +18,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -38,6 +38,12 @@ LABEL_MIN_POPULATION = 15_000
 ALTNAME_MIN_POPULATION = 100_000
 # Short all-caps names (US, UK, USA, DRC) must match exactly: "us" is a pronoun.
 _EXACT_CASE_MAX_LEN = 4
+# US cities that share their name with their state, and the one value of each: the name
+# alone is the city in the news, the state is said so (see ``entities``).
+CITY_AND_STATE = {
+    "Washington": ("Washington, D.C.", "Washington State"),
+    "New York": ("New York City", "New York State"),
+}
 # Datelines abbreviate states the AP way ("SANTA CRUZ, Calif. —").
 _AP_STATES = {
     "AL": "Ala.", "AZ": "Ariz.", "AR": "Ark.", "CA": "Calif.", "CO": "Colo.", "CT": "Conn.",
@@ -128,6 +134,7 @@ class Gazetteer:
         self._add_us_states(gc, cities)
         self._add_subdivisions(cities)
         self._add_cities(cities)
+        self._add_city_and_state()
         self._add_demonyms()
         for candidates in (*self._places.values(), *self._exact.values()):
             candidates.sort(key=lambda c: (not c.primary, -c.population))
@@ -395,6 +402,19 @@ class Gazetteer:
                     continue  # airport codes (SRZ) and non-Latin scripts
                 seen.add(key)
                 self._add(alt, alternate, label=False)
+
+    def _add_city_and_state(self) -> None:
+        """The values of ``CITY_AND_STATE`` resolve to a place: "Washington, D.C." to the
+        largest US city of the name, "New York State" to the state."""
+        for name, (city_name, state_name) in CITY_AND_STATE.items():
+            candidates = self._places.get(fold(name), [])
+            states = [c for c in candidates if c.kind == "admin1" and c.country_code == "US"]
+            cities = [c for c in candidates if c.kind == "city" and c.country_code == "US"]
+            if states:
+                self._add(state_name, replace(states[0], name=state_name), label=False)
+            if cities and not self._places.get(fold(city_name)):
+                city = max(cities, key=lambda c: c.population)
+                self._add(city_name, replace(city, name=city_name), label=False)
 
     def _add_demonyms(self) -> None:
         # Spanish feminine forms are often country names (argentina, siria, china, india):

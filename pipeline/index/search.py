@@ -45,6 +45,7 @@ FACETS: dict[str, int] = {
     "orgs": 10,
     "nationalities": 10,
     "groups": 10,
+    "agencies": 10,
 }
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -85,6 +85,7 @@ _RULE_FIELDS: Final = (
     "orgs",
     "nationalities",
     "groups",
+    "agencies",
     "language",
     "source",
     "countries",

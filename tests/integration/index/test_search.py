@@ -68,6 +68,7 @@ ARTICLES = [
         persons=["Ana Rojas"],
         orgs=["UNHCR"],
         nationalities=["Venezuelan"],
+        agencies=["Associated Press"],
         tags=["border_crossing", "humanitarian_conditions_camps"],
         migration_related=True,
     ),
@@ -84,6 +85,7 @@ ARTICLES = [
         persons=["Ana Rojas"],
         orgs=["UNHCR"],
         nationalities=["Venezuelan"],
+        agencies=["Associated Press"],
         tags=["border_crossing", "humanitarian_conditions_camps"],
         migration_related=True,
         duplicate_of="a1",
@@ -99,6 +101,7 @@ ARTICLES = [
         language="es",
         places=["Iquique"],
         orgs=["Municipalidad de Iquique"],
+        agencies=["EFE"],
         tags=["humanitarian_conditions_camps"],
         migration_related=True,
     ),
@@ -170,6 +173,8 @@ def test_query_finds_every_copy_with_highlights(index) -> None:
     assert facets["tags"] == {"humanitarian_conditions_camps": 3, "border_crossing": 2}
     assert facets["persons"] == {"Ana Rojas": 2}
     assert facets["nationalities"] == {"Venezuelan": 2}
+    assert facets["agencies"] == {"Associated Press": 2, "EFE": 1}
+    assert {h.id for h in _search(index, query="agencies:EFE").hits} == {"a3"}
 
 
 def test_collapse_hides_syndicated_copies(index) -> None:
@@ -240,6 +245,7 @@ def test_cli_json_and_text(cli: CliRunner) -> None:
     text = cli.invoke(app, ["search", QUERY, "--lang", "es"])
     assert text.exit_code == 0, text.output
     assert "Nuevo albergue en Iquique" in text.stdout and "facets" in text.stdout
+    assert "agencies: EFE" in text.stdout
 
 
 def test_cli_kql_query_language(cli: CliRunner) -> None:

@@ -89,12 +89,14 @@ def test_a_possessive_after_the_splits_two_organisations() -> None:
     }
 
 
-def test_a_photo_credit_is_no_mention_of_its_agency_or_photographer() -> None:
+def test_a_photo_credit_is_no_mention_of_its_photographer_and_names_its_agency() -> None:
     body = "Agents at the fence. (AP Photo/Patrick Semansky) The wall went up, AP reported."
     spans = [span(body, "AP Photo/Patrick Semansky", "ORG"), span(body, "AP", "ORG", nth=1)]
     entities = refine_entities(body, spans, language="en")
-    # The credit is split, then dropped: only the story's own mention of AP is left.
-    assert [(e.text, e.count) for e in entities] == [("Associated Press", 1)]
+    # The credit is split, the photographer dropped; AP is the credit's agency and the
+    # story's own mention.
+    assert [(e.text, e.label, e.count) for e in entities] == [("Associated Press", "ORG", 2)]
+    assert [m.credit for m in entities[0].mentions] == [True, False]
 
 
 def test_titles_before_a_name_are_not_the_name() -> None:

@@ -1,6 +1,7 @@
 """One facet value per referent, and only mentions as values: credits and bylines are no
-mentions, places and peoples have one name across articles and languages, parties and
-attitudes are no nationalities.
+mentions (the agency a credit names is the story's source, in ``agencies``), places and
+peoples have one name across articles and languages, parties and attitudes are no
+nationalities.
 
 Spans are given by hand, as the small models give them, so each rule is tested alone;
 every text is invented for these tests.
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from pipeline.enrichment.entities import keyword_fields, refine_entities
 from pipeline.enrichment.gazetteer import get_gazetteer
+from pipeline.enrichment.geo import resolve_places
 from pipeline.enrichment.lexicon import get_lexicon
+from schemas import Entity
 from tests.support import span
 
 
@@ -18,10 +21,14 @@ def _fields(body: str, spans: list[tuple[int, int, str]], language: str = "en") 
     return keyword_fields(refine_entities(body, spans, language=language))
 
 
-# -- credits, datelines and bylines are no mentions ----------------------------------------
+# -- credits, datelines and bylines are no mentions; their agencies are the source -----------
 
 
-def test_a_bracketed_photo_credit_names_no_one() -> None:
+def _credits(entity: Entity) -> list[bool]:
+    return [m.credit for m in entity.mentions]
+
+
+def test_a_bracketed_photo_credit_names_its_agency_and_no_one_else() -> None:
     body = (
         "Families waited at the gate [File: Marta Quill/Reuters]\n\n"
         "Volunteers handed out water [Tom Hale/AP Photo]\n\n"
@@ -35,8 +42,12 @@ def test_a_bracketed_photo_credit_names_no_one() -> None:
     entities = refine_entities(body, spans, language="en")
     fields = keyword_fields(entities)
     assert fields["persons"] == ["Marta Quill"]  # she is also in the story
-    assert fields["orgs"] == ["Reuters"]
-    assert [e.count for e in entities] == [1, 1]  # the story's mentions only
+    assert fields["orgs"] == ["Reuters"]  # "told Reuters"
+    assert fields["agencies"] == ["Reuters", "Associated Press"]  # "AP", not "AP Photo"
+    by_name = {e.text: e for e in entities}
+    assert by_name["Marta Quill"].count == 1  # the photographer's credit is no mention
+    assert _credits(by_name["Reuters"]) == [True, False]
+    assert _credits(by_name["Associated Press"]) == [True]
 
 
 def test_a_credit_after_a_slash_names_no_one_but_two_sponsors_of_a_poll_stay() -> None:
@@ -51,6 +62,7 @@ def test_a_credit_after_a_slash_names_no_one_but_two_sponsors_of_a_poll_stay() -
     fields = _fields(body, spans)
     assert fields["persons"] == []
     assert fields["orgs"] == ["NBC News", "Wall Street Journal"]
+    assert fields["agencies"] == ["The Washington Post"]  # the picture's, not the poll's
 
 
 def test_a_caption_credit_names_no_one_but_a_caption_describing_people_does() -> None:
@@ -61,21 +73,55 @@ def test_a_caption_credit_names_no_one_but_a_caption_describing_people_does() ->
     spans = [span(body, "Lina Ostrov", "PERSON"), span(body, "Getty Images", "ORG"),
              span(body, "Lina Ostrov", "PERSON", nth=1)]  # fmt: skip
     entities = refine_entities(body, spans, language="en")
-    assert [(e.text, e.count) for e in entities if e.label != "GPE"] == [("Lina Ostrov", 1)]
+    assert [(e.text, e.count) for e in entities if e.label == "PERSON"] == [("Lina Ostrov", 1)]
+    fields = keyword_fields(entities)
+    assert fields["agencies"] == ["Getty Images"] and fields["orgs"] == []
 
 
-def test_an_agency_in_a_dateline_is_no_mention_but_an_abbreviation_in_a_sentence_is() -> None:
+def test_a_dateline_agency_is_the_source_not_an_org_but_an_abbreviation_in_a_sentence_is() -> None:
     body = (
         "PORTLAND, Ore. (AP) — Shelters filled on Sunday.\n\n"
         "The UN Refugee Agency (UNHCR). Its staff counted arrivals."
     )
     spans = [span(body, "AP", "ORG"), span(body, "UNHCR", "ORG")]
-    assert _fields(body, spans)["orgs"] == ["UNHCR"]
+    entities = refine_entities(body, spans, language="en")
+    fields = keyword_fields(entities)
+    assert fields["orgs"] == ["UNHCR"]
+    assert fields["agencies"] == ["Associated Press"]  # one value: "AP" is its listed name
+    ap = next(e for e in entities if e.text == "Associated Press")
+    assert ap.label == "ORG" and body[ap.mentions[0].start : ap.mentions[0].end] == "AP"
+
+
+def test_an_agency_of_the_dateline_also_named_in_the_story_is_in_both_fields() -> None:
     body = "Quito, 4 jun (EFE).\n\nEl ministro habló con la agencia EFE.\n\nEFE mj-lp"
     spans = [span(body, "EFE", "ORG"), span(body, "EFE", "ORG", nth=1),
              span(body, "EFE", "ORG", nth=2)]  # fmt: skip
     entities = refine_entities(body, spans, language="es")
-    assert [(e.text, e.count) for e in entities] == [("EFE", 1)]  # the sentence's only
+    assert [e.text for e in entities] == ["EFE"]
+    assert _credits(entities[0]) == [True, False, True]  # dateline, sentence, signature
+    fields = keyword_fields(entities)
+    assert fields["orgs"] == ["EFE"] and fields["agencies"] == ["EFE"]
+
+
+def test_a_dateline_agency_is_found_where_the_model_missed_it_even_spaced_out() -> None:
+    # CoNLL-2002 writes its datelines token by token: "Lima , 23 may ( EFE ) ."
+    body = "Lima , 23 may ( EFE ) .\nLa Cruz Roja atendió a 30 personas en la frontera ."
+    fields = _fields(body, [span(body, "Cruz Roja", "ORG")], "es")
+    assert fields["agencies"] == ["EFE"] and fields["orgs"] == ["Red Cross"]
+    entities = refine_entities(body, [], language="es")
+    efe = next(e for e in entities if e.text == "EFE")
+    assert (efe.label, body[efe.mentions[0].start : efe.mentions[0].end]) == ("ORG", "EFE")
+
+
+def test_agencies_of_a_credit_chain_are_each_one_value_and_unlisted_ones_as_written() -> None:
+    body = (
+        "Rescuers reached the boat. Photograph: Ines Varga/EPA-EFE/Shutterstock\n\n"
+        "Tents in the square. Olek Brand/NurPhoto via Getty Images"
+    )
+    spans = [span(body, "Ines Varga", "PERSON"), span(body, "Olek Brand", "PERSON")]
+    fields = _fields(body, spans)
+    assert fields["persons"] == [] and fields["orgs"] == []
+    assert fields["agencies"] == ["EPA", "EFE", "Shutterstock", "NurPhoto", "Getty Images"]
 
 
 def test_bylines_and_author_notes_name_no_one() -> None:
@@ -228,6 +274,29 @@ def test_washington_is_the_capital_unless_the_state_is_said() -> None:
     ]
     spans = [span(state, "Washington", "GPE"), span(state, "Washington", "GPE", nth=1)]
     assert _fields(state, spans)["places"] == ["Washington State"]
+
+
+def test_new_york_is_the_city_in_every_spelling_unless_the_state_is_said() -> None:
+    body = "Shelters in New York filled; New York City opened gyms. NYC asked for help."
+    spans = [span(body, "New York", "GPE"), span(body, "New York City", "GPE"),
+             span(body, "NYC", "GPE")]  # fmt: skip
+    assert _fields(body, spans)["places"] == ["New York City"]
+    body = "Llegaron a Nueva York en autobús."
+    assert _fields(body, [span(body, "Nueva York", "GPE")], "es")["places"] == ["New York City"]
+    body = "Buses left for upstate New York. ALBANY, N.Y. officials agreed."
+    spans = [span(body, "New York", "GPE"), span(body, "N.Y.", "GPE")]
+    assert _fields(body, spans)["places"] == ["New York State"]
+
+
+def test_the_city_and_the_state_values_are_on_the_map() -> None:
+    body = "Lawmakers in Washington met officials from New York state and New York City."
+    spans = [span(body, "Washington", "GPE"), span(body, "New York", "GPE"),
+             span(body, "New York City", "GPE")]  # fmt: skip
+    entities = refine_entities(body, spans, language="en")
+    places = {p.name: (p.country_code, p.location.lat) for p in resolve_places(entities, body=body)}
+    assert set(places) == {"Washington, D.C.", "New York State", "New York City"}
+    assert 38 < places["Washington, D.C."][1] < 39.5  # the capital, not the state up north
+    assert all(code == "US" for code, _ in places.values())
 
 
 def test_latinos_are_not_latin_americans() -> None:

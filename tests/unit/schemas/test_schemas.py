@@ -74,7 +74,7 @@ def test_article_template_covers_every_model_field() -> None:
     for name in ("title", "body"):
         assert props[name]["type"] == "text"
     for name in ("id", "source", "language", "tags", "persons", "orgs", "places",
-                 "nationalities", "countries", "story_id"):
+                 "nationalities", "groups", "agencies", "countries", "story_id"):
         assert props[name]["type"] == "keyword", name
     assert props["published_at"]["type"] == "date"
     assert props["geo"]["properties"]["location"]["type"] == "geo_point"
