@@ -106,7 +106,7 @@ def find_credits(text: str, gaz: Gazetteer, lexicon: Lexicon) -> Credits:
         before = _SIGNATURE.sub("", m.group(1))  # "EFE pa-c París, 23 may (EFE)."
         if _is_dateline(before, gaz) and _is_agency(m.group(2), lexicon):
             credit(m.start(2) - 1, m.end(2) + 1, inner=m.span(2))
-    return Credits(sorted(found), sorted(set(agencies)))
+    return Credits(sorted(found), _apart(agencies))
 
 
 def in_credit(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -160,11 +160,12 @@ def _is_agency(name: str, lexicon: Lexicon) -> bool:
 # "File".  ("Images" and "Pictures" are: "Getty Images", "Reuters Pictures".)
 _NOT_NAME_WORDS = frozenset({
     "photo", "photos", "photograph", "foto", "fotos", "pool", "file", "archive", "archivo",
-    "handout", "staff", "image", "imagen",
+    "handout", "staff", "image", "imagen", "illustration", "ilustracion", "composite",
+    "graphic", "video",
 })  # fmt: skip
 # What separates the parts of a credit: "Name/Agency", "AFP via Getty Images", "Name for
-# The Washington Post", "File: Name/AP", "Name, Reuters".
-_PART = re.compile(r"[^/\[\]():;,\n]+")
+# The Washington Post", "File: Name/AP", "Name, Reuters", "Name. Agency".
+_PART = re.compile(r"(?:[^/\[\]():;,.\n]|\.(?!\s))+")
 _JOINER = re.compile(r"\s(?:via|for|and|y|para|de)\s")
 _WORD = re.compile(r"[^\s]+")
 
@@ -197,15 +198,32 @@ def _agency(piece: str, lexicon: Lexicon) -> tuple[int, int] | None:
     """``[start, end)`` in ``piece`` of the agency it names, or None (a person's name, a
     credit word alone)."""
     words = [w for w in _WORD.finditer(piece) if w.group().strip(".")]
-    while words and fold(words[0].group()) in _NOT_NAME_WORDS:
+    # "the Washington Post": no name starts with a lowercase word
+    while words and (fold(words[0].group()) in _NOT_NAME_WORDS or words[0].group().islower()):
         words.pop(0)
     while words and fold(words[-1].group()) in _NOT_NAME_WORDS:
         words.pop()
     if not words:
         return None
+    # The longest listed name the piece starts or ends with: "Getty Images Pete Wilson".
+    for n in range(len(words), 0, -1):
+        for run in (words[:n], words[-n:]):
+            known = lexicon.lookup(piece[run[0].start() : run[-1].end()])
+            if known is not None and known.label == "ORG":
+                return run[0].start(), run[-1].end()
     span = (words[0].start(), words[-1].end())
-    name = piece[span[0] : span[1]]
-    known = lexicon.lookup(name)
-    if known is not None:
-        return span if known.label == "ORG" else None
-    return span if _has_credit_word(name) else None
+    known = lexicon.lookup(piece[span[0] : span[1]])
+    if known is not None or not _has_credit_word(piece[span[0] : span[1]]):
+        return None  # a person, a place: no agency
+    return span
+
+
+def _apart(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, each agency once: a credit two patterns read ("[Name for the Washington
+    Post/Getty Images]") gives its agencies once, the longest reading of each."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(set(spans), key=lambda s: (s[0], -s[1])):
+        if out and start < out[-1][1]:
+            continue
+        out.append((start, end))
+    return out

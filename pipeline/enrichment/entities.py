@@ -1245,7 +1245,9 @@ def _annotate(
         return None  # "Netflix rodará…" over a body that never names it again
     if label in ("GPE", "LOC") and not any(s.known for s in group.spans):
         # "EE.UU.", "Londres": one value per place; "New York" and "NYC" are the city
-        text = _city_or_state(group, text, article) or gaz.canonical_place(text)
+        canonical = gaz.canonical_place(text)
+        text = (_city_or_state(group, text, article)
+                or _city_or_state(group, canonical, article) or canonical)  # fmt: skip
     facility = next((s.facility for s in group.spans if s.facility), None)
     if label in _PLACE_LABELS and facility is not None:
         # "DeConcini" alone names a senator; the place is "DeConcini Port of Entry"
@@ -1275,13 +1277,17 @@ def _entity(group: _Group, text: str, label: str, body_start: int) -> Entity:
 # for both, and not "NYC" apart (geonames files it under Manhattan).
 _CITY_OR_STATE_NAMES = {
     "washington": "Washington", "d.c.": "Washington", "wash.": "Washington",
+    "washington, d.c.": "Washington", "washington d.c.": "Washington",
+    "washington, dc": "Washington", "washington dc": "Washington",
     "new york": "New York", "nueva york": "New York", "n.y.": "New York",
     "nyc": "New York", "n.y.c.": "New York", "washington state": "Washington",
-    "new york state": "New York",
+    "new york state": "New York", "upstate new york": "New York",
 }  # fmt: skip
 _STATE_AFTER = re.compile(r"\s+[Ss]tate\b")
 _STATE_BEFORE = re.compile(r"\b(?:(?:state|estado) (?:of|de)|upstate) $", re.IGNORECASE)
-_STATE_WRITTEN = frozenset({"wash.", "washington state", "n.y.", "new york state"})
+_STATE_WRITTEN = frozenset(
+    {"wash.", "washington state", "n.y.", "new york state", "upstate new york"}
+)
 
 
 def _city_or_state(group: _Group, text: str, article: str) -> str | None:

@@ -116,12 +116,19 @@ def test_a_dateline_agency_is_found_where_the_model_missed_it_even_spaced_out() 
 def test_agencies_of_a_credit_chain_are_each_one_value_and_unlisted_ones_as_written() -> None:
     body = (
         "Rescuers reached the boat. Photograph: Ines Varga/EPA-EFE/Shutterstock\n\n"
-        "Tents in the square. Olek Brand/NurPhoto via Getty Images"
+        "Tents in the square. Olek Brand/NurPhoto via Getty Images\n\n"
+        "Queues at noon [Ana Lund for the Washington Post/Getty Images] grew."
     )
     spans = [span(body, "Ines Varga", "PERSON"), span(body, "Olek Brand", "PERSON")]
-    fields = _fields(body, spans)
+    entities = refine_entities(body, spans, language="en")
+    fields = keyword_fields(entities)
     assert fields["persons"] == [] and fields["orgs"] == []
-    assert fields["agencies"] == ["EPA", "EFE", "Shutterstock", "NurPhoto", "Getty Images"]
+    assert fields["agencies"] == [
+        "EPA", "EFE", "Shutterstock", "NurPhoto", "Getty Images", "The Washington Post"
+    ]
+    post = next(e for e in entities if e.text == "The Washington Post")
+    # Read by two patterns, named once, without its lowercase "the".
+    assert [body[m.start : m.end] for m in post.mentions] == ["Washington Post"]
 
 
 def test_bylines_and_author_notes_name_no_one() -> None:
@@ -283,6 +290,10 @@ def test_new_york_is_the_city_in_every_spelling_unless_the_state_is_said() -> No
     assert _fields(body, spans)["places"] == ["New York City"]
     body = "Llegaron a Nueva York en autobús."
     assert _fields(body, [span(body, "Nueva York", "GPE")], "es")["places"] == ["New York City"]
+    body = "Marches in Washington DC and Washington, D.C. and in D.C. went on."
+    spans = [span(body, "Washington DC", "GPE"), span(body, "Washington, D.C.", "GPE"),
+             span(body, "D.C.", "GPE", nth=1)]  # fmt: skip
+    assert _fields(body, spans)["places"] == ["Washington, D.C."]
     body = "Buses left for upstate New York. ALBANY, N.Y. officials agreed."
     spans = [span(body, "New York", "GPE"), span(body, "N.Y.", "GPE")]
     assert _fields(body, spans)["places"] == ["New York State"]
