@@ -72,6 +72,7 @@ class _CompiledRule:
     require: tuple[tuple[int, ...], ...]  # any clause; every lexicon slot in a clause
     veto: tuple[int, ...]
     window: int
+    topic_only: bool  # adds to its tag, not to the article's relevance
 
 
 class Tagger:
@@ -93,6 +94,7 @@ class Tagger:
                 ),
                 veto=tuple(self._lexicon_slot[n] for n in r.veto),
                 window=r.window or rules.settings.window,
+                topic_only=r.topic_only,
             )
             for r in rules.rules
         ]
@@ -202,7 +204,7 @@ class Tagger:
                 # once per term like accepted cues.
                 key = (hit.slot, folded[hit.start : hit.end])
                 vetoed[key] = vetoed.get(key, 0) + 1
-                if vetoed[key] <= s.max_hits_per_term:
+                if vetoed[key] <= s.max_hits_per_term and not rule.topic_only:
                     lookalike += rule.weight * (s.title_boost if hit.start < offset else 1.0)
                 continue
             clauses = feasible.get(hit.slot)
@@ -221,16 +223,18 @@ class Tagger:
             covered[rule.tag] = hit.end
             if rule.tag is not None:
                 topic_end = max(topic_end, hit.end)
-            spots.add(hit.start // _CHUNK)
+            if not rule.topic_only:
+                spots.add(hit.start // _CHUNK)
             key = (hit.slot, folded[hit.start : hit.end])
             per_term[key] = per_term.get(key, 0) + 1
             if per_term[key] > s.max_hits_per_term:
                 continue
             in_title = hit.start < offset
             weight = rule.weight * (s.title_boost if in_title else 1.0)
-            relevance += weight
             in_lead = hit.start < lead_end
-            lead += weight if in_lead else 0.0
+            if not rule.topic_only:  # a topic-only cue says which topic, not whether
+                relevance += weight
+                lead += weight if in_lead else 0.0
             if rule.tag is None:
                 continue
             tag_weight[rule.tag] = tag_weight.get(rule.tag, 0.0) + weight

@@ -63,6 +63,11 @@ class Rule(BaseModel):
     require: list[str] = Field(default_factory=list)
     veto: list[str] = Field(default_factory=list)
     window: int | None = Field(default=None, ge=1, le=2_000)
+    topic_only: bool = Field(
+        default=False,
+        description="The cue says which topic, not whether the article is about migration: it "
+        "adds to its tag's weight but not to the article's relevance.",
+    )
     note: str | None = None
 
 
@@ -163,6 +168,9 @@ def _check(path: Path, rules: RulesFile, *, builtin: dict[str, str]) -> None:
         seen.add(rule.id)
         if rule.tag is not None and rule.tag not in known:
             raise _fail(path, f"{where}: tag {rule.tag!r} is not in the taxonomy")
+        if rule.topic_only and rule.tag is None:
+            raise _fail(path, f"{where}: topic_only needs a tag (a cue with no tag only adds"
+                        " relevance)")  # fmt: skip
         for clause in rule.require:
             for name in clause.split("+"):
                 if name not in rules.lexicons:

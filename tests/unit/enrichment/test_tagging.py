@@ -284,6 +284,8 @@ def test_a_full_copy_of_the_builtin_rules_loads(tagger: Tagger, tmp_path: Path) 
          '"detention", "label": "Jails"}]}', "never renamed"),
         ('{"format": "newsflow-tagging/1", "taxonomy": [{"id": "detention", "label": '
          '"Immigration detention"}]}', "lacks built-in tag ids"),
+        ('{"format": "newsflow-tagging/1", "extends": "builtin", "rules": [{"id": "x", '
+         '"terms": {"en": ["foo"]}, "topic_only": true}]}', "topic_only needs a tag"),
     ],
 )  # fmt: skip
 def test_malformed_rules_file_names_file_and_problem(
@@ -295,6 +297,24 @@ def test_malformed_rules_file_names_file_and_problem(
         load_tagger(path)
     assert str(path) in str(info.value)
     assert problem in str(info.value)
+
+
+def test_a_topic_only_cue_names_the_topic_but_does_not_make_the_article(tmp_path: Path) -> None:
+    rule = {"id": "custom.quays", "tag": "border_crossing", "weight": 1.0,
+            "terms": {"en": ["quayside"]}, "require": ["migrant"]}  # fmt: skip
+    body = "The quayside was busy at dawn; later two overstayers spoke to reporters."
+    for topic_only, related in ((False, True), (True, False)):
+        path = _write(tmp_path, {"format": "newsflow-tagging/1", "extends": "builtin",
+                                 "rules": [dict(rule, topic_only=topic_only)]})  # fmt: skip
+        rules = load_tagger(path, model=False)
+        alone = _tag(rules, body)
+        base = _tag(load_tagger(model=False), body)
+        # The cue always counts for its tag; only a plain cue adds to the article's relevance.
+        assert alone.relevance == pytest.approx(base.relevance + (0.0 if topic_only else 1.0))
+        assert alone.migration_related is related
+    with_more = _tag(rules, body + " Forty migrants had crossed the border at night.")
+    assert "border_crossing" in _topics(with_more)
+    assert any(e.cue == "quayside" for t in with_more.topics for e in t.evidence)
 
 
 def test_missing_rules_file_is_a_clear_error(tmp_path: Path) -> None:

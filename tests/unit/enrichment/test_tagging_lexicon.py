@@ -164,3 +164,139 @@ def test_a_deal_between_states_on_migrants_is_diplomacy(rules: Tagger) -> None:
     body = ("Spain and Senegal signed an agreement to curb migration, with joint patrols "
             "against smugglers.")
     assert "migration_diplomacy_cooperation" in _topics(_tag(rules, body, "en"))
+
+
+# --- fifth pass: xenophobia, integration and diplomacy said the way reporters say them ----
+
+XENOPHOBIA = {
+    "en: violence against": ("en", "Charities recorded a rise in violence against migrants in "
+                                   "the port city after the local election."),
+    "en: hostility towards": ("en", "A survey found growing hostility towards refugees among "
+                                    "older voters in the region."),
+    "en: firebombed home": ("en", "A refugee family escaped unhurt after their home was "
+                                  "firebombed overnight; police suspect a hate crime."),
+    "en: residents protest": ("en", "Residents protested against plans to house 200 asylum "
+                                    "seekers in a former barracks on the edge of town."),
+    "en: told to go home": ("en", "Polish migrants said they had been told to go home by "
+                                  "strangers in the street since the referendum."),
+    "es: patrullas ciudadanas": ("es", "Patrullas ciudadanas armadas con palos persiguen de "
+                                       "noche a los migrantes en los bosques de la frontera."),
+    "es: contra la apertura": ("es", "Un centenar de vecinos se concentró contra la apertura de "
+                                     "un centro para solicitantes de asilo en el barrio."),
+    "es: molotov": ("es", "Tres jóvenes lanzaron cócteles molotov contra un albergue de "
+                          "refugiados en el que dormían sesenta personas."),
+    "es: discriminación a": ("es", "Un estudio revela la discriminación a inquilinos "
+                                   "extranjeros: las agencias rechazan a los inmigrantes con "
+                                   "acento latinoamericano."),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(XENOPHOBIA))
+def test_hostility_phrasings_tag_xenophobia(rules: Tagger, kind: str) -> None:
+    lang, body = XENOPHOBIA[kind]
+    result = _tag(rules, body, lang)
+    assert result.migration_related
+    assert "anti_immigrant_protest_xenophobia" in _topics(result)
+
+
+@pytest.mark.parametrize(
+    ("lang", "body"),
+    [
+        # Solidarity, not hostility.
+        ("en", "Thousands marched under 'refugees welcome' banners to ask the government to "
+               "take in more refugees."),
+        # The same violent words, with no migrant in sight.
+        ("en", "The pub was firebombed overnight and residents protested against plans to "
+               "close the library."),
+        ("es", "Los vecinos se concentraron contra la apertura de un vertedero y cortaron la "
+               "carretera durante dos horas."),
+        # Discrimination against someone other than migrants.
+        ("en", "The report found discrimination against women in promotions at the bank."),
+    ],
+)  # fmt: skip
+def test_xenophobia_needs_migrants_as_the_target(rules: Tagger, lang: str, body: str) -> None:
+    assert "anti_immigrant_protest_xenophobia" not in _topics(_tag(rules, body, lang))
+
+
+INTEGRATION = {
+    "en: dreamers": ("en", "The ruling protects Dreamers, undocumented immigrants brought to the "
+                           "US as children, from deportation for now."),
+    "en: language and jobs": ("en", "The council's scheme helps refugees settle in: English "
+                                    "classes in the morning and job training in the afternoon."),
+    "en: naturalising": ("en", "More immigrants are naturalising and becoming eligible to vote, "
+                               "a census analysis shows."),
+    "es: homologar": ("es", "Las enfermeras marroquíes piden agilizar la homologación de sus "
+                            "títulos para trabajar en hospitales públicos."),
+    "es: clases de idioma": ("es", "Refugiadas sirias y afganas reciben clases de español y "
+                                   "acompañamiento para entrar en el mercado laboral."),
+    "es: regulariza": ("es", "Perú regulariza a 200.000 venezolanos con un nuevo permiso "
+                             "temporal de permanencia."),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(INTEGRATION))
+def test_settling_in_and_status_tag_integration(rules: Tagger, kind: str) -> None:
+    lang, body = INTEGRATION[kind]
+    result = _tag(rules, body, lang)
+    assert result.migration_related
+    assert "integration_citizenship" in _topics(result)
+
+
+@pytest.mark.parametrize(
+    ("lang", "body"),
+    [
+        ("en", "The dreamers of the startup world met in Lisbon to pitch their apps to "
+               "investors."),
+        ("en", "Pupils settle in quickly at the new school, which offers English classes and a "
+               "chess club."),
+        ("es", "El fabricante logró la homologación de su nuevo coche eléctrico para venderlo "
+               "en Europa."),
+    ],
+)  # fmt: skip
+def test_integration_words_without_migrants_are_not_integration(
+    rules: Tagger, lang: str, body: str
+) -> None:
+    result = _tag(rules, body, lang)
+    assert not result.migration_related
+    assert "integration_citizenship" not in _topics(result)
+
+
+DIPLOMACY = {
+    "en: in exchange for": ("en", "El Salvador agreed to accept migrants expelled by the United "
+                                  "States in exchange for payments from Washington."),
+    "en: global compacts": ("en", "The pope urged governments to adopt the UN global compacts "
+                                  "on refugees and migration."),
+    "en: tariffs": ("en", "Washington threatened tariffs unless Mexico stopped the migrants "
+                          "heading north through its territory."),
+    "es: acuerdo bilateral": ("es", "Los primeros migrantes rescatados fueron trasladados al "
+                                    "centro de Gjader conforme al acuerdo bilateral."),
+    "es: declaración": ("es", "Veinte países firmaron en la cumbre una declaración final para "
+                              "ampliar las vías legales de los migrantes."),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DIPLOMACY))
+def test_states_dealing_over_migrants_is_diplomacy(rules: Tagger, kind: str) -> None:
+    lang, body = DIPLOMACY[kind]
+    result = _tag(rules, body, lang)
+    assert result.migration_related
+    assert "migration_diplomacy_cooperation" in _topics(result)
+
+
+@pytest.mark.parametrize(
+    ("lang", "body"),
+    [
+        ("en", "The club agreed to release the striker in exchange for a loan deal and a "
+               "sell-on clause."),
+        ("en", "The two countries brokered a ceasefire and agreed joint patrols along the "
+               "disputed river."),
+        ("es", "Ambos países firmaron un acuerdo bilateral para rebajar los aranceles del "
+               "aceite y del vino."),
+    ],
+)  # fmt: skip
+def test_deals_about_something_else_are_not_diplomacy(
+    rules: Tagger, lang: str, body: str
+) -> None:
+    result = _tag(rules, body, lang)
+    assert not result.migration_related
+    assert "migration_diplomacy_cooperation" not in _topics(result)
