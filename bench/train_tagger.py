@@ -52,13 +52,14 @@ from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
 
 MIN_DF = 3
 MAX_VOCAB = 10_000
+STEM = 5  # letters of a word's stem feature (0: none); see _model.stem_of
 FOLDS = 5
 C_MIGRATION = (10.0, 30.0)
 C_TAG = (0.5, 1.0, 2.0, 4.0, 8.0)  # chosen per tag
 GATES = (0.0, 0.3)  # rule cue weight (one plain cue weighs about 0.3-1)
 MAX_TAGS = (2, 3)
 FALLBACKS = (1.0, 0.7)  # 1.0: no fallback tag
-MIGRATION_SHIFT = (0.0, 0.1, 0.2)  # above the F1-best cut: fewer look-alikes let through
+MIGRATION_SHIFT = (0.0, 0.1, 0.2, 0.3, 0.4)  # above the F1-best cut: fewer look-alikes let through
 SHORT_FLOORS = (0.0, 0.2, 0.4)
 UNCUED = (1.0, 1.25, 1.5, 99.0)  # 99: a tag needs a rule cue of its own
 CUTS = tuple(round(float(c), 2) for c in np.arange(0.1, 0.91, 0.05))
@@ -92,7 +93,7 @@ def _matrix(bags: list[Counter[str]], vocab: dict[str, int], idf: np.ndarray) ->
     return sparse.csr_matrix((data, (rows, cols)), shape=(len(bags), len(vocab)))
 
 
-def _load(tags: list[str], splits: tuple[str, ...]) -> _Data:
+def _load(tags: list[str], splits: tuple[str, ...], stem: int, max_vocab: int) -> _Data:
     rows = tagset.load(splits)
     tagger = load_tagger(model=False)
     free = load_rules(None).settings.relevance_free_words
@@ -102,7 +103,7 @@ def _load(tags: list[str], splits: tuple[str, ...]) -> _Data:
     for r in rows:
         args = {"title": r.get("title"), "body": r["text"], "language": r["language"],
                 "entities": []}  # fmt: skip
-        bag, cue, rel, fired = tagger.model_inputs(**args)
+        bag, cue, rel, fired = tagger.model_inputs(**args, stem=stem)
         cued.append(fired)
         res = tagger.tag(**args)
         bags.append(bag)
@@ -112,7 +113,7 @@ def _load(tags: list[str], splits: tuple[str, ...]) -> _Data:
         snippets.append(Snippet(res.migration_related, {t.id: t.score for t in res.topics},
                                 res.lookalike) if short else None)  # fmt: skip
     df = Counter(g for bag in bags for g in bag)
-    kept = sorted((g for g, c in df.items() if c >= MIN_DF), key=lambda g: (-df[g], g))[:MAX_VOCAB]
+    kept = sorted((g for g, c in df.items() if c >= MIN_DF), key=lambda g: (-df[g], g))[:max_vocab]
     names = sorted(kept)
     vocab = {g: i for i, g in enumerate(names)}
     n = len(bags)
@@ -161,7 +162,11 @@ class _Score:
 
     @property
     def objective(self) -> float:
-        return self.macro + self.migration_f1 - 4 * max(0.0, self.hard - HARD_NEGATIVE_GOAL)
+        """Tag macro-F1 plus migration-related F1, among the choices whose hard negatives
+        meet the goal: a soft penalty let a choice 0.003 over the goal win on a few more
+        true positives, and the goal is a bar, not a price."""
+        over = max(0.0, self.hard - HARD_NEGATIVE_GOAL)
+        return self.macro + self.migration_f1 - (10.0 + 4 * over if over else 0.0)
 
 
 def _score(d: _Data, outputs: list[str], oof: np.ndarray, thresholds: dict[str, float],
@@ -199,6 +204,10 @@ def main() -> int:
         help="fit on the train split alone (for iterating: score the file on dev with "
         "bench/tag_quality.py --split dev --model FILE); needs --out",
     )
+    ap.add_argument("--stem", type=int, default=STEM,
+                    help=f"letters of the word-stem features (0: none; default {STEM})")
+    ap.add_argument("--vocab", type=int, default=MAX_VOCAB,
+                    help=f"most frequent n-grams kept (default {MAX_VOCAB})")  # fmt: skip
     args = ap.parse_args()
     if args.train_only and args.out == BUILTIN_MODEL:
         ap.error("--train-only writes a model for dev scoring, never the packaged one: give --out")
@@ -207,7 +216,7 @@ def main() -> int:
 
     tags = list(load_tagger(model=False).taxonomy)
     outputs = [MIGRATION, *tags]
-    d = _load(tags, splits)
+    d = _load(tags, splits, args.stem, args.vocab)
     print(f"{fitted}: {len(d.rows)} items, {int(d.labels[:, 0].sum())} migration-related, "
           f"{len(d.names)} n-grams")  # fmt: skip
 
@@ -264,6 +273,7 @@ def main() -> int:
         "outputs": outputs,
         "cue_tags": tags,
         "cue_scale": 1.0,
+        "stem": args.stem,
         "thresholds": thresholds,
         "decision": {"gate": decision.gate, "max_tags": decision.max_tags,
                      "fallback": decision.fallback,

@@ -21,12 +21,14 @@ from pipeline.enrichment.tagging._match import CueIndex, Hit, Positions, fold
 from pipeline.enrichment.tagging._model import (
     BUILTIN_MODEL,
     LEAD_CHARS,
+    Grams,
     LinearModel,
     Snippet,
     counts,
     cue_features,
     decide,
     ngrams,
+    stem_of,
 )
 from pipeline.enrichment.tagging._rules import RulesFile, TaggingRulesError, load_rules
 from schemas import Entity, Evidence, TopicTag
@@ -140,13 +142,20 @@ class Tagger:
         return self._by_model(title, body, scan)
 
     def model_inputs(
-        self, *, title: str | None, body: str, language: str, entities: Sequence[Entity]
+        self,
+        *,
+        title: str | None,
+        body: str,
+        language: str,
+        entities: Sequence[Entity],
+        stem: int = 0,
     ) -> tuple[Counter[str], list[float], float, frozenset[str]]:
-        """What the trained model reads (n-gram counts, rule-cue features), the rules' cue
-        weight (what the gate compares) and the tags a rule cue fired for: for training it."""
+        """What the trained model reads (n-gram counts, with word stems of ``stem`` letters
+        if not 0, and rule-cue features), the rules' cue weight (what the gate compares) and
+        the tags a rule cue fired for: for training it."""
         title = title or ""
         scan = self._scan(title, body, language, entities)
-        bag = counts(ngrams(title), ngrams(body))
+        bag = counts(ngrams(title), ngrams(body), stem)
         return bag, scan.features(list(self.taxonomy)), scan.relevance, frozenset(scan.tag_weight)
 
     def _scan(
@@ -296,10 +305,16 @@ class Tagger:
         if not related:
             return TagResult(migration_related=False, relevance=scan.relevance,
                              lookalike=scan.lookalike)  # fmt: skip
-        where: dict[str, tuple[Literal["title", "body"], int, int]] = {
-            g: ("title", s, e) for g, s, e in reversed(title_grams)}
-        for g, s, e in reversed(body_grams):
-            where.setdefault(g, ("body", s, e))
+        shown = {g for grams in p.cues.values() for g in grams}
+        where: dict[str, tuple[Literal["title", "body"], int, int]] = {}
+        parts: tuple[tuple[Literal["title", "body"], Grams], ...] = (
+            ("title", title_grams), ("body", body_grams))  # fmt: skip
+        for part, grams in parts:
+            for g, s, e in grams:  # the first occurrence is the one shown
+                if g in shown:
+                    where.setdefault(g, (part, s, e))
+                if model.stem and (st := stem_of(g, model.stem)) in shown:
+                    where.setdefault(st, (part, s, e))  # a stem shows the word it cut
         topics = []
         for tag, score in scores.items():
             evidence = scan.evidence.get(tag) or [

@@ -24,8 +24,10 @@ BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "data" / "tagging" / "m
 # /3: the rule-cue features gained the look-alike weight and share.
 # /4: and each tag's share of the topic cue weight.  A /3 file still loads: its cue
 # features are the first ones of /4's.
-MODEL_FORMAT = "newsflow-tagging-model/4"
-_READABLE = ("newsflow-tagging-model/3", MODEL_FORMAT)
+# /5: word stems (``stem``) beside the words and pairs.  A /4 file reads no stems.
+MODEL_FORMAT = "newsflow-tagging-model/5"
+_READABLE = ("newsflow-tagging-model/3", "newsflow-tagging-model/4", MODEL_FORMAT)
+STEM_MARK = "~"
 # The title and the first paragraph (about this many characters of the body) say what a news
 # article is about; a passing mention sits further down.
 LEAD_CHARS = 600
@@ -50,9 +52,20 @@ def ngrams(text: str) -> list[tuple[str, int, int]]:
 Grams = list[tuple[str, int, int]]
 
 
-def counts(title: Grams, body: Grams) -> Counter[str]:
+def stem_of(gram: str, stem: int) -> str | None:
+    """The stem feature of a word: its first ``stem`` letters, marked, when it is longer
+    (``None`` for a short word or a pair).  A crude stemmer that needs no language: a
+    Spanish verb and its participles (desplaza, desplazados, desplazamiento), an English
+    noun and its plural share one feature where the training set has few of each form."""
+    if stem <= 0 or len(gram) <= stem or "_" in gram:
+        return None
+    return STEM_MARK + gram[:stem]
+
+
+def counts(title: Grams, body: Grams, stem: int = 0) -> Counter[str]:
     """Bag of n-grams; the title counts three times and the lead twice because they say
-    what the article is about."""
+    what the article is about.  With ``stem``, each word also counts once for its stem
+    (see ``stem_of``)."""
     bag = Counter(g for g, _, _ in body)
     for g, start, _ in body:
         if start >= LEAD_CHARS:
@@ -60,6 +73,10 @@ def counts(title: Grams, body: Grams) -> Counter[str]:
         bag[g] += 1
     for g, _, _ in title:
         bag[g] += 3
+    if stem > 0:  # stem_of, inlined: this runs for every word of every article
+        for grams in (title, body):
+            bag.update(STEM_MARK + g[:stem] for g, _, _ in grams
+                       if len(g) > stem and "_" not in g)  # fmt: skip
     return bag
 
 
@@ -203,6 +220,7 @@ class LinearModel:
         self._cue_scale = float(data.get("cue_scale", 1.0))
         self.thresholds: dict[str, float] = data["thresholds"]
         self.decision = Decision.of(data.get("decision"))
+        self.stem = int(data.get("stem", 0))  # 0: no stem features (/4 and older)
 
     @classmethod
     def load(cls, path: Path = BUILTIN_MODEL) -> LinearModel:
@@ -220,7 +238,7 @@ class LinearModel:
         return idx, values / (np.linalg.norm(values) or 1.0)
 
     def predict(self, title: Grams, body: Grams, cues: list[float]) -> Prediction:
-        idx, values = self.vector(counts(title, body))
+        idx, values = self.vector(counts(title, body, self.stem))
         n = len(self.vocab)
         extra = np.asarray(cues[: self._n_cues], dtype=np.float64) * self._cue_scale
         logits = self._coef[:, idx] @ values + self._coef[:, n:] @ extra + self._bias

@@ -16,9 +16,12 @@ from pipeline.enrichment.tagging._model import (
     Decision,
     LinearModel,
     Snippet,
+    counts,
     decide,
     ngrams,
+    stem_of,
 )
+from pipeline.enrichment.tagging._rules import load_rules
 from tests.support import ROOT, SAMPLE_ARTICLE
 
 # Invented: an election story of ~400 words with one sentence about immigration.
@@ -256,6 +259,44 @@ def test_ngrams_point_at_the_text() -> None:
         assert "_" in g or text[s:e].lower().replace("í", "i") == g
 
 
+def test_a_stem_joins_the_forms_of_a_word_and_leaves_pairs_and_short_words_alone() -> None:
+    assert stem_of("desplazados", 5) == stem_of("desplaza", 5) == "~despl"
+    assert stem_of("deportations", 5) == stem_of("deported", 5)
+    assert stem_of("asilo", 5) is None  # no longer than the stem: the word itself says it
+    assert stem_of("forced_displacement", 5) is None
+    assert stem_of("desplazados", 0) is None
+
+
+def test_stems_count_once_per_word_beside_the_weighted_words() -> None:
+    title = ngrams("Desplazados por la violencia")
+    body = ngrams("La violencia desplaza a miles de familias.")
+    plain = counts(title, body)
+    stemmed = counts(title, body, 5)
+    assert "~despl" not in plain
+    assert stemmed["~despl"] == 2  # one in the title, one in the body: no title weight
+    assert stemmed["~viole"] == 2
+    assert {g: c for g, c in stemmed.items() if not g.startswith("~")} == plain
+
+
+def test_a_tag_found_by_a_stem_shows_the_word_it_came_from() -> None:
+    # A model whose one feature is a stem no rule knows: the evidence is the word in the text.
+    data = {"format": "newsflow-tagging-model/5", "stem": 5,
+            "outputs": [MIGRATION, "climate_migration"], "cue_tags": [],
+            "vocab": ["~pomeg"], "idf": [1.0], "intercept": [-1.0, -1.0], "coef": [[4.0], [4.0]],
+            "thresholds": {MIGRATION: 0.5, "climate_migration": 0.5}}  # fmt: skip
+    tagger = Tagger(load_rules(None), LinearModel(data))
+    body = "The market sold pomegranates all week."
+    res = tagger.tag(title=None, body=body, language="en", entities=[])
+    assert res.migration_related
+    (topic,) = res.topics
+    assert [(e.cue, e.field, body[e.start : e.end]) for e in topic.evidence] == [
+        ("pomegranates", "body", "pomegranates")
+    ]
+    res = tagger.tag(title=None, body="The market sold apples all week.", language="en",
+                     entities=[])  # fmt: skip
+    assert not res.migration_related
+
+
 def test_shipped_model_covers_the_taxonomy(tagger: Tagger) -> None:
     model = LinearModel.load(BUILTIN_MODEL)
     assert set(model.tags) == set(tagger.taxonomy)
@@ -271,6 +312,15 @@ def test_a_format_3_file_reads_the_cue_features_it_was_trained_on() -> None:
     model = LinearModel(data)
     one = model.predict([], [], [1.0, 0.0, 50.0, 50.0]).migration
     assert one == pytest.approx(1.0 / (1.0 + math.exp(-2.0)))
+
+
+def test_a_format_4_file_reads_no_stems() -> None:
+    data = {"format": "newsflow-tagging-model/4", "outputs": [MIGRATION], "cue_tags": [],
+            "vocab": ["~despl"], "idf": [1.0], "intercept": [0.0], "coef": [[3.0]],
+            "thresholds": {MIGRATION: 0.5}}  # fmt: skip
+    model = LinearModel(data)
+    assert model.stem == 0
+    assert model.predict([], ngrams("desplazados"), []).migration == pytest.approx(0.5)
 
 
 def test_a_model_file_of_another_format_is_refused() -> None:
