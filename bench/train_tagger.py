@@ -52,7 +52,7 @@ from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
 
 MIN_DF = 3
 MAX_VOCAB = 10_000
-STEM = 5  # letters of a word's stem feature (0: none); see _model.stem_of
+STEM = 0  # letters of a word's stem feature, 0: none (tagging README); see _model.stem_of
 FOLDS = 5
 C_MIGRATION = (10.0, 30.0)
 C_TAG = (0.5, 1.0, 2.0, 4.0, 8.0)  # chosen per tag
