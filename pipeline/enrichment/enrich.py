@@ -275,8 +275,9 @@ def _body_mentions(entities: list[Entity]) -> list[Entity]:
     not the agencies of datelines and credits (they say nothing of the story)."""
     out = []
     for e in entities:
-        if all(m.field == "body" and not m.credit for m in e.mentions):
+        mentions = [m for m in e.mentions if m.field == "body" and not m.credit]
+        if len(mentions) == len(e.mentions):
             out.append(e)
-        elif mentions := [m for m in e.mentions if m.field == "body" and not m.credit]:
+        elif mentions:
             out.append(e.model_copy(update={"mentions": mentions}))
     return out

@@ -191,14 +191,6 @@ XENOPHOBIA = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(XENOPHOBIA))
-def test_hostility_phrasings_tag_xenophobia(rules: Tagger, kind: str) -> None:
-    lang, body = XENOPHOBIA[kind]
-    result = _tag(rules, body, lang)
-    assert result.migration_related
-    assert "anti_immigrant_protest_xenophobia" in _topics(result)
-
-
 @pytest.mark.parametrize(
     ("lang", "body"),
     [
@@ -234,33 +226,6 @@ INTEGRATION = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(INTEGRATION))
-def test_settling_in_and_status_tag_integration(rules: Tagger, kind: str) -> None:
-    lang, body = INTEGRATION[kind]
-    result = _tag(rules, body, lang)
-    assert result.migration_related
-    assert "integration_citizenship" in _topics(result)
-
-
-@pytest.mark.parametrize(
-    ("lang", "body"),
-    [
-        ("en", "The dreamers of the startup world met in Lisbon to pitch their apps to "
-               "investors."),
-        ("en", "Pupils settle in quickly at the new school, which offers English classes and a "
-               "chess club."),
-        ("es", "El fabricante logró la homologación de su nuevo coche eléctrico para venderlo "
-               "en Europa."),
-    ],
-)  # fmt: skip
-def test_integration_words_without_migrants_are_not_integration(
-    rules: Tagger, lang: str, body: str
-) -> None:
-    result = _tag(rules, body, lang)
-    assert not result.migration_related
-    assert "integration_citizenship" not in _topics(result)
-
-
 DIPLOMACY = {
     "en: in exchange for": ("en", "El Salvador agreed to accept migrants expelled by the United "
                                   "States in exchange for payments from Washington."),
@@ -275,28 +240,48 @@ DIPLOMACY = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(DIPLOMACY))
-def test_states_dealing_over_migrants_is_diplomacy(rules: Tagger, kind: str) -> None:
-    lang, body = DIPLOMACY[kind]
-    result = _tag(rules, body, lang)
-    assert result.migration_related
-    assert "migration_diplomacy_cooperation" in _topics(result)
+PHRASINGS = {
+    "anti_immigrant_protest_xenophobia": XENOPHOBIA,
+    "integration_citizenship": INTEGRATION,
+    "migration_diplomacy_cooperation": DIPLOMACY,
+}
 
 
 @pytest.mark.parametrize(
-    ("lang", "body"),
+    ("tag", "kind"), [(tag, kind) for tag, cases in PHRASINGS.items() for kind in sorted(cases)]
+)
+def test_reporters_phrasings_tag_their_topic(rules: Tagger, tag: str, kind: str) -> None:
+    lang, body = PHRASINGS[tag][kind]
+    result = _tag(rules, body, lang)
+    assert result.migration_related
+    assert tag in _topics(result)
+
+
+@pytest.mark.parametrize(
+    ("tag", "lang", "body"),
     [
-        ("en", "The club agreed to release the striker in exchange for a loan deal and a "
-               "sell-on clause."),
-        ("en", "The two countries brokered a ceasefire and agreed joint patrols along the "
-               "disputed river."),
-        ("es", "Ambos países firmaron un acuerdo bilateral para rebajar los aranceles del "
-               "aceite y del vino."),
+        ("integration_citizenship", "en",
+         "The dreamers of the startup world met in Lisbon to pitch their apps to investors."),
+        ("integration_citizenship", "en",
+         "Pupils settle in quickly at the new school, which offers English classes and a "
+         "chess club."),
+        ("integration_citizenship", "es",
+         "El fabricante logró la homologación de su nuevo coche eléctrico para venderlo "
+         "en Europa."),
+        ("migration_diplomacy_cooperation", "en",
+         "The club agreed to release the striker in exchange for a loan deal and a "
+         "sell-on clause."),
+        ("migration_diplomacy_cooperation", "en",
+         "The two countries brokered a ceasefire and agreed joint patrols along the "
+         "disputed river."),
+        ("migration_diplomacy_cooperation", "es",
+         "Ambos países firmaron un acuerdo bilateral para rebajar los aranceles del "
+         "aceite y del vino."),
     ],
 )  # fmt: skip
-def test_deals_about_something_else_are_not_diplomacy(
-    rules: Tagger, lang: str, body: str
+def test_the_same_words_about_something_else_are_not_migration(
+    rules: Tagger, tag: str, lang: str, body: str
 ) -> None:
     result = _tag(rules, body, lang)
     assert not result.migration_related
-    assert "migration_diplomacy_cooperation" not in _topics(result)
+    assert tag not in _topics(result)
