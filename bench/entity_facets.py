@@ -25,7 +25,6 @@ model and text hash, and reuses them: rules can then be changed and re-read in s
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -34,9 +33,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.corpora import CORPORA, corpus
+from bench.ner_cache import CachedNer
 from pipeline.core.settings import get_settings
 from pipeline.enrichment.enrich import Enricher
-from pipeline.enrichment.nlp import Ner, RawSpan
 from pipeline.ingest.inputs import Parsed, read_sources
 from schemas import EnrichedArticle, RawArticle
 
@@ -47,40 +46,6 @@ FIELDS = ("persons", "orgs", "places", "nationalities", "groups", "agencies")
 _DATELINE = re.compile(r"\(EFE(?:COM)?\)\.?$")
 _NO_SPACE_BEFORE = re.compile(r" ([,.;:!?)\]])")
 _NO_SPACE_AFTER = re.compile(r"([(\[¿¡]) ")
-
-
-class CachedNer:
-    """The models' spans by model and text hash, in a JSON file; the models run only for
-    texts the file does not hold yet."""
-
-    def __init__(self, models: dict[str, str], path: Path | None) -> None:
-        self._models = models
-        self._path = path
-        self._ner: Ner | None = None
-        self._spans: dict[str, list[list]] = {}
-        if path is not None and path.exists():
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            self._spans = stored if "key" not in stored else {}  # an older layout: ignored
-
-    @property
-    def languages(self) -> frozenset[str]:
-        return frozenset(self._models)
-
-    def extract(self, texts: Sequence[str], language: str) -> list[list[RawSpan]]:
-        model = self._models[language]
-        keys = [f"{model}:{hashlib.sha1(t.encode()).hexdigest()}" for t in texts]
-        missing = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in self._spans]
-        if missing:
-            if self._ner is None:
-                self._ner = Ner(self._models)
-            found = self._ner.extract([t for _, t in missing], language)
-            for (key, _), spans in zip(missing, found, strict=True):
-                self._spans[key] = [list(s) for s in spans]
-        return [[RawSpan(*s) for s in self._spans[k]] for k in keys]
-
-    def save(self) -> None:
-        if self._path is not None:
-            self._path.write_text(json.dumps(self._spans), encoding="utf-8")
 
 
 def english_articles(n: int) -> list[RawArticle]:
@@ -148,9 +113,12 @@ def enrich_all(enricher: Enricher, raws: list[RawArticle]) -> list[EnrichedArtic
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("n", nargs="?", type=int, default=1000, help="articles per corpus (1000)")
-    parser.add_argument("--corpus", choices=("en", "es", "both", "demo"), default="both",
-                        help="English corpora, the Spanish EFE items, both (default), "
-                             "or the demo's samples")
+    parser.add_argument(
+        "--corpus",
+        choices=("en", "es", "both", "demo"),
+        default="both",
+        help="English corpora, the Spanish EFE items, both (default), or the demo's samples",
+    )
     parser.add_argument("--top", type=int, default=20, help="values per field (20)")
     parser.add_argument("--spans", type=Path, help="JSON file keeping the model's spans")
     args = parser.parse_args(argv)
@@ -170,8 +138,10 @@ def main(argv: list[str]) -> None:
         ner.save()
         languages = Counter(a.language for a in enriched)
         counts = facets(enriched)
-        print(f"{len(enriched)} articles ({name}; languages "
-              f"{', '.join(f'{k} {v}' for k, v in languages.most_common())}), top {args.top}:")
+        print(
+            f"{len(enriched)} articles ({name}; languages "
+            f"{', '.join(f'{k} {v}' for k, v in languages.most_common())}), top {args.top}:"
+        )
         for field in FIELDS:
             values = " · ".join(f"{v} {c}" for v, c in counts[field].most_common(args.top))
             print(f"\n{field}: {values}")

@@ -49,7 +49,7 @@ def _systems(model_file: Path | None) -> dict[str, System]:
     def run(tagger) -> System:  # type: ignore[no-untyped-def]
         def f(r: dict) -> tuple[bool, set[str]]:
             res = tagger.tag(title=r.get("title"), body=r["text"], language=r["language"],
-                             entities=[])  # fmt: skip
+                             entities=r["entities"])  # fmt: skip
             return res.migration_related, {t.id for t in res.topics}
 
         return f
@@ -101,6 +101,7 @@ def _score(rows: list[dict], preds: list[tuple[bool, set[str]]], tags: list[str]
 
 def _labelled(systems: dict[str, System], tags: list[str], split: str, misses: bool) -> None:
     rows = tagset.load((split,))
+    tagset.with_entities(rows)
     by_lang = {"all": rows, **{lg: [r for r in rows if r["language"] == lg] for lg in ("en", "es")}}
     print(f"labelled {split} split: {len(rows)} items "
           f"(en {len(by_lang['en'])}, es {len(by_lang['es'])}; "
@@ -152,6 +153,7 @@ def _corpora(systems: dict[str, System]) -> None:
                 for d in read(corpus("guardian-migration.jsonl"))]  # fmt: skip
     bbc = [dict(d, text=d["body"], language="en") for d in read(corpus("bbc-2005.jsonl"))
            if d["category"] != "politics"]  # fmt: skip
+    tagset.with_entities(guardian + bbc)
     print(f"corpora: guardian-migration n={len(guardian)} (target >= 0.98 tagged), "
           f"bbc-2005 outside politics n={len(bbc)} (target <= 0.005)")  # fmt: skip
     for name, system in systems.items():

@@ -14,6 +14,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bench.corpora import corpus
+from bench.ner_cache import CachedNer
+from pipeline.core.settings import get_settings
+from pipeline.enrichment.enrich import Enricher, tagger_entities
+from schemas import EnrichedArticle, RawArticle
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "quality"
@@ -101,3 +105,30 @@ def load(splits: Iterable[str] = SPLITS) -> list[dict]:
             r["title"], r["text"] = texts[r["id"]]
             _check_hard_negative(r)
     return rows
+
+
+def with_entities(rows: list[dict], spans: Path | None = None) -> None:
+    """Give every row what the tagger reads in a worker: title and body as the enrich stage
+    cleans them, and the entities it found (``rows[i]["entities"]``).  Without them the
+    model would be fitted and scored on fewer cues than it meets in production: places and
+    nationalities NER finds count as an "origin" context for the rules.  NER is the slow
+    part, so its spans are kept in ``spans`` (default ``<NEWSFLOW_HOME>/bench/tag-spans.json``)
+    and only texts it does not hold yet are read by the models."""
+    settings = get_settings()
+    spans = spans or settings.home / "bench" / "tag-spans.json"
+    spans.parent.mkdir(parents=True, exist_ok=True)
+    models = {"en": settings.enrich.model_en, "es": settings.enrich.model_es}
+    ner = CachedNer(models, spans)
+    enricher = Enricher(model_en=models["en"], model_es=models["es"], ner=ner,
+                        prefer_publisher_language=True)  # fmt: skip
+    step = 64
+    for i in range(0, len(rows), step):
+        batch = rows[i : i + step]
+        raws = [RawArticle(title=r.get("title"), body=r["text"], language=r["language"])
+                for r in batch]  # fmt: skip
+        for r, out in zip(batch, enricher.enrich(raws), strict=True):
+            if not isinstance(out, EnrichedArticle):
+                raise ValueError(f"{r['id']}: the enrich stage refused it: {out}")
+            r["title"], r["text"] = out.title, out.body
+            r["entities"] = tagger_entities(out.entities)
+    ner.save()

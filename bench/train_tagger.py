@@ -95,6 +95,7 @@ def _matrix(bags: list[Counter[str]], vocab: dict[str, int], idf: np.ndarray) ->
 
 def _load(tags: list[str], splits: tuple[str, ...], stem: int, max_vocab: int) -> _Data:
     rows = tagset.load(splits)
+    tagset.with_entities(rows)
     tagger = load_tagger(model=False)
     free = load_rules(None).settings.relevance_free_words
     bags, cues, relevance = [], [], []
@@ -102,7 +103,7 @@ def _load(tags: list[str], splits: tuple[str, ...], stem: int, max_vocab: int) -
     snippets: list[Snippet | None] = []
     for r in rows:
         args = {"title": r.get("title"), "body": r["text"], "language": r["language"],
-                "entities": []}  # fmt: skip
+                "entities": r["entities"]}  # fmt: skip
         bag, cue, rel, fired = tagger.model_inputs(**args, stem=stem)
         cued.append(fired)
         res = tagger.tag(**args)

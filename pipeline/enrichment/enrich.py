@@ -234,7 +234,7 @@ class Enricher:
                 title=item.title,
                 body=body,
                 language=item.language,
-                entities=_body_mentions(entities),
+                entities=tagger_entities(entities),
             )
         except Exception as e:
             raise _StepFailed("enrich_step_failed", _one_line(e)) from e
@@ -270,7 +270,7 @@ class Enricher:
             raise _StepFailed("invalid_enriched", _one_line(e)) from e
 
 
-def _body_mentions(entities: list[Entity]) -> list[Entity]:
+def tagger_entities(entities: list[Entity]) -> list[Entity]:
     """The entities as the tagger reads them: mentions with offsets into the body, and
     not the agencies of datelines and credits (they say nothing of the story)."""
     out = []

@@ -4,8 +4,21 @@ tagger cannot produce."""
 
 from __future__ import annotations
 
-from bench.tagset import CORPUS_FILES, DATA, hard_negative, load_labels, read_jsonl, split_of
+from pathlib import Path
+
+from bench.tagset import (
+    CORPUS_FILES,
+    DATA,
+    hard_negative,
+    load_labels,
+    read_jsonl,
+    split_of,
+    with_entities,
+)
+from pipeline.core.settings import get_settings
+from pipeline.enrichment.enrich import Enricher
 from pipeline.enrichment.tagging import load_tagger
+from schemas import EnrichedArticle, RawArticle
 
 _FIELDS = {"id", "language", "migration_related", "tags", "hard_negative", "split"}
 
@@ -56,3 +69,23 @@ def test_every_written_negative_is_a_hard_negative() -> None:
     assert written
     for r in written:
         assert r["hard_negative"] == hard_negative(r) == (not r["migration_related"]), r["id"]
+
+
+def test_rows_are_scored_on_what_a_worker_tags(tmp_path: Path) -> None:
+    """Training and scoring read a row as the enrich stage does (cleaned text, NER entities),
+    so the tags the bench computes are the tags a worker would index."""
+    text = ("Migrants from   Eritrea and Sudan\u200b crossed into Libya, where the coastguard "
+            "held them near Tripoli before boats left for Lampedusa.")  # fmt: skip
+    row = {"id": "x", "title": "Crossing  to Italy", "text": text, "language": "en"}
+    spans = tmp_path / "spans.json"
+    with_entities([row], spans)
+    assert "\u200b" not in row["text"] and "  " not in row["title"]
+    assert {"Eritrea", "Libya"} <= {e.text for e in row["entities"]}
+    assert spans.exists()
+
+    enricher = Enricher.from_settings(get_settings(), prefer_publisher_language=True)
+    [article] = enricher.enrich([RawArticle(title=row["title"], body=text, language="en")])
+    assert isinstance(article, EnrichedArticle)
+    tags = load_tagger().tag(title=row["title"], body=row["text"], language="en",
+                             entities=row["entities"])  # fmt: skip
+    assert tags.migration_related and list(tags.topics) == article.topics
