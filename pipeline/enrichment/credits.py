@@ -104,6 +104,8 @@ def find_credits(text: str, gaz: Gazetteer, lexicon: Lexicon) -> Credits:
             agencies.append(m.span(1))
     for m in _DATELINE.finditer(text):
         before = _SIGNATURE.sub("", m.group(1))  # "EFE pa-c París, 23 may (EFE)."
+        if not before.strip() and not _story_follows(text, m.end(2) + 1):
+            continue  # "(PP)." alone on its line: a heading, not "(CNN)The story…"
         if _is_dateline(before, gaz) and _is_agency(m.group(2), lexicon):
             credit(m.start(2) - 1, m.end(2) + 1, inner=m.span(2))
     return Credits(sorted(found), _apart(agencies))
@@ -149,6 +151,12 @@ def _is_dateline(before: str, gaz: Gazetteer) -> bool:
     return not head or head.isupper() or any(c.isdigit() for c in before) or bool(
         gaz.places(head)
     )
+
+
+def _story_follows(text: str, end: int) -> bool:
+    """Whether the line goes on after a bracket with words: a story, not only punctuation."""
+    line_end = text.find("\n", end)
+    return any(c.isalnum() for c in text[end : line_end if line_end >= 0 else len(text)])
 
 
 def _is_agency(name: str, lexicon: Lexicon) -> bool:

@@ -113,6 +113,16 @@ def test_a_dateline_agency_is_found_where_the_model_missed_it_even_spaced_out() 
     assert (efe.label, body[efe.mentions[0].start : efe.mentions[0].end]) == ("ORG", "EFE")
 
 
+def test_a_bracketed_name_alone_on_its_line_is_a_heading_not_a_dateline() -> None:
+    # An agenda item's headings: "(PP)." is the party the item is about, not its source.
+    body = "(PP).\n\n- Mérida.\n\n- El portavoz del PP presentará hoy las enmiendas."
+    spans = [span(body, "PP", "ORG"), span(body, "PP", "ORG", nth=1)]
+    fields = _fields(body, spans, "es")
+    assert fields["agencies"] == [] and fields["orgs"] == ["PP"]
+    story = "(CNN)The border town reopened its shelter on Monday."  # a dateline: story follows
+    assert _fields(story, [span(story, "CNN", "ORG")])["agencies"] == ["CNN"]
+
+
 def test_agencies_of_a_credit_chain_are_each_one_value_and_unlisted_ones_as_written() -> None:
     body = (
         "Rescuers reached the boat. Photograph: Ines Varga/EPA-EFE/Shutterstock\n\n"
