@@ -116,10 +116,17 @@ def in_credit(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(s <= start and end <= e for s, e in ranges)
 
 
+_QUOTES = frozenset('"“”‘’«»\'')
+
+
 def _is_credit(m: re.Match[str], gaz: Gazetteer, lexicon: Lexicon) -> bool:
     """A slash pair is a credit when one side is a credit word ("AP Photo", "Getty Images",
     "Pool") or when a person-like name comes before an organisation ("Ana Ruiz/Reuters");
-    not two organisations ("NBC News/Wall Street Journal poll") or places."""
+    not two organisations ("NBC News/Wall Street Journal poll") or places, nor a title in
+    quotation marks ("MLK/FBI", a film)."""
+    text, start, end = m.string, m.start(), m.end()
+    if (start and text[start - 1] in _QUOTES) or text[end : end + 1] in _QUOTES:
+        return False
     left = m.group(1)
     right = [p.removeprefix("The ").strip() for p in m.group(2).split("/") if p.strip()]
     if any(_has_credit_word(part) for part in (left, *right)):

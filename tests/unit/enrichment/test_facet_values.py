@@ -123,6 +123,11 @@ def test_a_bracketed_name_alone_on_its_line_is_a_heading_not_a_dateline() -> Non
     assert _fields(story, [span(story, "CNN", "ORG")])["agencies"] == ["CNN"]
 
 
+def test_a_quoted_title_with_a_slash_is_no_credit() -> None:
+    body = 'The festival opens with "MLK/FBI", a documentary, and closes with a drama.'
+    assert _fields(body, [span(body, "FBI", "ORG")])["agencies"] == []
+
+
 def test_agencies_of_a_credit_chain_are_each_one_value_and_unlisted_ones_as_written() -> None:
     body = (
         "Rescuers reached the boat. Photograph: Ines Varga/EPA-EFE/Shutterstock\n\n"
