@@ -46,6 +46,7 @@ from pipeline.enrichment.tagging._model import (  # noqa: E402
     MODEL_FORMAT,
     Decision,
     Snippet,
+    cue_features,
     decide,
 )
 from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
@@ -124,9 +125,30 @@ def _load(tags: list[str], splits: tuple[str, ...], stem: int, max_vocab: int) -
     return _Data(rows, x, labels.astype(bool), np.array(relevance), snippets, cued, names, idf)
 
 
+# How many of _model.cue_features come before the per-tag ones.
+N_GENERAL_CUES = len(cue_features(relevance=0.0, needed=1.0, words=0, tag_weight={}, lead=0.0,
+                                  lead_weight={}, spread=0.0, lookalike=0.0, tags=[]))  # fmt: skip
+
+
+def _own_cues(n_cols: int, n_tags: int, k: int) -> sparse.dia_matrix:
+    """Tag k's view of the features: every n-gram, and of the rule cues only its own
+    three (weight, weight in the lead, share).  Given every tag's cues, a tag learned to
+    count the others' against it (a story heavy with one topic's cues had less room for
+    the rest), which scored lower both cross-validated and on dev (tag macro-F1 0.695 and
+    0.694 against 0.715 and 0.705, train-only fits)."""
+    keep = np.ones(n_cols)
+    cues = n_cols - N_GENERAL_CUES - 3 * n_tags
+    keep[cues:] = 0.0
+    for j in range(3):
+        keep[cues + N_GENERAL_CUES + j * n_tags + (k - 1)] = 1.0
+    return sparse.diags(keep)
+
+
 def _fit(x: sparse.csr_matrix, labels: np.ndarray, k: int, c: float) -> tuple[np.ndarray, float]:
     """Output 0 (migration_related) learns from every item, a tag from related items only."""
     rows = np.arange(len(labels)) if k == 0 else np.flatnonzero(labels[:, 0])
+    if k > 0:
+        x = (x @ _own_cues(x.shape[1], labels.shape[1] - 1, k)).tocsr()
     fit = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=0)
     fit.fit(x[rows], labels[rows, k])
     return fit.coef_[0], float(fit.intercept_[0])
