@@ -104,8 +104,9 @@ def find_credits(text: str, gaz: Gazetteer, lexicon: Lexicon) -> Credits:
             agencies.append(m.span(1))
     for m in _DATELINE.finditer(text):
         before = _SIGNATURE.sub("", m.group(1))  # "EFE pa-c París, 23 may (EFE)."
-        if not before.strip() and not _story_follows(text, m.end(2) + 1):
-            continue  # "(PP)." alone on its line: a heading, not "(CNN)The story…"
+        if not (before.strip() or _story_follows(text, m.end(2) + 1)
+                or _has_credit_word(m.group(2))):  # fmt: skip
+            continue  # "(PP)." alone on its line: a heading; "(EFE)." there is a credit
         if _is_dateline(before, gaz) and _is_agency(m.group(2), lexicon):
             credit(m.start(2) - 1, m.end(2) + 1, inner=m.span(2))
     return Credits(sorted(found), _apart(agencies))
@@ -125,7 +126,7 @@ def _is_credit(m: re.Match[str], gaz: Gazetteer, lexicon: Lexicon) -> bool:
     not two organisations ("NBC News/Wall Street Journal poll") or places, nor a title in
     quotation marks ("MLK/FBI", a film)."""
     text, start, end = m.string, m.start(), m.end()
-    if (start and text[start - 1] in _QUOTES) or text[end : end + 1] in _QUOTES:
+    if start and text[start - 1] in _QUOTES and text[end : end + 1] in _QUOTES:
         return False
     left = m.group(1)
     right = [p.removeprefix("The ").strip() for p in m.group(2).split("/") if p.strip()]
@@ -161,9 +162,11 @@ def _is_dateline(before: str, gaz: Gazetteer) -> bool:
 
 
 def _story_follows(text: str, end: int) -> bool:
-    """Whether the line goes on after a bracket with words: a story, not only punctuation."""
+    """Whether the line goes on after a bracket with words or a dash ("(CNN) —" then the
+    story), not only with a full stop."""
     line_end = text.find("\n", end)
-    return any(c.isalnum() for c in text[end : line_end if line_end >= 0 else len(text)])
+    rest = text[end : line_end if line_end >= 0 else len(text)]
+    return any(c.isalnum() or c in "-—–" for c in rest)
 
 
 def _is_agency(name: str, lexicon: Lexicon) -> bool:

@@ -119,13 +119,20 @@ def test_a_bracketed_name_alone_on_its_line_is_a_heading_not_a_dateline() -> Non
     spans = [span(body, "PP", "ORG"), span(body, "PP", "ORG", nth=1)]
     fields = _fields(body, spans, "es")
     assert fields["agencies"] == [] and fields["orgs"] == ["PP"]
-    story = "(CNN)The border town reopened its shelter on Monday."  # a dateline: story follows
-    assert _fields(story, [span(story, "CNN", "ORG")])["agencies"] == ["CNN"]
+    for story in ("(CNN)The border town reopened its shelter on Monday.",
+                  "(CNN) —\n\nThe border town reopened its shelter on Monday."):  # fmt: skip
+        assert _fields(story, [span(story, "CNN", "ORG")])["agencies"] == ["CNN"], story
+    wire = "(EFE).\n\n- El albergue de la frontera reabrió el lunes."  # a wire's own credit
+    assert _fields(wire, [span(wire, "EFE", "ORG")], "es")["agencies"] == ["EFE"]
 
 
 def test_a_quoted_title_with_a_slash_is_no_credit() -> None:
     body = 'The festival opens with "MLK/FBI", a documentary, and closes with a drama.'
     assert _fields(body, [span(body, "FBI", "ORG")])["agencies"] == []
+    caption = "Marchers carry a sign that reads 'Unity'. Ana Ruiz/AP\n\nThe march ended."
+    assert _fields(caption, [span(caption, "Ana Ruiz", "PERSON")])["agencies"] == [
+        "Associated Press"
+    ]
 
 
 def test_agencies_of_a_credit_chain_are_each_one_value_and_unlisted_ones_as_written() -> None:
