@@ -113,12 +113,9 @@ def enrich_all(enricher: Enricher, raws: list[RawArticle]) -> list[EnrichedArtic
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("n", nargs="?", type=int, default=1000, help="articles per corpus (1000)")
-    parser.add_argument(
-        "--corpus",
-        choices=("en", "es", "both", "demo"),
-        default="both",
-        help="English corpora, the Spanish EFE items, both (default), or the demo's samples",
-    )
+    parser.add_argument("--corpus", choices=("en", "es", "both", "demo"), default="both",
+                        help="English corpora, the Spanish EFE items, both (default), "
+                             "or the demo's samples")
     parser.add_argument("--top", type=int, default=20, help="values per field (20)")
     parser.add_argument("--spans", type=Path, help="JSON file keeping the model's spans")
     args = parser.parse_args(argv)
@@ -138,10 +135,8 @@ def main(argv: list[str]) -> None:
         ner.save()
         languages = Counter(a.language for a in enriched)
         counts = facets(enriched)
-        print(
-            f"{len(enriched)} articles ({name}; languages "
-            f"{', '.join(f'{k} {v}' for k, v in languages.most_common())}), top {args.top}:"
-        )
+        print(f"{len(enriched)} articles ({name}; languages "
+              f"{', '.join(f'{k} {v}' for k, v in languages.most_common())}), top {args.top}:")
         for field in FIELDS:
             values = " · ".join(f"{v} {c}" for v, c in counts[field].most_common(args.top))
             print(f"\n{field}: {values}")
