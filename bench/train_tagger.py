@@ -46,7 +46,6 @@ from pipeline.enrichment.tagging._model import (  # noqa: E402
     MODEL_FORMAT,
     Decision,
     Snippet,
-    cue_features,
     decide,
 )
 from pipeline.enrichment.tagging._rules import load_rules  # noqa: E402
@@ -125,41 +124,37 @@ def _load(tags: list[str], splits: tuple[str, ...], stem: int, max_vocab: int) -
     return _Data(rows, x, labels.astype(bool), np.array(relevance), snippets, cued, names, idf)
 
 
-# How many of _model.cue_features come before the per-tag ones.
-N_GENERAL_CUES = len(cue_features(relevance=0.0, needed=1.0, words=0, tag_weight={}, lead=0.0,
-                                  lead_weight={}, spread=0.0, lookalike=0.0, tags=[]))  # fmt: skip
-
-
-def _own_cues(n_cols: int, n_tags: int, k: int) -> sparse.dia_matrix:
-    """Tag k's view of the features: every n-gram, and of the rule cues only its own
-    three (weight, weight in the lead, share).  Given every tag's cues, a tag learned to
-    count the others' against it (a story heavy with one topic's cues had less room for
+def _view(d: _Data, k: int) -> sparse.csr_matrix:
+    """What output k learns from.  ``migration_related``: every feature.  A tag: every
+    n-gram and, of the rule cues, only its own three (weight, weight in the lead, share;
+    the last three blocks of ``_model.cue_features``).  Given every tag's cues, a tag learned
+    to count the others' against it (a story heavy with one topic's cues had less room for
     the rest), which scored lower both cross-validated and on dev (tag macro-F1 0.695 and
     0.694 against 0.715 and 0.705, train-only fits)."""
-    keep = np.ones(n_cols)
-    cues = n_cols - N_GENERAL_CUES - 3 * n_tags
-    keep[cues:] = 0.0
-    for j in range(3):
-        keep[cues + N_GENERAL_CUES + j * n_tags + (k - 1)] = 1.0
-    return sparse.diags(keep)
+    if k == 0:
+        return d.x
+    n_tags = d.labels.shape[1] - 1
+    keep = np.ones(d.x.shape[1])
+    keep[len(d.names) :] = 0.0
+    own = d.x.shape[1] - 3 * n_tags + (k - 1)
+    keep[[own, own + n_tags, own + 2 * n_tags]] = 1.0
+    return (d.x @ sparse.diags(keep)).tocsr()
 
 
 def _fit(x: sparse.csr_matrix, labels: np.ndarray, k: int, c: float) -> tuple[np.ndarray, float]:
     """Output 0 (migration_related) learns from every item, a tag from related items only."""
     rows = np.arange(len(labels)) if k == 0 else np.flatnonzero(labels[:, 0])
-    if k > 0:
-        x = (x @ _own_cues(x.shape[1], labels.shape[1] - 1, k)).tocsr()
     fit = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=0)
     fit.fit(x[rows], labels[rows, k])
     return fit.coef_[0], float(fit.intercept_[0])
 
 
-def _oof(d: _Data, k: int, c: float) -> np.ndarray:
-    out = np.zeros(len(d.rows))
+def _oof(x: sparse.csr_matrix, labels: np.ndarray, k: int, c: float) -> np.ndarray:
+    out = np.zeros(len(labels))
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
-    for train, held in folds.split(d.x, d.labels[:, 0]):
-        w, b = _fit(d.x[train], d.labels[train], k, c)
-        out[held] = 1.0 / (1.0 + np.exp(-(d.x[held] @ w + b)))
+    for train, held in folds.split(x, labels[:, 0]):
+        w, b = _fit(x[train], labels[train], k, c)
+        out[held] = 1.0 / (1.0 + np.exp(-(x[held] @ w + b)))
     return out
 
 
@@ -243,7 +238,7 @@ def main() -> int:
     print(f"{fitted}: {len(d.rows)} items, {int(d.labels[:, 0].sum())} migration-related, "
           f"{len(d.names)} n-grams")  # fmt: skip
 
-    oof_mig = {c: _oof(d, 0, c) for c in C_MIGRATION}
+    oof_mig = {c: _oof(d.x, d.labels, 0, c) for c in C_MIGRATION}
     related = d.labels[:, 0]
     # Each tag's C and threshold: the best F1 of its out-of-fold probabilities on the
     # migration-related items (the items its model learns from).
@@ -251,9 +246,10 @@ def main() -> int:
     tag_cuts: dict[str, float] = {}
     tag_oof: list[np.ndarray] = []
     for k, t in enumerate(tags, start=1):
+        x = _view(d, k)
         scored = []
         for c in C_TAG:
-            prob = _oof(d, k, c)
+            prob = _oof(x, d.labels, k, c)
             cut = _best_cut(d.labels[related, k], prob[related])
             scored.append((_f1(d.labels[related, k], prob[related] >= cut), -c, cut, prob))
         f1, neg_c, cut, prob = max(scored, key=lambda s: s[:2])
@@ -286,7 +282,7 @@ def main() -> int:
 
     coef, bias = [], []
     for k in range(len(outputs)):
-        w, b = _fit(d.x, d.labels, k, c_mig if k == 0 else c_tags[outputs[k]])
+        w, b = _fit(_view(d, k), d.labels, k, c_mig if k == 0 else c_tags[outputs[k]])
         coef.append(w)
         bias.append(b)
     model = {
